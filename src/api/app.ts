@@ -1,0 +1,97 @@
+/**
+ * buildApp assembles the Fastify application; it never listens (tests use it over real HTTP
+ * via listen in main.ts, or inject). Plugins: request ids, auth, idempotency, one error mapper.
+ */
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { newId } from '../domain/ids.ts';
+import type { FlowContext } from '../flows/context.ts';
+import { errorBody, toContractError } from './errors.ts';
+import { registerAuth } from './plugins/auth.ts';
+import { registerIdempotency, rememberRefusal } from './plugins/idempotency.ts';
+import { chargeRoutes } from './routes/charges.ts';
+import { healthRoutes } from './routes/health.ts';
+import { merchantRoutes } from './routes/merchants.ts';
+import { refundRoutes } from './routes/refunds.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import { chargeSchema, errorSchema, merchantSchema, refundSchema } from './schemas.ts';
+
+export interface AppOptions {
+  ctx: FlowContext;
+  adminKey: string;
+  bodyLimitBytes: number;
+  logger: Logger;
+  version: string;
+}
+
+const ajvOptions: AjvOptions = { allErrors: false, strict: false, allowUnionTypes: true };
+// Bodies are taken exactly as sent: no coercion ("100" is not an amount), nothing removed or
+// defaulted (unknown fields are an error). Query strings arrive as text and are coerced.
+const bodyAjv = new Ajv({ ...ajvOptions, coerceTypes: false, removeAdditional: false, useDefaults: false });
+const queryAjv = new Ajv({ ...ajvOptions, coerceTypes: true, removeAdditional: false, useDefaults: true });
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { ctx } = options;
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps FastifyInstance's default generics.
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimitBytes,
+    genReqId: () => newId('req'),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    ajv: { customOptions: ajvOptions },
+  });
+
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
+  for (const schema of [errorSchema, refundSchema, chargeSchema, merchantSchema]) {
+    app.addSchema(schema);
+    bodyAjv.addSchema(schema);
+    queryAjv.addSchema(schema);
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('Request-Id', request.id);
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const contractError = toContractError(error);
+    const status = contractError.httpStatus;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: contractError.code, param: contractError.param }, 'request refused');
+    const body = errorBody(contractError);
+    if (status === 503) reply.header('Retry-After', '1');
+    if (status >= 400 && status < 500 && contractError.type !== 'idempotency_error' && contractError.type !== 'authentication_error') {
+      await rememberRefusal(ctx.pool, request, { status, body }).catch((e: unknown) => request.log.warn({ err: e }, 'could not remember refusal'));
+    }
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send({ error: { type: 'invalid_request_error', code: 'resource_missing', message: `Unrecognized request URL (${request.method} ${request.url}).` } }),
+  );
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'FinCore API', version: options.version, description: 'Charges and refunds, asynchronous, idempotent and auditable. Contract: API.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+
+  registerAuth(app, ctx.pool, options.adminKey);
+  registerIdempotency(app, ctx.pool);
+
+  healthRoutes(app, ctx.pool);
+  merchantRoutes(app, ctx);
+  chargeRoutes(app, ctx);
+  refundRoutes(app, ctx);
+  await webhookRoutes(app, ctx);
+  app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
+
+  return app;
+}

@@ -1,0 +1,96 @@
+import type { FastifyInstance } from 'fastify';
+import { ParameterInvalid } from '../../domain/errors.ts';
+import { normalizeCurrency } from '../../domain/money.ts';
+import type { Metadata } from '../../domain/objects.ts';
+import type { FlowContext } from '../../flows/context.ts';
+import { createCharge } from '../../flows/create-charge.ts';
+import { getCharge, getChargesPage } from '../../flows/queries.ts';
+import { sendApiResponse } from '../plugins/idempotency.ts';
+import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, paginationQuery } from '../schemas.ts';
+import { answer, requestCause } from './respond.ts';
+
+interface CreateChargeBody {
+  amount: number;
+  currency: string;
+  payment_method: string;
+  description?: string | null;
+  metadata?: Metadata;
+}
+
+export function chargeRoutes(app: FastifyInstance, ctx: FlowContext): void {
+  app.post<{ Body: CreateChargeBody }>(
+    '/v1/charges',
+    {
+      schema: {
+        tags: ['charges'],
+        summary: 'Create a charge (settles asynchronously)',
+        headers: idempotencyHeader,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['amount', 'currency', 'payment_method'],
+          properties: {
+            amount: amountSchema,
+            currency: { type: 'string', minLength: 3, maxLength: 3, description: 'ISO 4217 code, any case; returned lowercase.' },
+            payment_method: { type: 'string', minLength: 1, maxLength: 255 },
+            description: { type: ['string', 'null'], maxLength: 1000 },
+            metadata: metadataSchema,
+          },
+        },
+        response: { 201: { $ref: 'Charge#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const currency = normalizeCurrency(body.currency);
+      if (!currency) throw new ParameterInvalid(`Invalid currency: ${body.currency} is not a supported ISO 4217 currency code.`, 'currency');
+      if (!ctx.psp.supportsPaymentMethod(body.payment_method)) {
+        throw new ParameterInvalid(`No such payment_method: '${body.payment_method}'.`, 'payment_method');
+      }
+      return answer(reply, () =>
+        createCharge(
+          ctx,
+          {
+            merchantId: request.scope,
+            amount: body.amount,
+            currency,
+            paymentMethod: body.payment_method,
+            description: body.description ?? null,
+            metadata: body.metadata ?? {},
+          },
+          requestCause(request),
+          request.idempotency,
+        ),
+      );
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/charges/:id',
+    {
+      schema: {
+        tags: ['charges'],
+        summary: 'Retrieve a charge with its refunds',
+        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        response: { 200: { $ref: 'Charge#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getCharge(ctx.pool, request.scope, request.params.id) }),
+  );
+
+  app.get<{ Querystring: { limit: number; starting_after?: string } }>(
+    '/v1/charges',
+    {
+      schema: {
+        tags: ['charges'],
+        summary: 'List charges, newest first',
+        querystring: { type: 'object', additionalProperties: false, properties: paginationQuery },
+        response: { 200: listSchema('Charge'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { limit, starting_after } = request.query;
+      return sendApiResponse(reply, { status: 200, body: await getChargesPage(ctx.pool, request.scope, limit, starting_after) });
+    },
+  );
+}

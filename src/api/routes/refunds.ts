@@ -1,0 +1,89 @@
+import type { FastifyInstance } from 'fastify';
+import type { Metadata, RefundRecord } from '../../domain/objects.ts';
+import type { FlowContext } from '../../flows/context.ts';
+import { createRefund } from '../../flows/create-refund.ts';
+import { getRefund, getRefundsPage } from '../../flows/queries.ts';
+import { sendApiResponse } from '../plugins/idempotency.ts';
+import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, paginationQuery } from '../schemas.ts';
+import { answer, requestCause } from './respond.ts';
+
+interface CreateRefundBody {
+  charge_id: string;
+  amount?: number;
+  reason?: RefundRecord['reason'];
+  metadata?: Metadata;
+}
+
+export function refundRoutes(app: FastifyInstance, ctx: FlowContext): void {
+  app.post<{ Body: CreateRefundBody }>(
+    '/v1/refunds',
+    {
+      schema: {
+        tags: ['refunds'],
+        summary: 'Refund a succeeded charge, fully or partially (settles asynchronously)',
+        description:
+          'amount omitted: everything still refundable. Refundable = charge amount - refunds pending or succeeded; a failed refund frees its amount.',
+        headers: idempotencyHeader,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['charge_id'],
+          properties: {
+            charge_id: { type: 'string', minLength: 1, maxLength: 255 },
+            amount: amountSchema,
+            reason: { type: ['string', 'null'], enum: ['duplicate', 'fraudulent', 'requested_by_customer', null] },
+            metadata: metadataSchema,
+          },
+        },
+        response: { 201: { $ref: 'Refund#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      return answer(reply, () =>
+        createRefund(
+          ctx,
+          { merchantId: request.scope, chargeId: body.charge_id, amount: body.amount, reason: body.reason ?? null, metadata: body.metadata ?? {} },
+          requestCause(request),
+          request.idempotency,
+        ),
+      );
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/refunds/:id',
+    {
+      schema: {
+        tags: ['refunds'],
+        summary: 'Retrieve a refund',
+        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        response: { 200: { $ref: 'Refund#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getRefund(ctx.pool, request.scope, request.params.id) }),
+  );
+
+  app.get<{ Querystring: { limit: number; starting_after?: string; charge_id?: string } }>(
+    '/v1/refunds',
+    {
+      schema: {
+        tags: ['refunds'],
+        summary: 'List refunds, newest first',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { ...paginationQuery, charge_id: { type: 'string', description: 'Only refunds of this charge.' } },
+        },
+        response: { 200: listSchema('Refund'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { limit, starting_after, charge_id } = request.query;
+      return sendApiResponse(reply, {
+        status: 200,
+        body: await getRefundsPage(ctx.pool, request.scope, { chargeId: charge_id, limit, startingAfter: starting_after }),
+      });
+    },
+  );
+}

@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import { ParameterInvalid } from '../../domain/errors.ts';
+import type { FlowContext } from '../../flows/context.ts';
+import { ingestPspWebhook } from '../../flows/ingest-webhook.ts';
+import { WebhookVerificationError } from '../../psp/gateway.ts';
+import { errorResponses } from '../schemas.ts';
+
+/**
+ * The PSP's signed webhooks. Registered in its own encapsulated context whose body parser keeps
+ * the raw bytes: the signature is checked on exactly what was sent, before anything is parsed.
+ */
+export async function webhookRoutes(app: FastifyInstance, ctx: FlowContext): Promise<void> {
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    scope.post<{ Body: Buffer }>(
+      '/v1/webhooks/psp',
+      {
+        config: { auth: 'none' },
+        schema: {
+          tags: ['webhooks'],
+          summary: "The PSP's signed event (header FinCore-PSP-Signature: t=<unix>,v1=<hex hmac-sha256 of t.body>)",
+          response: {
+            200: { type: 'object', properties: { received: { type: 'boolean' }, duplicate: { type: 'boolean' } } },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request, reply) => {
+        const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        try {
+          const { result } = await ingestPspWebhook(ctx, raw, request.headers);
+          return reply.code(200).send({ received: true, duplicate: result === 'duplicate' });
+        } catch (error) {
+          if (error instanceof WebhookVerificationError) throw new ParameterInvalid(`Webhook rejected: ${error.message}`, 'FinCore-PSP-Signature');
+          throw error;
+        }
+      },
+    );
+  });
+}

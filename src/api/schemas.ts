@@ -1,0 +1,128 @@
+/**
+ * JSON schemas for every route: they validate requests (unknown fields rejected), serialize
+ * responses, and are the source of the OpenAPI document at /openapi.json.
+ */
+const timestamp = { type: 'string', format: 'date-time' } as const;
+const nullableString = { type: ['string', 'null'] } as const;
+
+export const metadataSchema = {
+  type: 'object',
+  description: 'Flat object of at most 20 string keys (<= 40 chars) to string values (<= 500 chars).',
+  maxProperties: 20,
+  propertyNames: { minLength: 1, maxLength: 40 },
+  additionalProperties: { type: 'string', maxLength: 500 },
+} as const;
+
+export const amountSchema = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 99999999,
+  description: "Integer in the currency's minor unit (cents for usd, yen for jpy, fils for kwd).",
+} as const;
+
+export const errorSchema = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['type', 'code', 'message'],
+      properties: {
+        type: { type: 'string', enum: ['invalid_request_error', 'idempotency_error', 'authentication_error', 'rate_limit_error', 'api_error'] },
+        code: { type: 'string' },
+        message: { type: 'string' },
+        param: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+export const refundSchema = {
+  $id: 'Refund',
+  type: 'object',
+  required: ['id', 'object', 'charge_id', 'amount', 'currency', 'status', 'reason', 'metadata', 'failure_reason', 'created_at', 'updated_at'],
+  properties: {
+    id: { type: 'string', description: 'Prefix re_' },
+    object: { type: 'string', enum: ['refund'] },
+    charge_id: { type: 'string' },
+    amount: { type: 'integer' },
+    currency: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
+    reason: { type: ['string', 'null'], enum: ['duplicate', 'fraudulent', 'requested_by_customer', null] },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    failure_reason: nullableString,
+    created_at: timestamp,
+    updated_at: timestamp,
+  },
+} as const;
+
+export const chargeSchema = {
+  $id: 'Charge',
+  type: 'object',
+  required: ['id', 'object', 'amount', 'currency', 'status', 'payment_method', 'description', 'metadata', 'amount_refunded', 'refunded', 'failure_code', 'failure_message', 'created_at', 'updated_at'],
+  properties: {
+    id: { type: 'string', description: 'Prefix ch_' },
+    object: { type: 'string', enum: ['charge'] },
+    amount: { type: 'integer' },
+    currency: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
+    payment_method: { type: 'string' },
+    description: nullableString,
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+    amount_refunded: { type: 'integer', description: 'Sum of succeeded refunds.' },
+    refunded: { type: 'boolean' },
+    failure_code: nullableString,
+    failure_message: nullableString,
+    refunds: { type: 'array', items: { $ref: 'Refund#' }, description: 'Oldest first.' },
+    created_at: timestamp,
+    updated_at: timestamp,
+  },
+} as const;
+
+export const merchantSchema = {
+  $id: 'Merchant',
+  type: 'object',
+  required: ['id', 'object', 'name', 'api_key'],
+  properties: {
+    id: { type: 'string', description: 'Prefix mer_' },
+    object: { type: 'string', enum: ['merchant'] },
+    name: { type: 'string' },
+    api_key: { type: ['string', 'null'], description: 'Shown only in the first response; null in an idempotent replay.' },
+  },
+} as const;
+
+export function listSchema(itemRef: string) {
+  return {
+    type: 'object',
+    required: ['object', 'data', 'has_more'],
+    properties: {
+      object: { type: 'string', enum: ['list'] },
+      data: { type: 'array', items: { $ref: `${itemRef}#` } },
+      has_more: { type: 'boolean' },
+    },
+  } as const;
+}
+
+export const errorResponses = {
+  400: { $ref: 'Error#' },
+  401: { $ref: 'Error#' },
+  404: { $ref: 'Error#' },
+  409: { $ref: 'Error#' },
+  413: { $ref: 'Error#' },
+  429: { $ref: 'Error#' },
+  500: { $ref: 'Error#' },
+  503: { $ref: 'Error#' },
+} as const;
+
+export const idempotencyHeader = {
+  type: 'object',
+  properties: {
+    'idempotency-key': { type: 'string', description: '1..255 printable ASCII characters, scoped per merchant, kept at least 24 hours.' },
+  },
+} as const;
+
+export const paginationQuery = {
+  limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+  starting_after: { type: 'string', description: 'Id of the last object of the previous page.' },
+} as const;

@@ -1,0 +1,135 @@
+/**
+ * The `fincore` command.
+ *   fincore start           API + worker + PSP simulator in one process (what `npm start` runs)
+ *   fincore api             the API only
+ *   fincore worker          a worker only (any number may run against one PostgreSQL server)
+ *   fincore psp-simulator   the PSP simulator only
+ *   fincore migrate         apply database migrations and exit
+ *   fincore jobs dead       list dead-lettered jobs
+ *   fincore jobs retry ID   put a dead-lettered job back in the queue
+ */
+import pino from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { migrate } from './db/migrate.ts';
+import { DataDirLockedError } from './db/embedded.ts';
+import { findJob, listDeadJobs, requeueDeadJob } from './db/jobs.ts';
+import { openDatabase } from './db/pool.ts';
+import { startFinCore, type Components } from './main.ts';
+import { startPspSimulator } from './psp-simulator/server.ts';
+
+const USAGE = `usage: fincore <start|api|worker|psp-simulator|migrate|jobs dead|jobs retry <job_id>>`;
+
+async function runUntilSignal(config: Config, components: Components): Promise<void> {
+  const logger = pino({ level: config.logLevel });
+  const fincore = await startFinCore(config, components, logger);
+  const lines = ['', 'FinCore is running.'];
+  if (fincore.apiUrl) lines.push(`  API:            ${fincore.apiUrl}`, `  API docs:       ${fincore.apiUrl}/docs`, `  OpenAPI:        ${fincore.apiUrl}/openapi.json`);
+  if (fincore.simulatorUrl) lines.push(`  PSP simulator:  ${fincore.simulatorUrl}  (state: ${fincore.simulatorUrl}/sim/state)`);
+  lines.push(`  Database:       ${config.databaseUrl ? 'PostgreSQL server (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}`);
+  if (components.api && config.adminKeyGenerated) lines.push(`  Admin key:      ${config.adminKey}   (generated; set FINCORE_ADMIN_KEY to fix it)`);
+  lines.push('Press Ctrl-C to stop.', '');
+  process.stdout.write(lines.join('\n') + '\n');
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down: finishing in-flight requests and jobs');
+      const force = setTimeout(() => {
+        logger.error('shutdown took longer than 15 s; exiting');
+        process.exit(1);
+      }, 15_000);
+      force.unref();
+      fincore.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+async function withDatabase<T>(config: Config, work: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  try {
+    await migrate(db.pool);
+    return await work(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, arg] = argv;
+  const config = loadConfig();
+  switch (command) {
+    case 'start':
+      await runUntilSignal(config, { api: true, worker: true, simulator: true });
+      return 0;
+    case 'api':
+      await runUntilSignal(config, { api: true, worker: false, simulator: false });
+      return 0;
+    case 'worker':
+      await runUntilSignal(config, { api: false, worker: true, simulator: false });
+      return 0;
+    case 'psp-simulator': {
+      const logger = pino({ level: config.logLevel });
+      const simulator = await startPspSimulator({
+        host: config.simHost,
+        port: config.simPort,
+        webhookUrl: config.simWebhookUrl || config.defaultWebhookUrl,
+        webhookSecret: config.pspWebhookSecret,
+        settleMs: config.simSettleMs,
+        logger,
+      });
+      process.stdout.write(`PSP simulator listening on ${simulator.url}, webhooks to ${config.simWebhookUrl || config.defaultWebhookUrl}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await simulator.close();
+      return 0;
+    }
+    case 'migrate':
+      await withDatabase(config, async () => undefined);
+      process.stdout.write('migrations applied\n');
+      return 0;
+    case 'jobs':
+      if (sub === 'dead') {
+        const dead = await withDatabase(config, (db) => listDeadJobs(db.pool, 100));
+        if (dead.length === 0) process.stdout.write('no dead-lettered jobs\n');
+        for (const job of dead) {
+          process.stdout.write(`${job.id}  ${job.job_type}  ${job.ref}  attempts=${job.attempts}  dead_since=${job.updated_at.toISOString()}  last_error=${job.last_error ?? ''}\n`);
+        }
+        return 0;
+      }
+      if (sub === 'retry' && arg) {
+        return withDatabase(config, async (db) => {
+          const job = await requeueDeadJob(db.pool, arg);
+          if (job) {
+            process.stdout.write(`${job.id} queued again (${job.job_type} ${job.ref})\n`);
+            return 0;
+          }
+          const existing = await findJob(db.pool, arg);
+          process.stderr.write(existing ? `${arg} is ${existing.status}, not dead: nothing to retry\n` : `no job ${arg}\n`);
+          return existing ? 0 : 1;
+        });
+      }
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+      process.stderr.write(`fincore: ${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`fincore: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,96 @@
+/**
+ * Configuration is read from the environment once, validated, and passed down. Nothing else
+ * in FinCore reads process.env.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Empty: embedded PostgreSQL (PGlite) in dataDir. */
+  databaseUrl: string;
+  dataDir: string;
+  adminKey: string;
+  /** True when the admin key was generated at start-up and must be printed. */
+  adminKeyGenerated: boolean;
+  psp: 'simulator';
+  simHost: string;
+  simPort: number;
+  /** Where the API reaches the simulator (defaults to the simulator this process starts). */
+  simUrl: string;
+  simSettleMs: number;
+  /** Where the simulator delivers webhooks; empty: the API started in this process, else defaultWebhookUrl. */
+  simWebhookUrl: string;
+  defaultWebhookUrl: string;
+  pspWebhookSecret: string;
+  pspTimeoutMs: number;
+  worker: {
+    pollIntervalMs: number;
+    leaseMs: number;
+    maxAttempts: number;
+    batchSize: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+  };
+  dbPoolSize: number;
+  logLevel: string;
+  bodyLimitBytes: number;
+}
+
+export class ConfigError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function str(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const host = str(env, 'HOST', '127.0.0.1');
+  const port = int(env, 'PORT', 3000, 0, 65535);
+  const simHost = str(env, 'FINCORE_SIM_HOST', '127.0.0.1');
+  const simPort = int(env, 'FINCORE_SIM_PORT', 4010, 0, 65535);
+  const psp = str(env, 'FINCORE_PSP', 'simulator');
+  if (psp !== 'simulator') throw new ConfigError(`FINCORE_PSP must be "simulator", got "${psp}"`);
+  const providedAdminKey = env.FINCORE_ADMIN_KEY ?? '';
+  const apiHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    host,
+    port,
+    databaseUrl: env.DATABASE_URL ?? '',
+    dataDir: resolve(str(env, 'FINCORE_DATA_DIR', './.fincore')),
+    adminKey: providedAdminKey || `adm_${randomBytes(24).toString('base64url')}`,
+    adminKeyGenerated: providedAdminKey === '',
+    psp,
+    simHost,
+    simPort,
+    simUrl: str(env, 'FINCORE_SIM_URL', `http://${simHost}:${simPort}`),
+    simSettleMs: int(env, 'FINCORE_SIM_SETTLE_MS', 50, 0, 3_600_000),
+    simWebhookUrl: str(env, 'FINCORE_SIM_WEBHOOK_URL', ''),
+    defaultWebhookUrl: `http://${apiHost}:${port}/v1/webhooks/psp`,
+    // The simulator and the API share this secret. The default is for local development only.
+    pspWebhookSecret: str(env, 'FINCORE_PSP_WEBHOOK_SECRET', 'whsec_fincore_simulator_dev_only'),
+    pspTimeoutMs: int(env, 'FINCORE_PSP_TIMEOUT_MS', 5000, 1, 600_000),
+    worker: {
+      pollIntervalMs: int(env, 'FINCORE_WORKER_POLL_MS', 1000, 10, 600_000),
+      leaseMs: int(env, 'FINCORE_JOB_LEASE_MS', 30_000, 100, 3_600_000),
+      maxAttempts: int(env, 'FINCORE_JOB_MAX_ATTEMPTS', 8, 1, 100),
+      batchSize: int(env, 'FINCORE_WORKER_BATCH', 16, 1, 1000),
+      backoffBaseMs: int(env, 'FINCORE_JOB_BACKOFF_BASE_MS', 500, 1, 3_600_000),
+      backoffMaxMs: int(env, 'FINCORE_JOB_BACKOFF_MAX_MS', 300_000, 1, 86_400_000),
+    },
+    dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
+    logLevel: str(env, 'LOG_LEVEL', 'info'),
+    bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
+  };
+}

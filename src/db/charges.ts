@@ -1,0 +1,111 @@
+/** SQL for charges (table `payments`) and the refunds read with them. */
+import type { ChargeRecord, Metadata, RefundRecord } from '../domain/objects.ts';
+import type { Queryable } from './pool.ts';
+
+export interface NewCharge {
+  id: string;
+  merchantId: string;
+  amount: number;
+  currency: string;
+  paymentMethod: string;
+  description: string | null;
+  metadata: Metadata;
+}
+
+export async function insertCharge(db: Queryable, charge: NewCharge): Promise<ChargeRecord> {
+  const { rows } = await db.query<ChargeRecord>(
+    `INSERT INTO payments (id, merchant_id, amount, currency, status, payment_method, description, metadata)
+     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)
+     RETURNING *`,
+    [charge.id, charge.merchantId, charge.amount, charge.currency, charge.paymentMethod, charge.description, charge.metadata],
+  );
+  return rows[0] as ChargeRecord;
+}
+
+/** Locks the charge row for the rest of the transaction: refunds of one charge serialize here. */
+export async function lockChargeOfMerchant(db: Queryable, merchantId: string, chargeId: string): Promise<ChargeRecord | undefined> {
+  const { rows } = await db.query<ChargeRecord>('SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 FOR UPDATE', [chargeId, merchantId]);
+  return rows[0];
+}
+
+export async function lockCharge(db: Queryable, chargeId: string): Promise<ChargeRecord | undefined> {
+  const { rows } = await db.query<ChargeRecord>('SELECT * FROM payments WHERE id = $1 FOR UPDATE', [chargeId]);
+  return rows[0];
+}
+
+export async function findCharge(db: Queryable, chargeId: string): Promise<ChargeRecord | undefined> {
+  const { rows } = await db.query<ChargeRecord>('SELECT * FROM payments WHERE id = $1', [chargeId]);
+  return rows[0];
+}
+
+/** A charge with all its refunds, oldest refund first, in one round trip (LEFT JOIN). */
+export async function findChargeWithRefunds(
+  db: Queryable,
+  merchantId: string,
+  chargeId: string,
+): Promise<{ charge: ChargeRecord; refunds: RefundRecord[] } | undefined> {
+  const { rows } = await db.query<{ charge: ChargeRecord; refund: RefundRecord | null }>(
+    `SELECT to_jsonb(p) AS charge, to_jsonb(r) AS refund
+       FROM payments p
+       LEFT JOIN refunds r ON r.payment_id = p.id
+      WHERE p.id = $1 AND p.merchant_id = $2
+      ORDER BY r.id`,
+    [chargeId, merchantId],
+  );
+  const first = rows[0];
+  if (!first) return undefined;
+  return {
+    charge: reviveCharge(first.charge),
+    refunds: rows.flatMap((row) => (row.refund ? [reviveRefund(row.refund)] : [])),
+  };
+}
+
+/** Newest first; `startingAfter` is the last id of the previous page. Fetches limit + 1 to know has_more. */
+export async function listCharges(db: Queryable, merchantId: string, limit: number, startingAfter: string | undefined): Promise<ChargeRecord[]> {
+  const { rows } = await db.query<ChargeRecord>(
+    `SELECT * FROM payments
+      WHERE merchant_id = $1 AND ($2::text IS NULL OR id < $2)
+      ORDER BY id DESC
+      LIMIT $3`,
+    [merchantId, startingAfter ?? null, limit + 1],
+  );
+  return rows;
+}
+
+export async function refundsOfCharges(db: Queryable, chargeIds: readonly string[]): Promise<RefundRecord[]> {
+  if (chargeIds.length === 0) return [];
+  const { rows } = await db.query<RefundRecord>('SELECT * FROM refunds WHERE payment_id = ANY($1) ORDER BY id', [chargeIds]);
+  return rows;
+}
+
+export interface ChargeSettlement {
+  status: 'succeeded' | 'failed';
+  failureCode: string | null;
+  failureMessage: string | null;
+  pspReference: string | null;
+}
+
+export async function settleChargeRow(db: Queryable, chargeId: string, settlement: ChargeSettlement): Promise<ChargeRecord> {
+  const { rows } = await db.query<ChargeRecord>(
+    `UPDATE payments
+        SET status = $2, failure_code = $3, failure_message = $4,
+            psp_reference = coalesce(psp_reference, $5), updated_at = now()
+      WHERE id = $1 AND status = 'pending'
+      RETURNING *`,
+    [chargeId, settlement.status, settlement.failureCode, settlement.failureMessage, settlement.pspReference],
+  );
+  return rows[0] as ChargeRecord;
+}
+
+export async function recordChargePspReference(db: Queryable, chargeId: string, pspReference: string): Promise<void> {
+  await db.query('UPDATE payments SET psp_reference = $2 WHERE id = $1 AND psp_reference IS NULL', [chargeId, pspReference]);
+}
+
+// to_jsonb() turns timestamps into strings and bigints into numbers; restore the record types.
+function reviveCharge(json: ChargeRecord): ChargeRecord {
+  return { ...json, created_at: new Date(json.created_at), updated_at: new Date(json.updated_at) };
+}
+
+export function reviveRefund(json: RefundRecord): RefundRecord {
+  return { ...json, created_at: new Date(json.created_at), updated_at: new Date(json.updated_at) };
+}

@@ -1,0 +1,102 @@
+/** SQL for the jobs table: the transactional outbox and the queue of record. */
+import { newId } from '../domain/ids.ts';
+import type { Queryable } from './pool.ts';
+
+export type JobType = 'CHARGE' | 'REFUND';
+
+export interface JobRecord {
+  id: string;
+  job_type: JobType;
+  ref: string;
+  status: 'queued' | 'running' | 'done' | 'dead';
+  attempts: number;
+  max_attempts: number;
+  run_at: Date;
+  locked_by: string | null;
+  locked_until: Date | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Written in the same transaction as the charge or refund it carries out. */
+export async function enqueueJob(db: Queryable, job: { type: JobType; ref: string; maxAttempts: number }): Promise<string> {
+  const id = newId('job');
+  await db.query('INSERT INTO jobs (id, job_type, ref, max_attempts) VALUES ($1, $2, $3, $4)', [id, job.type, job.ref, job.maxAttempts]);
+  return id;
+}
+
+/**
+ * Claims up to `limit` due jobs: queued ones whose time has come, and running ones whose worker
+ * let the lease expire (it died). SKIP LOCKED lets several workers claim side by side.
+ */
+export async function claimDueJobs(db: Queryable, workerId: string, limit: number, leaseMs: number): Promise<JobRecord[]> {
+  const { rows } = await db.query<JobRecord>(
+    `WITH due AS (
+       SELECT id FROM jobs
+        WHERE (status = 'queued' AND run_at <= now())
+           OR (status = 'running' AND locked_until < now())
+        ORDER BY run_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+     )
+     UPDATE jobs
+        SET status = 'running', attempts = attempts + 1, locked_by = $1,
+            locked_until = now() + make_interval(secs => $3::double precision / 1000), updated_at = now()
+       FROM due
+      WHERE jobs.id = due.id
+     RETURNING jobs.*`,
+    [workerId, limit, leaseMs],
+  );
+  return rows;
+}
+
+/** Only the worker holding the lease may finish the job (a re-claimed job belongs to another). */
+export async function completeJob(db: Queryable, jobId: string, workerId: string): Promise<void> {
+  await db.query(
+    `UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, updated_at = now()
+      WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+    [jobId, workerId],
+  );
+}
+
+export async function scheduleRetry(db: Queryable, jobId: string, workerId: string, delayMs: number, error: string): Promise<void> {
+  await db.query(
+    `UPDATE jobs
+        SET status = 'queued', run_at = now() + make_interval(secs => $3::double precision / 1000),
+            last_error = $4, locked_by = NULL, locked_until = NULL, updated_at = now()
+      WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+    [jobId, workerId, delayMs, error],
+  );
+}
+
+/** Returns false when the lease was lost meanwhile (another worker owns the job now). */
+export async function deadLetterJob(db: Queryable, jobId: string, workerId: string, error: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE jobs SET status = 'dead', last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = now()
+      WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+    [jobId, workerId, error],
+  );
+  return rowCount === 1;
+}
+
+export async function listDeadJobs(db: Queryable, limit: number): Promise<JobRecord[]> {
+  const { rows } = await db.query<JobRecord>(`SELECT * FROM jobs WHERE status = 'dead' ORDER BY updated_at DESC LIMIT $1`, [limit]);
+  return rows;
+}
+
+/** Puts a dead job back in the queue with a fresh set of attempts. Replaying twice is harmless. */
+export async function requeueDeadJob(db: Queryable, jobId: string): Promise<JobRecord | undefined> {
+  const { rows } = await db.query<JobRecord>(
+    `UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), updated_at = now()
+      WHERE id = $1 AND status = 'dead'
+     RETURNING *`,
+    [jobId],
+  );
+  return rows[0];
+}
+
+export async function findJob(db: Queryable, jobId: string): Promise<JobRecord | undefined> {
+  const { rows } = await db.query<JobRecord>('SELECT * FROM jobs WHERE id = $1', [jobId]);
+  return rows[0];
+}

@@ -1,0 +1,21 @@
+/** SQL for merchants. API keys are stored only as their sha256 hash. */
+import type { Queryable } from './pool.ts';
+
+export interface MerchantRecord {
+  id: string;
+  name: string;
+  created_at: Date;
+}
+
+export async function insertMerchant(db: Queryable, merchant: { id: string; name: string; apiKeyHash: string }): Promise<MerchantRecord> {
+  const { rows } = await db.query<MerchantRecord>(
+    'INSERT INTO merchants (id, name, api_key_hash) VALUES ($1, $2, $3) RETURNING id, name, created_at',
+    [merchant.id, merchant.name, merchant.apiKeyHash],
+  );
+  return rows[0] as MerchantRecord;
+}
+
+export async function findMerchantByKeyHash(db: Queryable, apiKeyHash: string): Promise<MerchantRecord | undefined> {
+  const { rows } = await db.query<MerchantRecord>('SELECT id, name, created_at FROM merchants WHERE api_key_hash = $1', [apiKeyHash]);
+  return rows[0];
+}

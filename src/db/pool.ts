@@ -1,0 +1,67 @@
+/**
+ * The database handle every other module uses: a `pg` pool, either to a PostgreSQL server
+ * (DATABASE_URL) or to embedded PGlite. `inTransaction` is the one way to open a transaction.
+ */
+import pg from 'pg';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
+
+// bigint (int8) columns hold money in minor units, bounded far below 2^53: read them as numbers.
+pg.types.setTypeParser(20, (value: string) => Number.parseInt(value, 10));
+
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+export interface Database {
+  pool: pg.Pool;
+  /** Embedded PGlite: one shared session, so no LISTEN/NOTIFY across connections. */
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(options: { databaseUrl: string; dataDir: string; poolSize: number }): Promise<Database> {
+  let embedded: EmbeddedPostgres | undefined;
+  let pool: pg.Pool;
+  if (options.databaseUrl) {
+    pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize, connectionTimeoutMillis: 5000 });
+  } else {
+    embedded = await startEmbeddedPostgres(options.dataDir);
+    // All socket connections share one PostgreSQL session and transactions serialize anyway:
+    // a few clients are enough, and unnamed statements avoid "prepared statement already exists".
+    pool = new pg.Pool({
+      host: embedded.host,
+      port: embedded.port,
+      user: 'postgres',
+      database: 'postgres',
+      max: Math.min(options.poolSize, 4),
+      connectionTimeoutMillis: 10_000,
+    });
+  }
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on('error', () => {});
+  return {
+    pool,
+    embedded: embedded !== undefined,
+    async close() {
+      await pool.end();
+      await embedded?.close();
+    },
+  };
+}
+
+/**
+ * Runs `work` in one transaction on one client. Never await another pool client inside `work`:
+ * on embedded PGlite that deadlocks (the open transaction blocks every other connection).
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * One error class per contract error code (API.md "Errors"). Domain and flows throw these; the
+ * HTTP layer maps them to the contract's shape in one place (src/api/errors.ts).
+ */
+export type ErrorType = 'invalid_request_error' | 'idempotency_error' | 'authentication_error' | 'rate_limit_error' | 'api_error';
+
+export abstract class ContractError extends Error {
+  abstract readonly httpStatus: number;
+  abstract readonly type: ErrorType;
+  abstract readonly code: string;
+  constructor(
+    message: string,
+    readonly param?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+abstract class InvalidRequest extends ContractError {
+  readonly httpStatus: number = 400;
+  readonly type = 'invalid_request_error' as const;
+}
+
+export class ParameterMissing extends InvalidRequest {
+  readonly code = 'parameter_missing';
+}
+export class ParameterInvalid extends InvalidRequest {
+  readonly code = 'parameter_invalid';
+}
+export class ParameterUnknown extends InvalidRequest {
+  readonly code = 'parameter_unknown';
+}
+export class InvalidJson extends InvalidRequest {
+  readonly code = 'invalid_json';
+}
+export class AmountTooLarge extends InvalidRequest {
+  readonly code = 'amount_too_large';
+}
+export class ChargeAlreadyRefunded extends InvalidRequest {
+  readonly code = 'charge_already_refunded';
+}
+export class ChargeNotRefundable extends InvalidRequest {
+  readonly code = 'charge_not_refundable';
+}
+export class ResourceMissing extends InvalidRequest {
+  override readonly httpStatus = 404;
+  readonly code = 'resource_missing';
+}
+export class PayloadTooLarge extends InvalidRequest {
+  override readonly httpStatus = 413;
+  readonly code = 'payload_too_large';
+}
+export class IdempotencyKeyReused extends ContractError {
+  readonly httpStatus = 400;
+  readonly type = 'idempotency_error' as const;
+  readonly code = 'idempotency_key_reused';
+}
+export class IdempotencyKeyInUse extends ContractError {
+  readonly httpStatus = 409;
+  readonly type = 'idempotency_error' as const;
+  readonly code = 'idempotency_key_in_use';
+}
+export class Unauthorized extends ContractError {
+  readonly httpStatus = 401;
+  readonly type = 'authentication_error' as const;
+  readonly code = 'unauthorized';
+}
+export class RateLimited extends ContractError {
+  readonly httpStatus = 429;
+  readonly type = 'rate_limit_error' as const;
+  readonly code = 'rate_limited';
+}
+export class InternalError extends ContractError {
+  readonly httpStatus: number = 500;
+  readonly type = 'api_error' as const;
+  readonly code: string = 'internal_error';
+}
+/** The database is unreachable: the client should retry (503 with Retry-After). */
+export class ServiceUnavailable extends InternalError {
+  override readonly httpStatus = 503;
+}

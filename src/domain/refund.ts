@@ -1,0 +1,66 @@
+/**
+ * Where refunds are decided. A refund's legality is a pure function of its charge and the
+ * charge's existing refunds (read after the charge row was locked, in the same transaction
+ * that inserts the refund: see flows/create-refund.ts).
+ */
+import { AmountTooLarge, ChargeAlreadyRefunded, ChargeNotRefundable, ParameterInvalid } from './errors.ts';
+import { isValidAmount } from './money.ts';
+import type { ChargeStatus, RefundStatus } from './status.ts';
+
+export interface ChargeAmounts {
+  amount: number;
+  status: ChargeStatus;
+}
+
+export interface RefundAmounts {
+  amount: number;
+  status: RefundStatus;
+}
+
+/** Sum of refunds that hold money: pending ones reserve it, succeeded ones moved it. */
+export function reservedByRefunds(refunds: readonly RefundAmounts[]): number {
+  return refunds.reduce((sum, r) => (r.status === 'failed' ? sum : sum + r.amount), 0);
+}
+
+/** charge amount - sum(pending + succeeded refunds). A failed refund frees its amount again. */
+export function refundableAmount(charge: ChargeAmounts, refunds: readonly RefundAmounts[]): number {
+  return Math.max(0, charge.amount - reservedByRefunds(refunds));
+}
+
+/** The charge's `amount_refunded`: only succeeded refunds count. */
+export function amountRefunded(refunds: readonly RefundAmounts[]): number {
+  return refunds.reduce((sum, r) => (r.status === 'succeeded' ? sum + r.amount : sum), 0);
+}
+
+export function validateChargeSucceeded(charge: ChargeAmounts): void {
+  if (charge.status !== 'succeeded') {
+    throw new ChargeNotRefundable(`This charge is ${charge.status} and cannot be refunded.`, 'charge_id');
+  }
+}
+
+export function validateSomethingRefundable(refundable: number): void {
+  if (refundable === 0) {
+    throw new ChargeAlreadyRefunded('This charge has already been fully refunded.', 'charge_id');
+  }
+}
+
+export function validateRefundAmount(requested: number, refundable: number): void {
+  if (requested > refundable) {
+    throw new AmountTooLarge(`Refund amount (${requested}) is greater than the refundable amount (${refundable}).`, 'amount');
+  }
+}
+
+/**
+ * Decides the amount of a new refund, or throws the contract error that forbids it.
+ * `requested` undefined means "everything still refundable".
+ */
+export function decideRefundAmount(charge: ChargeAmounts, refunds: readonly RefundAmounts[], requested: number | undefined): number {
+  validateChargeSucceeded(charge);
+  const refundable = refundableAmount(charge, refunds);
+  validateSomethingRefundable(refundable);
+  if (requested === undefined) return refundable;
+  // A zero, negative or fractional refund would shrink the reserved total: never let one through.
+  if (!isValidAmount(requested)) throw new ParameterInvalid('Invalid amount: must be an integer between 1 and 99999999.', 'amount');
+  validateRefundAmount(requested, refundable);
+  return requested;
+}

@@ -1,0 +1,11 @@
+import type pg from 'pg';
+import type { JobWakeup } from '../jobs/wakeup.ts';
+import type { PspGateway } from '../psp/gateway.ts';
+
+/** What flows need from the outside world, built once at start-up. */
+export interface FlowContext {
+  pool: pg.Pool;
+  psp: PspGateway;
+  wakeup: JobWakeup;
+  jobMaxAttempts: number;
+}

@@ -1,0 +1,33 @@
+/**
+ * The CHARGE job: asks the PSP to charge, keyed by the charge id so a retried job can never
+ * charge twice. The PSP call sits between transactions, never inside one.
+ * A transient PSP error propagates: the worker retries the job with backoff.
+ */
+import { findCharge, recordChargePspReference } from '../db/charges.ts';
+import type { Cause } from '../db/events.ts';
+import { inTransaction } from '../db/pool.ts';
+import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
+import type { FlowContext } from './context.ts';
+import { settleCharge } from './settle.ts';
+
+export async function executeCharge(ctx: FlowContext, chargeId: string, cause: Cause): Promise<void> {
+  // Phase 1: read. A charge already settled (webhook arrived first, job replayed) needs nothing.
+  const charge = await findCharge(ctx.pool, chargeId);
+  if (!charge || charge.status !== 'pending') return;
+
+  // Phase 2: the PSP call, outside any transaction.
+  let outcome: PspOutcome;
+  try {
+    outcome = await ctx.psp.createCharge({ reference: charge.id, amount: charge.amount, currency: charge.currency, paymentMethod: charge.payment_method });
+  } catch (error) {
+    if (!(error instanceof PspPermanentError)) throw error;
+    // The PSP refused for good: the charge fails with the PSP's reason.
+    outcome = { pspReference: '', status: 'failed', failureCode: error.code, failureMessage: error.message };
+  }
+
+  // Phase 3: record what the PSP said. A pending answer waits for the webhook.
+  await inTransaction(ctx.pool, async (tx) => {
+    if (outcome.pspReference) await recordChargePspReference(tx, charge.id, outcome.pspReference);
+    if (outcome.status !== 'pending') await settleCharge(tx, charge.id, outcome, cause);
+  });
+}

@@ -1,0 +1,28 @@
+/**
+ * POST /v1/webhooks/psp: the signature is verified on the raw body first (by the gateway), then
+ * one transaction stores the event in the inbox (once per PSP event id) and moves the object's
+ * status. Duplicates and out-of-order deliveries are harmless.
+ */
+import { inTransaction } from '../db/pool.ts';
+import { storePspEvent } from '../db/psp-events.ts';
+import type { FlowContext } from './context.ts';
+import { settleCharge, settleRefund, type SettleResult } from './settle.ts';
+
+export type IngestResult = SettleResult | 'duplicate';
+
+export async function ingestPspWebhook(
+  ctx: FlowContext,
+  rawBody: Buffer,
+  headers: Record<string, string | string[] | undefined>,
+): Promise<{ eventId: string; result: IngestResult }> {
+  const event = ctx.psp.verifyWebhook(rawBody, headers, Date.now()); // throws WebhookVerificationError
+  const result = await inTransaction(ctx.pool, async (tx): Promise<IngestResult> => {
+    const isNew = await storePspEvent(tx, { id: event.eventId, type: event.type, objectId: event.reference, payload: event.payload });
+    if (!isNew) return 'duplicate';
+    const cause = { type: 'psp_event' as const, id: event.eventId };
+    return event.objectType === 'charge'
+      ? settleCharge(tx, event.reference, event.outcome, cause)
+      : settleRefund(tx, event.reference, event.outcome, cause);
+  });
+  return { eventId: event.eventId, result };
+}

@@ -1,0 +1,51 @@
+/** The read side of the API: merchant-scoped reads. Another merchant's object is "missing". */
+import { ResourceMissing } from '../domain/errors.ts';
+import { chargeObject, refundObject, type ChargeObject, type RefundObject, type RefundRecord } from '../domain/objects.ts';
+import { findChargeWithRefunds, listCharges, refundsOfCharges } from '../db/charges.ts';
+import { findMerchantByKeyHash, type MerchantRecord } from '../db/merchants.ts';
+import type { Queryable } from '../db/pool.ts';
+import { findRefundOfMerchant, listRefunds } from '../db/refunds.ts';
+import { hashApiKey } from './merchants.ts';
+
+export interface ListPage<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+}
+
+function page<R, T>(rows: R[], limit: number, toObject: (row: R) => T): ListPage<T> {
+  return { object: 'list', data: rows.slice(0, limit).map(toObject), has_more: rows.length > limit };
+}
+
+export async function merchantForApiKey(db: Queryable, apiKey: string): Promise<MerchantRecord | undefined> {
+  return findMerchantByKeyHash(db, hashApiKey(apiKey));
+}
+
+export async function getCharge(db: Queryable, merchantId: string, chargeId: string): Promise<ChargeObject> {
+  const found = await findChargeWithRefunds(db, merchantId, chargeId);
+  if (!found) throw new ResourceMissing(`No such charge: '${chargeId}'`, 'id');
+  return chargeObject(found.charge, found.refunds);
+}
+
+export async function getChargesPage(db: Queryable, merchantId: string, limit: number, startingAfter?: string): Promise<ListPage<ChargeObject>> {
+  const charges = await listCharges(db, merchantId, limit, startingAfter);
+  const refunds = await refundsOfCharges(db, charges.slice(0, limit).map((c) => c.id));
+  const byCharge = new Map<string, RefundRecord[]>();
+  for (const refund of refunds) byCharge.set(refund.payment_id, [...(byCharge.get(refund.payment_id) ?? []), refund]);
+  return page(charges, limit, (charge) => chargeObject(charge, byCharge.get(charge.id) ?? []));
+}
+
+export async function getRefund(db: Queryable, merchantId: string, refundId: string): Promise<RefundObject> {
+  const refund = await findRefundOfMerchant(db, merchantId, refundId);
+  if (!refund) throw new ResourceMissing(`No such refund: '${refundId}'`, 'id');
+  return refundObject(refund);
+}
+
+export async function getRefundsPage(
+  db: Queryable,
+  merchantId: string,
+  filter: { chargeId?: string; limit: number; startingAfter?: string },
+): Promise<ListPage<RefundObject>> {
+  const rows = await listRefunds(db, merchantId, filter.chargeId, filter.limit, filter.startingAfter);
+  return page(rows, filter.limit, refundObject);
+}

@@ -1,0 +1,58 @@
+/**
+ * Moving a charge or refund to its terminal state, from whatever told us the outcome (a PSP
+ * webhook, the PSP's synchronous answer to the worker). Runs inside the caller's transaction:
+ * the row is locked, the state machine decides, and the change gets its audit event. A late or
+ * repeated outcome for a terminal object changes nothing.
+ */
+import { chargeObject, refundObject } from '../domain/objects.ts';
+import { decideSettlement } from '../domain/status.ts';
+import { lockCharge, settleChargeRow } from '../db/charges.ts';
+import { appendEvent, type Cause } from '../db/events.ts';
+import type { Queryable } from '../db/pool.ts';
+import { lockRefund, settleRefundRow } from '../db/refunds.ts';
+import type { PspOutcome } from '../psp/gateway.ts';
+
+export type SettleResult = 'settled' | 'ignored' | 'unknown_object';
+
+export async function settleCharge(tx: Queryable, chargeId: string, outcome: PspOutcome, cause: Cause): Promise<SettleResult> {
+  const charge = await lockCharge(tx, chargeId);
+  if (!charge) return 'unknown_object';
+  const decision = decideSettlement(charge.status, outcome.status);
+  if (decision.kind === 'ignore') return 'ignored';
+  const settled = await settleChargeRow(tx, chargeId, {
+    status: decision.to,
+    failureCode: decision.to === 'failed' ? (outcome.failureCode ?? 'processing_error') : null,
+    failureMessage: decision.to === 'failed' ? (outcome.failureMessage ?? 'The payment service provider declined the charge.') : null,
+    pspReference: outcome.pspReference || null,
+  });
+  await appendEvent(tx, {
+    merchantId: settled.merchant_id,
+    type: `charge.${decision.to}`,
+    objectType: 'charge',
+    objectId: chargeId,
+    data: { charge: chargeObject(settled, [], false) },
+    cause,
+  });
+  return 'settled';
+}
+
+export async function settleRefund(tx: Queryable, refundId: string, outcome: PspOutcome, cause: Cause): Promise<SettleResult> {
+  const refund = await lockRefund(tx, refundId);
+  if (!refund) return 'unknown_object';
+  const decision = decideSettlement(refund.status, outcome.status);
+  if (decision.kind === 'ignore') return 'ignored';
+  const settled = await settleRefundRow(tx, refundId, {
+    status: decision.to,
+    failureReason: decision.to === 'failed' ? (outcome.failureMessage ?? 'The payment service provider declined the refund.') : null,
+    pspReference: outcome.pspReference || null,
+  });
+  await appendEvent(tx, {
+    merchantId: settled.merchant_id,
+    type: `refund.${decision.to}`,
+    objectType: 'refund',
+    objectId: refundId,
+    data: { refund: refundObject(settled) },
+    cause,
+  });
+  return 'settled';
+}

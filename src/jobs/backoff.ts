@@ -1,0 +1,8 @@
+/**
+ * Exponential backoff with "equal jitter": half the delay is fixed, half random, so retries of
+ * many jobs that failed together spread out instead of hitting the PSP again in step.
+ */
+export function retryDelayMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const exponential = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+  return Math.round(exponential / 2 + (exponential / 2) * random());
+}

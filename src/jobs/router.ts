@@ -1,0 +1,23 @@
+/** Routes a job to its handler by job_type. Handlers call flows; flows reach the PSP. */
+import type { JobType } from '../db/jobs.ts';
+import type { FlowContext } from '../flows/context.ts';
+import { executeCharge } from '../flows/execute-charge.ts';
+import { executeRefund } from '../flows/execute-refund.ts';
+
+export interface JobMessage {
+  job_id: string;
+  job_type: JobType;
+  ref: string;
+  attempt: number;
+}
+
+type JobHandler = (ctx: FlowContext, job: JobMessage) => Promise<void>;
+
+const handlers: Record<JobType, JobHandler> = {
+  CHARGE: (ctx, job) => executeCharge(ctx, job.ref, { type: 'job', id: job.job_id }),
+  REFUND: (ctx, job) => executeRefund(ctx, job.ref, { type: 'job', id: job.job_id }),
+};
+
+export function routeJob(ctx: FlowContext, job: JobMessage): Promise<void> {
+  return handlers[job.job_type](ctx, job);
+}

@@ -1,0 +1,51 @@
+/**
+ * Wakes workers when jobs were committed. On a PostgreSQL server: NOTIFY, which reaches worker
+ * processes anywhere. On embedded PGlite NOTIFY reaches only the sender's session, so workers in
+ * this process are woken directly. Workers poll as well, so a lost wakeup only delays a job.
+ */
+import { EventEmitter } from 'node:events';
+import type pg from 'pg';
+
+export const JOBS_CHANNEL = 'fincore_jobs';
+
+export class JobWakeup {
+  private readonly local = new EventEmitter();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly embedded: boolean,
+  ) {
+    this.local.setMaxListeners(100);
+  }
+
+  /** Call after the transaction that enqueued jobs has committed. */
+  jobsCommitted(): void {
+    this.local.emit('wake');
+    if (!this.embedded) this.pool.query(`NOTIFY ${JOBS_CHANNEL}`).catch(() => {});
+  }
+
+  /** Subscribes `onWake`; returns an unsubscribe function. */
+  async subscribe(onWake: () => void): Promise<() => Promise<void>> {
+    this.local.on('wake', onWake);
+    let listener: pg.PoolClient | undefined;
+    if (!this.embedded) {
+      try {
+        listener = await this.pool.connect();
+        listener.on('notification', onWake);
+        listener.on('error', () => {});
+        await listener.query(`LISTEN ${JOBS_CHANNEL}`);
+      } catch {
+        listener?.release(true);
+        listener = undefined; // polling still runs
+      }
+    }
+    return async () => {
+      this.local.off('wake', onWake);
+      if (listener) {
+        listener.removeListener('notification', onWake);
+        await listener.query(`UNLISTEN ${JOBS_CHANNEL}`).catch(() => {});
+        listener.release();
+      }
+    };
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Starts FinCore's components in one process: any combination of the embedded or server
+ * database, the API, the worker and the PSP simulator. Used by the CLI and by the tests.
+ */
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { buildApp } from './api/app.ts';
+import type { Config } from './config.ts';
+import { migrate } from './db/migrate.ts';
+import { openDatabase, type Database } from './db/pool.ts';
+import type { FlowContext } from './flows/context.ts';
+import { JobWakeup } from './jobs/wakeup.ts';
+import { startWorker, type RunningWorker } from './jobs/worker.ts';
+import { createSimulatorGateway } from './psp/simulator/adapter.ts';
+import { startPspSimulator } from './psp-simulator/server.ts';
+
+export const VERSION = '0.1.0';
+
+export interface Components {
+  api: boolean;
+  worker: boolean;
+  simulator: boolean;
+}
+
+export interface RunningFinCore {
+  /** Base URL of the API, when it runs. */
+  apiUrl: string | undefined;
+  simulatorUrl: string | undefined;
+  db: Database;
+  ctx: FlowContext;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export async function startFinCore(config: Config, components: Components, logger: Logger = pino({ level: config.logLevel })): Promise<RunningFinCore> {
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'));
+  };
+  try {
+    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize });
+    closers.push(() => db.close());
+    const applied = await migrate(db.pool);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+
+    let apiUrl: string | undefined;
+    let simulatorUrl: string | undefined;
+    if (components.simulator) {
+      const simulator = await startPspSimulator({
+        host: config.simHost,
+        port: config.simPort,
+        webhookUrl: () => config.simWebhookUrl || (apiUrl ? `${apiUrl}/v1/webhooks/psp` : config.defaultWebhookUrl),
+        webhookSecret: config.pspWebhookSecret,
+        settleMs: config.simSettleMs,
+        logger: logger.child({ component: 'psp-simulator' }),
+      });
+      simulatorUrl = simulator.url;
+      closers.push(() => simulator.close());
+    }
+
+    const wakeup = new JobWakeup(db.pool, db.embedded);
+    const ctx: FlowContext = {
+      pool: db.pool,
+      psp: createSimulatorGateway({ baseUrl: simulatorUrl ?? config.simUrl, webhookSecret: config.pspWebhookSecret, timeoutMs: config.pspTimeoutMs }),
+      wakeup,
+      jobMaxAttempts: config.worker.maxAttempts,
+    };
+
+    if (components.api) {
+      const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, logger: logger.child({ component: 'api' }), version: VERSION });
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      apiUrl = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+      // Closing the app stops new requests and waits for those in flight.
+      closers.push(() => app.close());
+    }
+
+    let worker: RunningWorker | undefined;
+    if (components.worker) {
+      worker = await startWorker(ctx, config.worker, logger.child({ component: 'worker' }));
+      closers.push(() => worker?.stop() ?? Promise.resolve());
+    }
+
+    return { apiUrl, simulatorUrl, db, ctx, logger, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,402 @@
+/**
+ * A fake payment service provider over HTTP. It behaves like an outside PSP: accepts charges and
+ * refunds with idempotency keys, settles them after `settleMs`, and sends HMAC-signed webhooks
+ * (retried with backoff until acknowledged). It imports nothing from the rest of FinCore.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  PAYMENT_METHODS,
+  newId,
+  type SimCharge,
+  type SimEvent,
+  type SimRefund,
+} from './objects.ts';
+import { WebhookSender, type SimLogger, type WebhookStats } from './webhook-sender.ts';
+
+export type { SimLogger, WebhookStats } from './webhook-sender.ts';
+export type { SimCharge, SimRefund, SimEvent } from './objects.ts';
+
+export interface PspSimulatorOptions {
+  /** 0 = pick an ephemeral port. */
+  port: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Where webhooks go. A function is resolved at each delivery attempt (receiver started later). */
+  webhookUrl: string | (() => string);
+  webhookSecret: string;
+  /** Delay before a pending charge or refund settles. Default 50 ms. */
+  settleMs?: number;
+  logger?: SimLogger;
+}
+
+export interface PspSimulator {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface PspSimulatorState {
+  charges: SimCharge[];
+  refunds: SimRefund[];
+  webhooks: WebhookStats;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_AMOUNT = 99_999_999;
+
+interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const noopLogger: SimLogger = { info: () => undefined, warn: () => undefined };
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, status, { error: { code, message } });
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        failed = true;
+        reject(new HttpError(413, 'payload_too_large', `Request body exceeds ${MAX_BODY_BYTES} bytes.`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      if (!failed) {
+        failed = true;
+        reject(err);
+      }
+    });
+  });
+}
+
+function parseJsonObject(raw: Buffer): JsonObject {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'Request body is not valid JSON.');
+  }
+  if (!isObject(parsed)) throw new HttpError(400, 'invalid_json', 'Request body must be a JSON object.');
+  return parsed;
+}
+
+function requireString(body: JsonObject, field: string): string {
+  const value = body[field];
+  if (value === undefined || value === null) {
+    throw new HttpError(400, 'parameter_missing', `Missing required parameter: ${field}.`);
+  }
+  if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
+    throw new HttpError(400, 'parameter_invalid', `${field} must be a non-empty string of at most 255 characters.`);
+  }
+  return value;
+}
+
+function requireAmount(body: JsonObject): number {
+  const value = body['amount'];
+  if (value === undefined || value === null) {
+    throw new HttpError(400, 'parameter_missing', 'Missing required parameter: amount.');
+  }
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_AMOUNT) {
+    throw new HttpError(400, 'parameter_invalid', `amount must be an integer between 1 and ${MAX_AMOUNT}.`);
+  }
+  return value;
+}
+
+function requireIdempotencyKey(req: IncomingMessage): string {
+  const header = req.headers['idempotency-key'];
+  const key = Array.isArray(header) ? header[0] : header;
+  if (key === undefined || key.length === 0) {
+    throw new HttpError(400, 'idempotency_key_missing', 'The Idempotency-Key header is required.');
+  }
+  if (key.length > 255) {
+    throw new HttpError(400, 'parameter_invalid', 'The Idempotency-Key header must be at most 255 characters.');
+  }
+  return key;
+}
+
+export async function startPspSimulator(options: PspSimulatorOptions): Promise<PspSimulator> {
+  const host = options.host ?? '127.0.0.1';
+  const settleMs = options.settleMs ?? 50;
+  const logger = options.logger ?? noopLogger;
+  if (options.webhookSecret.length === 0) throw new Error('PSP simulator needs a non-empty webhookSecret');
+  const webhooks = new WebhookSender(options.webhookUrl, options.webhookSecret, logger);
+
+  const charges = new Map<string, SimCharge>();
+  const refunds = new Map<string, SimRefund>();
+  const chargesByReference = new Map<string, string>();
+  const refundsByReference = new Map<string, string>();
+  /** `${route} ${Idempotency-Key}` -> first successful response. */
+  const idempotent = new Map<string, StoredResponse>();
+  const settleTimers = new Set<NodeJS.Timeout>();
+  let closed = false;
+
+  function later(fn: () => void): void {
+    if (closed) return;
+    const timer = setTimeout(() => {
+      settleTimers.delete(timer);
+      if (closed) return;
+      try {
+        fn();
+      } catch (err) {
+        logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'psp simulator settle failed');
+      }
+    }, settleMs);
+    settleTimers.add(timer);
+  }
+
+  function emit(type: SimEvent['type'], object: SimCharge | SimRefund): void {
+    const event: SimEvent = {
+      id: newId('simevt'),
+      type,
+      created: Math.floor(Date.now() / 1000),
+      data: { object: { ...object } },
+    };
+    webhooks.send(event);
+  }
+
+  function refundableAmount(charge: SimCharge): number {
+    let reserved = 0;
+    for (const refund of refunds.values()) {
+      if (refund.charge === charge.id && refund.status !== 'failed') reserved += refund.amount;
+    }
+    return charge.amount - reserved;
+  }
+
+  function createCharge(body: JsonObject): StoredResponse {
+    const amount = requireAmount(body);
+    const currencyRaw = requireString(body, 'currency');
+    if (!/^[a-zA-Z]{3}$/.test(currencyRaw)) {
+      throw new HttpError(400, 'parameter_invalid', 'currency must be a three-letter ISO 4217 code.');
+    }
+    const paymentMethod = requireString(body, 'payment_method');
+    const reference = requireString(body, 'reference');
+    const behaviour = PAYMENT_METHODS.get(paymentMethod);
+    if (behaviour === undefined) {
+      throw new HttpError(400, 'invalid_payment_method', `Unknown payment_method: ${paymentMethod}.`);
+    }
+    const charge: SimCharge = {
+      id: newId('simch'),
+      object: 'charge',
+      reference,
+      amount,
+      currency: currencyRaw.toLowerCase(),
+      payment_method: paymentMethod,
+      status: 'pending',
+      failure_code: null,
+      failure_message: null,
+      amount_refunded: 0,
+    };
+    charges.set(charge.id, charge);
+    if (!chargesByReference.has(reference)) chargesByReference.set(reference, charge.id);
+    logger.info({ chargeId: charge.id, reference, amount, paymentMethod }, 'psp simulator charge created');
+    later(() => {
+      if (behaviour.charge.status === 'succeeded') {
+        charge.status = 'succeeded';
+      } else {
+        charge.status = 'failed';
+        charge.failure_code = behaviour.charge.failureCode;
+        charge.failure_message = behaviour.charge.failureMessage;
+      }
+      emit(charge.status === 'succeeded' ? 'charge.succeeded' : 'charge.failed', charge);
+    });
+    return { status: 200, body: { ...charge } };
+  }
+
+  function createRefund(body: JsonObject): StoredResponse {
+    const amount = requireAmount(body);
+    const reference = requireString(body, 'reference');
+    let charge: SimCharge | undefined;
+    if (body['charge'] !== undefined && body['charge'] !== null) {
+      charge = charges.get(requireString(body, 'charge'));
+    } else if (body['charge_reference'] !== undefined && body['charge_reference'] !== null) {
+      const chargeId = chargesByReference.get(requireString(body, 'charge_reference'));
+      charge = chargeId === undefined ? undefined : charges.get(chargeId);
+    } else {
+      throw new HttpError(400, 'parameter_missing', 'Missing required parameter: charge or charge_reference.');
+    }
+    if (charge === undefined) throw new HttpError(400, 'charge_not_found', 'No such charge.');
+    if (charge.status !== 'succeeded') {
+      throw new HttpError(400, 'charge_not_refundable', `Charge ${charge.id} is ${charge.status}, not succeeded.`);
+    }
+    const refundable = refundableAmount(charge);
+    if (amount > refundable) {
+      throw new HttpError(400, 'amount_too_large', `Refund amount ${amount} exceeds the refundable ${refundable}.`);
+    }
+    const refund: SimRefund = {
+      id: newId('simre'),
+      object: 'refund',
+      reference,
+      charge: charge.id,
+      amount,
+      currency: charge.currency,
+      status: 'pending',
+      failure_reason: null,
+    };
+    refunds.set(refund.id, refund);
+    if (!refundsByReference.has(reference)) refundsByReference.set(reference, refund.id);
+    logger.info({ refundId: refund.id, chargeId: charge.id, reference, amount }, 'psp simulator refund created');
+    const refundedCharge = charge;
+    const failureReason = PAYMENT_METHODS.get(charge.payment_method)?.refundFailureReason ?? null;
+    later(() => {
+      if (failureReason === null) {
+        refund.status = 'succeeded';
+        refundedCharge.amount_refunded += refund.amount;
+      } else {
+        refund.status = 'failed';
+        refund.failure_reason = failureReason;
+      }
+      emit(refund.status === 'succeeded' ? 'refund.succeeded' : 'refund.failed', refund);
+    });
+    return { status: 200, body: { ...refund } };
+  }
+
+  async function handlePost(
+    req: IncomingMessage,
+    route: string,
+    create: (body: JsonObject) => StoredResponse,
+  ): Promise<StoredResponse> {
+    const key = requireIdempotencyKey(req);
+    const raw = await readBody(req);
+    const storeKey = `${route} ${key}`;
+    const stored = idempotent.get(storeKey);
+    if (stored !== undefined) return stored;
+    const body = parseJsonObject(raw);
+    // Only successful results are remembered (like real PSPs, a request that failed
+    // validation stores nothing and may be retried with the same key).
+    const result = create(body);
+    idempotent.set(storeKey, result);
+    return result;
+  }
+
+  function lookup<T>(url: URL, byReference: Map<string, string>, objects: Map<string, T>): StoredResponse {
+    const reference = url.searchParams.get('reference');
+    if (reference === null || reference.length === 0) {
+      throw new HttpError(400, 'parameter_missing', 'Missing required query parameter: reference.');
+    }
+    const id = byReference.get(reference);
+    const object = id === undefined ? undefined : objects.get(id);
+    if (object === undefined) throw new HttpError(404, 'resource_missing', `No object with reference ${reference}.`);
+    return { status: 200, body: object };
+  }
+
+  async function route(req: IncomingMessage): Promise<StoredResponse> {
+    const url = new URL(req.url ?? '/', 'http://simulator.invalid');
+    const method = req.method ?? 'GET';
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (path === '/v1/charges') {
+      if (method === 'POST') return handlePost(req, 'charges', createCharge);
+      if (method === 'GET') return lookup(url, chargesByReference, charges);
+      throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}.`);
+    }
+    if (path === '/v1/refunds') {
+      if (method === 'POST') return handlePost(req, 'refunds', createRefund);
+      if (method === 'GET') return lookup(url, refundsByReference, refunds);
+      throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}.`);
+    }
+    if (path === '/sim/state' && method === 'GET') {
+      const state: PspSimulatorState = {
+        charges: [...charges.values()],
+        refunds: [...refunds.values()],
+        webhooks: webhooks.getStats(),
+      };
+      return { status: 200, body: state };
+    }
+    throw new HttpError(404, 'not_found', `No route for ${method} ${path}.`);
+  }
+
+  const server = createServer((req, res) => {
+    req.on('error', () => undefined);
+    res.on('error', () => undefined);
+    route(req).then(
+      (result) => sendJson(res, result.status, result.body),
+      (err: unknown) => {
+        if (err instanceof HttpError) {
+          sendError(res, err.status, err.code, err.message);
+          if (err.status === 413) req.resume();
+          return;
+        }
+        logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'psp simulator request failed');
+        sendError(res, 500, 'internal_error', 'Internal simulator error.');
+      },
+    );
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(options.port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.warn({ error: err.message }, 'psp simulator server error'));
+
+  const address = server.address() as AddressInfo;
+  const port = address.port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${urlHost}:${port}`;
+  logger.info({ url, webhookUrl: typeof options.webhookUrl === 'string' ? options.webhookUrl : '(resolved per delivery)', settleMs }, 'psp simulator listening');
+
+  let closing: Promise<void> | null = null;
+  function close(): Promise<void> {
+    if (closing !== null) return closing;
+    closed = true;
+    for (const timer of settleTimers) clearTimeout(timer);
+    settleTimers.clear();
+    webhooks.stop();
+    closing = new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      // Requests still in flight get a short grace period, then their sockets are cut.
+      const force = setTimeout(() => server.closeAllConnections(), 200);
+      force.unref();
+    });
+    return closing;
+  }
+
+  return { url, port, close };
+}

@@ -1,0 +1,182 @@
+/**
+ * PspGateway adapter for the FinCore PSP simulator (src/psp-simulator), spoken to over HTTP.
+ * Create calls carry `Idempotency-Key` = the FinCore object id, so retries never double-charge.
+ */
+import {
+  PspPermanentError,
+  PspTransientError,
+  type CreateChargeRequest,
+  type CreateRefundRequest,
+  type PspGateway,
+  type PspOutcome,
+  type PspWebhookEvent,
+} from '../gateway.ts';
+import { mapChargeObject, mapRefundObject, SimulatorObjectError, verifySimulatorWebhook } from './webhook.ts';
+
+export interface SimulatorGatewayOptions {
+  baseUrl: string;
+  webhookSecret: string;
+  /** Per-request timeout. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+export const SIMULATOR_PAYMENT_METHODS: ReadonlySet<string> = new Set([
+  'pm_card_visa',
+  'pm_card_mastercard',
+  'pm_card_chargeDeclined',
+  'pm_card_refundFail',
+]);
+
+/** 4xx statuses that mean "try again later" rather than "this request is wrong". */
+const RETRYABLE_4XX = new Set([408, 409, 425, 429]);
+
+interface SimResponse {
+  status: number;
+  body: unknown;
+}
+
+function errorDetails(body: unknown, status: number): { code: string; message: string } {
+  if (typeof body === 'object' && body !== null && 'error' in body) {
+    const error = (body as { error: unknown }).error;
+    if (typeof error === 'object' && error !== null) {
+      const { code, message } = error as { code?: unknown; message?: unknown };
+      return {
+        code: typeof code === 'string' ? code : `http_${status}`,
+        message: typeof message === 'string' ? message : `PSP simulator answered HTTP ${status}`,
+      };
+    }
+  }
+  return { code: `http_${status}`, message: `PSP simulator answered HTTP ${status}` };
+}
+
+export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGateway {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const webhookSecret = options.webhookSecret;
+  if (webhookSecret.length === 0) throw new Error('createSimulatorGateway: webhookSecret must not be empty');
+
+  async function call(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: Record<string, unknown>,
+    idempotencyKey?: string,
+  ): Promise<SimResponse> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (idempotencyKey !== undefined) headers['Idempotency-Key'] = idempotencyKey;
+    const what = `${method} ${path}`;
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (err) {
+      const name = err instanceof Error ? err.name : '';
+      const detail =
+        name === 'TimeoutError' || name === 'AbortError'
+          ? `timed out after ${timeoutMs} ms`
+          : err instanceof Error
+            ? `${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}`
+            : String(err);
+      throw new PspTransientError(`PSP simulator ${what} failed: ${detail}`);
+    }
+    let parsed: unknown = null;
+    if (text.length > 0) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        if (response.status < 400) {
+          throw new PspTransientError(`PSP simulator ${what} answered ${response.status} with a non-JSON body`);
+        }
+      }
+    }
+    return { status: response.status, body: parsed };
+  }
+
+  function raiseForStatus(what: string, res: SimResponse): void {
+    if (res.status >= 200 && res.status < 300) return;
+    const { code, message } = errorDetails(res.body, res.status);
+    if (res.status >= 400 && res.status < 500 && !RETRYABLE_4XX.has(res.status)) {
+      throw new PspPermanentError(code, message);
+    }
+    throw new PspTransientError(`PSP simulator ${what} answered HTTP ${res.status} ${code}: ${message}`);
+  }
+
+  function toOutcome(what: string, body: unknown, map: (object: unknown) => PspOutcome): PspOutcome {
+    try {
+      return map(body);
+    } catch (err) {
+      if (err instanceof SimulatorObjectError) {
+        // The call may have had an effect we cannot read: the outcome is unknown, so retry later.
+        throw new PspTransientError(`PSP simulator ${what} returned an unexpected body: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  async function lookup(
+    kind: 'charges' | 'refunds',
+    reference: string,
+    map: (object: unknown) => PspOutcome,
+  ): Promise<PspOutcome | null> {
+    const path = `/v1/${kind}?reference=${encodeURIComponent(reference)}`;
+    const res = await call('GET', path);
+    if (res.status === 404) return null;
+    raiseForStatus(`GET /v1/${kind}`, res);
+    return toOutcome(`GET /v1/${kind}`, res.body, map);
+  }
+
+  return {
+    name: 'simulator',
+
+    supportsPaymentMethod(paymentMethod: string): boolean {
+      return SIMULATOR_PAYMENT_METHODS.has(paymentMethod);
+    },
+
+    async createCharge(request: CreateChargeRequest): Promise<PspOutcome> {
+      const res = await call(
+        'POST',
+        '/v1/charges',
+        {
+          amount: request.amount,
+          currency: request.currency,
+          payment_method: request.paymentMethod,
+          reference: request.reference,
+        },
+        request.reference,
+      );
+      raiseForStatus('POST /v1/charges', res);
+      return toOutcome('POST /v1/charges', res.body, mapChargeObject);
+    },
+
+    async createRefund(request: CreateRefundRequest): Promise<PspOutcome> {
+      const body: Record<string, unknown> = { amount: request.amount, reference: request.reference };
+      if (request.chargePspReference !== null) body['charge'] = request.chargePspReference;
+      else body['charge_reference'] = request.chargeReference;
+      const res = await call('POST', '/v1/refunds', body, request.reference);
+      raiseForStatus('POST /v1/refunds', res);
+      return toOutcome('POST /v1/refunds', res.body, mapRefundObject);
+    },
+
+    getCharge(reference: string): Promise<PspOutcome | null> {
+      return lookup('charges', reference, mapChargeObject);
+    },
+
+    getRefund(reference: string): Promise<PspOutcome | null> {
+      return lookup('refunds', reference, mapRefundObject);
+    },
+
+    verifyWebhook(
+      rawBody: Buffer,
+      headers: Record<string, string | string[] | undefined>,
+      nowMs: number,
+    ): PspWebhookEvent {
+      return verifySimulatorWebhook(rawBody, headers, webhookSecret, nowMs);
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * Starts a real FinCore (database, API over HTTP, worker, PSP simulator) for one test file:
+ * a copy of the template data dir on embedded PGlite, or a fresh database on the server.
+ */
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import { loadConfig, type Config } from '../src/config.ts';
+import { startFinCore, type Components, type RunningFinCore } from '../src/main.ts';
+
+export const ADMIN_KEY = 'adm_test_key';
+export const onServer = Boolean(process.env.DATABASE_URL);
+
+export interface TestDatabase {
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database: a template copy (embedded) or a new database (server). */
+export async function freshDatabase(): Promise<TestDatabase> {
+  const serverUrl = process.env.DATABASE_URL;
+  if (serverUrl) {
+    const name = `fincore_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    return {
+      env: { DATABASE_URL: url.toString() },
+      async drop() {
+        const c = new pg.Client({ connectionString: serverUrl });
+        await c.connect();
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await c.end();
+      },
+    };
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'fincore-test-'));
+  const template = process.env.FINCORE_TEST_TEMPLATE;
+  if (template) cpSync(template, dataDir, { recursive: true });
+  return {
+    env: { DATABASE_URL: '', FINCORE_DATA_DIR: dataDir },
+    async drop() {
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function testConfig(env: Record<string, string>): Config {
+  return loadConfig({
+    PORT: '0',
+    FINCORE_SIM_PORT: '0',
+    FINCORE_ADMIN_KEY: ADMIN_KEY,
+    FINCORE_SIM_SETTLE_MS: '10',
+    FINCORE_WORKER_POLL_MS: '100',
+    FINCORE_JOB_BACKOFF_BASE_MS: '50',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+}
+
+export interface TestFinCore extends RunningFinCore {
+  url: string;
+  database: TestDatabase;
+  /** Stops FinCore and drops its database. */
+  stop(): Promise<void>;
+}
+
+export async function startTestFinCore(
+  env: Record<string, string> = {},
+  components: Components = { api: true, worker: true, simulator: true },
+  database?: TestDatabase,
+): Promise<TestFinCore> {
+  const db = database ?? (await freshDatabase());
+  const config = testConfig({ ...db.env, ...env });
+  const fincore = await startFinCore(config, components, pino({ level: config.logLevel }));
+  return {
+    ...fincore,
+    url: fincore.apiUrl ?? '',
+    database: db,
+    async stop() {
+      await fincore.close();
+      if (!database) await db.drop();
+    },
+  };
+}
+
+export interface ApiAnswer<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** One real HTTP request to FinCore. */
+export async function call<T = Record<string, unknown>>(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<ApiAnswer<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+  const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : {}) as T };
+}
+
+export async function createMerchant(baseUrl: string, name = 'Test Shop'): Promise<{ id: string; apiKey: string }> {
+  const answer = await call<{ id: string; api_key: string }>(baseUrl, 'POST', '/v1/merchants', { key: ADMIN_KEY, body: { name } });
+  if (answer.status !== 201) throw new Error(`merchant creation failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return { id: answer.body.id, apiKey: answer.body.api_key };
+}
+
+/** Polls until `check` returns a value (settlement is asynchronous), or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface ChargeBody {
+  id: string;
+  status: string;
+  amount: number;
+  amount_refunded: number;
+  refunded: boolean;
+  refunds: RefundBody[];
+  failure_code: string | null;
+  [k: string]: unknown;
+}
+export interface RefundBody {
+  id: string;
+  status: string;
+  amount: number;
+  charge_id: string;
+  failure_reason: string | null;
+  [k: string]: unknown;
+}
+
+/** Creates a charge and waits until it settles. */
+export async function settledCharge(baseUrl: string, apiKey: string, amount = 5000, paymentMethod = 'pm_card_visa', currency = 'usd'): Promise<ChargeBody> {
+  const created = await call<ChargeBody>(baseUrl, 'POST', '/v1/charges', { key: apiKey, body: { amount, currency, payment_method: paymentMethod } });
+  if (created.status !== 201) throw new Error(`charge creation failed: ${created.status} ${JSON.stringify(created.body)}`);
+  return waitForCharge(baseUrl, apiKey, created.body.id);
+}
+
+export async function waitForCharge(baseUrl: string, apiKey: string, id: string): Promise<ChargeBody> {
+  return eventually(async () => {
+    const answer = await call<ChargeBody>(baseUrl, 'GET', `/v1/charges/${id}`, { key: apiKey });
+    return answer.body.status !== 'pending' ? answer.body : undefined;
+  }, 10_000, `charge ${id} to settle`);
+}
+
+export async function waitForRefund(baseUrl: string, apiKey: string, id: string): Promise<RefundBody> {
+  return eventually(async () => {
+    const answer = await call<RefundBody>(baseUrl, 'GET', `/v1/refunds/${id}`, { key: apiKey });
+    return answer.body.status !== 'pending' ? answer.body : undefined;
+  }, 10_000, `refund ${id} to settle`);
+}

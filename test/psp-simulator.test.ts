@@ -1,0 +1,279 @@
+/**
+ * Drives the PSP simulator through the FinCore simulator adapter, with a tiny webhook receiver
+ * that verifies every delivery through the adapter.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startPspSimulator, type PspSimulator, type PspSimulatorState } from '../src/psp-simulator/server.ts';
+import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
+import { PspPermanentError, PspTransientError, type PspGateway, type PspWebhookEvent } from '../src/psp/gateway.ts';
+
+const SECRET = 'whsec_integration_test';
+
+interface Delivery {
+  eventId: string | null;
+  answered: number;
+  event: PspWebhookEvent | null;
+  error: string | null;
+}
+
+const deliveries: Delivery[] = [];
+/** References whose first delivery the receiver answers with 500. */
+const failFirstDeliveryFor = new Set<string>();
+const failedOnce = new Set<string>();
+
+let receiver: Server;
+let simulator: PspSimulator;
+let gateway: PspGateway;
+let counter = 0;
+
+function uniqueRef(prefix: 'ch' | 're'): string {
+  counter += 1;
+  return `${prefix}_test_${process.pid}_${counter}`;
+}
+
+function headersRecord(headers: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
+  return { ...headers };
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function eventsFor(reference: string): PspWebhookEvent[] {
+  return deliveries.flatMap((d) => (d.event !== null && d.answered === 200 && d.event.reference === reference ? [d.event] : []));
+}
+
+function waitForEvent(reference: string): Promise<PspWebhookEvent> {
+  return waitFor(`a webhook for ${reference}`, () => eventsFor(reference)[0]);
+}
+
+async function simState(): Promise<PspSimulatorState> {
+  const res = await fetch(`${simulator.url}/sim/state`);
+  assert.equal(res.status, 200);
+  return (await res.json()) as PspSimulatorState;
+}
+
+before(async () => {
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const delivery: Delivery = { eventId: null, answered: 200, event: null, error: null };
+      try {
+        const event = gateway.verifyWebhook(Buffer.concat(chunks), headersRecord(req.headers), Date.now());
+        delivery.event = event;
+        delivery.eventId = event.eventId;
+        if (failFirstDeliveryFor.has(event.reference) && !failedOnce.has(event.reference)) {
+          failedOnce.add(event.reference);
+          delivery.answered = 500;
+        }
+      } catch (err) {
+        delivery.error = err instanceof Error ? err.message : String(err);
+        delivery.answered = 400;
+      }
+      deliveries.push(delivery);
+      res.writeHead(delivery.answered, { 'Content-Type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const { port } = receiver.address() as AddressInfo;
+  simulator = await startPspSimulator({
+    port: 0,
+    webhookUrl: `http://127.0.0.1:${port}/v1/webhooks/psp`,
+    webhookSecret: SECRET,
+    settleMs: 20,
+  });
+  gateway = createSimulatorGateway({ baseUrl: simulator.url, webhookSecret: SECRET, timeoutMs: 2000 });
+});
+
+after(async () => {
+  await simulator?.close();
+  receiver?.closeAllConnections();
+  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
+});
+
+test('a pm_card_visa charge settles and a verified charge.succeeded webhook arrives', async () => {
+  const reference = uniqueRef('ch');
+  const created = await gateway.createCharge({ reference, amount: 5000, currency: 'usd', paymentMethod: 'pm_card_visa' });
+  assert.match(created.pspReference, /^simch_[0-9a-f]+$/);
+  assert.equal(created.status, 'pending');
+  assert.equal(created.failureCode, null);
+
+  const event = await waitForEvent(reference);
+  assert.equal(event.type, 'charge.succeeded');
+  assert.equal(event.objectType, 'charge');
+  assert.match(event.eventId, /^simevt_[0-9a-f]+$/);
+  assert.deepEqual(event.outcome, {
+    pspReference: created.pspReference,
+    status: 'succeeded',
+    failureCode: null,
+    failureMessage: null,
+  });
+  assert.deepEqual(await gateway.getCharge(reference), event.outcome);
+});
+
+test('a declined card gives charge.failed with card_declined', async () => {
+  const reference = uniqueRef('ch');
+  const created = await gateway.createCharge({
+    reference,
+    amount: 1200,
+    currency: 'eur',
+    paymentMethod: 'pm_card_chargeDeclined',
+  });
+  assert.equal(created.status, 'pending');
+  const event = await waitForEvent(reference);
+  assert.equal(event.type, 'charge.failed');
+  assert.equal(event.outcome.status, 'failed');
+  assert.equal(event.outcome.failureCode, 'card_declined');
+  assert.equal(event.outcome.failureMessage, 'Your card was declined.');
+
+  // A failed charge is not refundable.
+  await assert.rejects(
+    gateway.createRefund({ reference: uniqueRef('re'), chargeReference: reference, chargePspReference: null, amount: 100, currency: 'eur' }),
+    (err: unknown) => err instanceof PspPermanentError && err.code === 'charge_not_refundable',
+  );
+});
+
+test('a refund of a pm_card_refundFail charge gives refund.failed', async () => {
+  const chargeRef = uniqueRef('ch');
+  await gateway.createCharge({ reference: chargeRef, amount: 3000, currency: 'usd', paymentMethod: 'pm_card_refundFail' });
+  assert.equal((await waitForEvent(chargeRef)).type, 'charge.succeeded');
+
+  const refundRef = uniqueRef('re');
+  // chargePspReference null: the adapter sends charge_reference instead.
+  const created = await gateway.createRefund({
+    reference: refundRef,
+    chargeReference: chargeRef,
+    chargePspReference: null,
+    amount: 1000,
+    currency: 'usd',
+  });
+  assert.match(created.pspReference, /^simre_[0-9a-f]+$/);
+  assert.equal(created.status, 'pending');
+
+  const event = await waitForEvent(refundRef);
+  assert.equal(event.type, 'refund.failed');
+  assert.equal(event.objectType, 'refund');
+  assert.equal(event.outcome.pspReference, created.pspReference);
+  assert.equal(event.outcome.status, 'failed');
+  assert.equal(event.outcome.failureCode, null);
+  assert.equal(event.outcome.failureMessage, 'Refund declined by the card issuer.');
+  assert.deepEqual(await gateway.getRefund(refundRef), event.outcome);
+});
+
+test('a refund of a visa charge succeeds; over-refunding is amount_too_large', async () => {
+  const chargeRef = uniqueRef('ch');
+  const charge = await gateway.createCharge({ reference: chargeRef, amount: 2000, currency: 'usd', paymentMethod: 'pm_card_visa' });
+  await waitForEvent(chargeRef);
+
+  const refundRef = uniqueRef('re');
+  await gateway.createRefund({
+    reference: refundRef,
+    chargeReference: chargeRef,
+    chargePspReference: charge.pspReference,
+    amount: 1500,
+    currency: 'usd',
+  });
+  const event = await waitForEvent(refundRef);
+  assert.equal(event.type, 'refund.succeeded');
+  assert.equal(event.outcome.failureMessage, null);
+
+  await assert.rejects(
+    gateway.createRefund({
+      reference: uniqueRef('re'),
+      chargeReference: chargeRef,
+      chargePspReference: charge.pspReference,
+      amount: 501,
+      currency: 'usd',
+    }),
+    (err: unknown) => err instanceof PspPermanentError && err.code === 'amount_too_large',
+  );
+  const state = await simState();
+  assert.equal(state.charges.find((c) => c.reference === chargeRef)?.amount_refunded, 1500);
+});
+
+test('repeating createCharge with the same reference returns the same pspReference and makes one charge', async () => {
+  const reference = uniqueRef('ch');
+  const request = { reference, amount: 700, currency: 'usd', paymentMethod: 'pm_card_mastercard' };
+  const first = await gateway.createCharge(request);
+  const second = await gateway.createCharge(request);
+  assert.equal(second.pspReference, first.pspReference);
+  await waitForEvent(reference);
+  const third = await gateway.createCharge(request);
+  assert.equal(third.pspReference, first.pspReference);
+
+  const state = await simState();
+  assert.equal(state.charges.filter((c) => c.reference === reference).length, 1);
+  // Let any stray second settlement show itself before counting webhooks.
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(eventsFor(reference).length, 1);
+});
+
+test('getCharge / getRefund of an unknown reference return null', async () => {
+  assert.equal(await gateway.getCharge('ch_never_seen'), null);
+  assert.equal(await gateway.getRefund('re_never_seen'), null);
+});
+
+test('an unknown payment method is a permanent error; the adapter knows the four methods', async () => {
+  await assert.rejects(
+    gateway.createCharge({ reference: uniqueRef('ch'), amount: 100, currency: 'usd', paymentMethod: 'pm_card_amex' }),
+    (err: unknown) => err instanceof PspPermanentError && err.code === 'invalid_payment_method',
+  );
+  for (const pm of ['pm_card_visa', 'pm_card_mastercard', 'pm_card_chargeDeclined', 'pm_card_refundFail']) {
+    assert.equal(gateway.supportsPaymentMethod(pm), true, pm);
+  }
+  assert.equal(gateway.supportsPaymentMethod('pm_card_amex'), false);
+});
+
+test('webhook delivery is retried when the receiver answers 500 the first time', async () => {
+  const reference = uniqueRef('ch');
+  failFirstDeliveryFor.add(reference);
+  await gateway.createCharge({ reference, amount: 900, currency: 'usd', paymentMethod: 'pm_card_visa' });
+  const event = await waitForEvent(reference);
+  const attempts = deliveries.filter((d) => d.event?.reference === reference);
+  assert.equal(attempts.length, 2);
+  assert.equal(attempts[0]?.answered, 500);
+  assert.equal(attempts[1]?.answered, 200);
+  assert.equal(attempts[0]?.eventId, event.eventId, 'the retry carries the same event id');
+  const { webhooks } = await simState();
+  assert.ok(webhooks.attempts > webhooks.sent, 'the simulator counted the retry');
+});
+
+test('the simulator answers bad input with 4xx and stays up', async () => {
+  const post = (path: string, body: string, key?: string): Promise<Response> =>
+    fetch(`${simulator.url}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(key === undefined ? {} : { 'Idempotency-Key': key }) },
+      body,
+    });
+  assert.equal((await post('/v1/charges', '{"amount": 1', 'k1')).status, 400);
+  assert.equal((await post('/v1/charges', '{"amount":100,"currency":"usd","payment_method":"pm_card_visa","reference":"x"}')).status, 400);
+  assert.equal((await post('/v1/charges', '[1,2]', 'k2')).status, 400);
+  assert.equal((await post('/v1/charges', '{"amount":1.5,"currency":"usd","payment_method":"pm_card_visa","reference":"x"}', 'k3')).status, 400);
+  assert.equal((await post('/v1/refunds', '{"charge":"simch_nope","amount":1,"reference":"r"}', 'k4')).status, 400);
+  assert.equal((await fetch(`${simulator.url}/nope`)).status, 404);
+  const missing = await fetch(`${simulator.url}/v1/charges?reference=ch_none`);
+  assert.equal(missing.status, 404);
+  assert.deepEqual(((await missing.json()) as { error: { code: string } }).error.code, 'resource_missing');
+  assert.equal((await fetch(`${simulator.url}/sim/state`)).status, 200);
+  // No webhook failed verification at the receiver.
+  assert.deepEqual(deliveries.filter((d) => d.error !== null), []);
+});
+
+test('an unreachable PSP is a transient error', async () => {
+  const down = createSimulatorGateway({ baseUrl: 'http://127.0.0.1:9', webhookSecret: SECRET, timeoutMs: 500 });
+  await assert.rejects(
+    down.createCharge({ reference: uniqueRef('ch'), amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' }),
+    (err: unknown) => err instanceof PspTransientError,
+  );
+});

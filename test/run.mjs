@@ -1,0 +1,28 @@
+// Runs the whole suite with Node's test runner. Against embedded PGlite (DATABASE_URL unset) it
+// first builds one migrated template data dir that every test copies; against a server each
+// test creates and drops its own database.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const env = { ...process.env };
+let template;
+if (!env.DATABASE_URL) {
+  template = mkdtempSync(join(tmpdir(), 'fincore-template-'));
+  const prepared = spawnSync(process.execPath, ['--import', 'tsx', 'test/prepare-template.ts', template], { stdio: 'inherit' });
+  if (prepared.status !== 0) process.exit(prepared.status ?? 1);
+  env.FINCORE_TEST_TEMPLATE = template;
+}
+
+const only = process.argv.slice(2);
+const files = only.length > 0
+  ? only
+  : [
+      ...readdirSync('test/unit').filter((f) => f.endsWith('.test.ts')).map((f) => join('test/unit', f)),
+      ...readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => join('test', f)),
+    ].sort();
+
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
+if (template) rmSync(template, { recursive: true, force: true });
+process.exit(result.status ?? 1);
