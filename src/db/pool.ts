@@ -24,14 +24,18 @@ export async function openDatabase(options: { databaseUrl: string; dataDir: stri
     pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize, connectionTimeoutMillis: 5000 });
   } else {
     embedded = await startEmbeddedPostgres(options.dataDir);
-    // All socket connections share one PostgreSQL session and transactions serialize anyway:
-    // a few clients are enough, and unnamed statements avoid "prepared statement already exists".
+    // All socket connections share ONE PostgreSQL session. pglite-socket keeps a transaction's
+    // statements together, but outside one it interleaves the extended-protocol messages
+    // (Parse/Bind/Execute) of different connections, so one connection's Bind can hit another's
+    // unnamed portal ("portal does not exist", or another query's rows). One client avoids that;
+    // PGlite runs one statement at a time anyway, so nothing is lost. Consequence: never await
+    // a second pool client while holding one (see inTransaction).
     pool = new pg.Pool({
       host: embedded.host,
       port: embedded.port,
       user: 'postgres',
       database: 'postgres',
-      max: Math.min(options.poolSize, 4),
+      max: 1,
       connectionTimeoutMillis: 10_000,
     });
   }
