@@ -36,6 +36,7 @@ export interface Config {
   dbPoolSize: number;
   logLevel: string;
   bodyLimitBytes: number;
+  rateLimitPerSecond: number;
 }
 
 export class ConfigError extends Error {}
@@ -92,5 +93,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
+    rateLimitPerSecond: int(env, 'FINCORE_RATE_LIMIT_PER_S', 1000, 0, 1_000_000),
   };
 }

@@ -12,6 +12,7 @@ import type { FlowContext } from '../flows/context.ts';
 import { errorBody, toContractError } from './errors.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerIdempotency, rememberRefusal } from './plugins/idempotency.ts';
+import { registerRateLimit } from './plugins/rate-limit.ts';
 import { chargeRoutes } from './routes/charges.ts';
 import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
@@ -23,6 +24,8 @@ export interface AppOptions {
   ctx: FlowContext;
   adminKey: string;
   bodyLimitBytes: number;
+  /** Requests per second per merchant; 0 turns the limit off. */
+  rateLimitPerSecond: number;
   logger: Logger;
   version: string;
 }
@@ -63,7 +66,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     else request.log.info({ code: contractError.code, param: contractError.param }, 'request refused');
     const body = errorBody(contractError);
     if (status === 503) reply.header('Retry-After', '1');
-    if (status >= 400 && status < 500 && contractError.type !== 'idempotency_error' && contractError.type !== 'authentication_error') {
+    if (status >= 400 && status < 500 && contractError.type !== 'idempotency_error' && contractError.type !== 'authentication_error' && contractError.type !== 'rate_limit_error') {
       await rememberRefusal(ctx.pool, request, { status, body }).catch((e: unknown) => request.log.warn({ err: e }, 'could not remember refusal'));
     }
     return reply.code(status).send(body);
@@ -85,6 +88,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   registerAuth(app, ctx.pool, options.adminKey);
   registerIdempotency(app, ctx.pool);
+  registerRateLimit(app, options.rateLimitPerSecond);
 
   healthRoutes(app, ctx.pool);
   merchantRoutes(app, ctx);

@@ -40,6 +40,8 @@ export interface PspSimulatorState {
   charges: SimCharge[];
   refunds: SimRefund[];
   webhooks: WebhookStats;
+  /** Create calls received per `${route} ${idempotency key}`, e.g. `charges ch_...`; replays count. */
+  create_requests: Record<string, number>;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -167,6 +169,8 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   const refundsByReference = new Map<string, string>();
   /** `${route} ${Idempotency-Key}` -> first successful response. */
   const idempotent = new Map<string, StoredResponse>();
+  /** `${route} ${Idempotency-Key}` -> how many create calls arrived (replays included). */
+  const createRequests = new Map<string, number>();
   const settleTimers = new Set<NodeJS.Timeout>();
   let closed = false;
 
@@ -298,6 +302,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     const key = requireIdempotencyKey(req);
     const raw = await readBody(req);
     const storeKey = `${route} ${key}`;
+    createRequests.set(storeKey, (createRequests.get(storeKey) ?? 0) + 1);
     const stored = idempotent.get(storeKey);
     if (stored !== undefined) return stored;
     const body = parseJsonObject(raw);
@@ -338,6 +343,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
         charges: [...charges.values()],
         refunds: [...refunds.values()],
         webhooks: webhooks.getStats(),
+        create_requests: Object.fromEntries(createRequests),
       };
       return { status: 200, body: state };
     }
