@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx (a runtime dependency), so no build step is needed.
-import { spawnSync } from 'node:child_process';
+// The `fincore` command when installed as a package: runs the TypeScript CLI through tsx (a
+// runtime dependency), so no build step is needed. Signals are passed on for a clean shutdown.
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tsx = createRequire(import.meta.url).resolve('tsx');
-const result = spawnSync(process.execPath, ['--import', tsx, join(here, '..', 'src', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const child = spawn(process.execPath, ['--import', tsx, join(here, '..', 'src', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
