@@ -31,13 +31,13 @@ export interface AppOptions {
 }
 
 const ajvOptions: AjvOptions = { allErrors: false, strict: false, allowUnionTypes: true };
-// Bodies are taken exactly as sent: no coercion ("100" is not an amount), nothing removed or
-// defaulted (unknown fields are an error). Query strings arrive as text and are coerced.
-const bodyAjv = new Ajv({ ...ajvOptions, coerceTypes: false, removeAdditional: false, useDefaults: false });
-const queryAjv = new Ajv({ ...ajvOptions, coerceTypes: true, removeAdditional: false, useDefaults: true });
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { ctx } = options;
+  // Bodies are taken exactly as sent: no coercion ("100" is not an amount), nothing removed or
+  // defaulted (unknown fields are an error). Query strings arrive as text and are coerced.
+  const bodyAjv = new Ajv({ ...ajvOptions, coerceTypes: false, removeAdditional: false, useDefaults: false });
+  const queryAjv = new Ajv({ ...ajvOptions, coerceTypes: true, removeAdditional: false, useDefaults: true });
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps FastifyInstance's default generics.
     loggerInstance: options.logger as FastifyBaseLogger,

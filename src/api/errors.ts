@@ -61,6 +61,7 @@ export function validationError(issues: readonly AjvIssue[], part: string): Cont
 const DATABASE_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
 
 function isDatabaseUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && DATABASE_UNAVAILABLE.has(code)) return true;
   const message = error instanceof Error ? error.message : '';
@@ -70,6 +71,7 @@ function isDatabaseUnavailable(error: unknown): boolean {
 /** Any thrown thing -> the contract error to answer with. */
 export function toContractError(error: unknown): ContractError {
   if (error instanceof ContractError) return error;
+  if (typeof error !== 'object' || error === null) return new InternalError('An internal error occurred. It has been logged.');
   const fastifyError = error as Partial<FastifyError> & { validation?: AjvIssue[]; validationContext?: string };
   if (fastifyError.validation) return validationError(fastifyError.validation, fastifyError.validationContext ?? 'body');
   switch (fastifyError.code) {
