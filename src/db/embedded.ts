@@ -27,15 +27,23 @@ function processIsAlive(pid: number): boolean {
   }
 }
 
+/** Data dirs this process holds: a lock file with our own pid is only stale if not listed here. */
+const heldByThisProcess = new Set<string>();
+
 function acquireDataDirLock(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
   const lockPath = join(dataDir, 'fincore.lock');
+  if (heldByThisProcess.has(lockPath)) {
+    throw new DataDirLockedError(`The data directory ${dataDir} is in use by this process already; embedded PostgreSQL allows one opener per data directory.`);
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(lockPath, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
+      heldByThisProcess.add(lockPath);
       return () => {
+        heldByThisProcess.delete(lockPath);
         try {
           unlinkSync(lockPath);
         } catch {
@@ -52,7 +60,9 @@ function acquireDataDirLock(dataDir: string): () => void {
             'choose another FINCORE_DATA_DIR, or set DATABASE_URL to share a PostgreSQL server.',
         );
       }
-      unlinkSync(lockPath); // left behind by a process that died: take it over
+      // Left behind by a process that died (or by an earlier life of our pid after a container
+      // restart, since this process does not hold it): take it over.
+      unlinkSync(lockPath);
     }
   }
   throw new DataDirLockedError(`Could not lock the data directory ${dataDir}`);

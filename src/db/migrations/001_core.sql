@@ -59,7 +59,11 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TRIGGER refunds_immutable BEFORE UPDATE ON refunds FOR EACH ROW EXECUTE FUNCTION refunds_are_immutable();
-CREATE TRIGGER refunds_never_deleted BEFORE DELETE ON refunds FOR EACH ROW EXECUTE FUNCTION refunds_are_immutable();
+CREATE FUNCTION refunds_are_never_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'refunds are never deleted (refund %)', OLD.id;
+END $$;
+CREATE TRIGGER refunds_never_deleted BEFORE DELETE ON refunds FOR EACH ROW EXECUTE FUNCTION refunds_are_never_deleted();
 
 CREATE FUNCTION payments_only_move_forward() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
