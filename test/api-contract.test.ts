@@ -18,16 +18,10 @@ import {
   type ChargeBody,
   type RefundBody,
   type TestFinCore,
+  type ErrorBody,
+  type ListBody,
 } from './helpers.ts';
 
-interface ErrorShape {
-  error: { type: string; code: string; message: string; param?: string };
-}
-interface ListBody<T> {
-  object: string;
-  data: T[];
-  has_more: boolean;
-}
 type Json = Record<string, unknown>;
 type Answer<T = Json> = ApiAnswer<T>;
 
@@ -54,7 +48,7 @@ async function api<T = Json>(
 function assertError(answer: Answer<unknown>, status: number, type: string, code: string, param?: string | null): void {
   const context = `${answer.status} ${JSON.stringify(answer.body)}`;
   assert.equal(answer.status, status, context);
-  const body = answer.body as ErrorShape;
+  const body = answer.body as ErrorBody;
   assert.deepEqual(Object.keys(body), ['error'], context);
   const keys = Object.keys(body.error).sort();
   for (const key of keys) assert.ok(['code', 'message', 'param', 'type'].includes(key), `unexpected error field ${key}: ${context}`);
@@ -265,8 +259,8 @@ describe('API contract', () => {
     it('a JSON body that is not an object: 400 in the error shape', async () => {
       const answer = await api(url, 'POST', '/v1/charges', { key: keyA, rawBody: '[1,2,3]' });
       assert.equal(answer.status, 400);
-      assert.equal((answer.body as unknown as ErrorShape).error.type, 'invalid_request_error');
-      assertError(answer, 400, 'invalid_request_error', (answer.body as unknown as ErrorShape).error.code);
+      assert.equal((answer.body as unknown as ErrorBody).error.type, 'invalid_request_error');
+      assertError(answer, 400, 'invalid_request_error', (answer.body as unknown as ErrorBody).error.code);
     });
 
     it('a body over the limit (65536 bytes by default): 413 payload_too_large', async () => {

@@ -21,17 +21,11 @@ import {
   type ChargeBody,
   type RefundBody,
   type TestFinCore,
+  type ErrorBody,
+  pspCreateCalls,
 } from './helpers.ts';
 
-interface ErrorAnswer {
-  error: { type: string; code: string; message: string; param?: string };
-}
-
-type RefundAnswer = ApiAnswer<RefundBody & ErrorAnswer>;
-
-interface SimulatorState {
-  create_requests: Record<string, number>;
-}
+type RefundAnswer = ApiAnswer<RefundBody & ErrorBody>;
 
 describe('concurrent refunds of one charge', () => {
   let fincore: TestFinCore;
@@ -46,7 +40,7 @@ describe('concurrent refunds of one charge', () => {
   function refund(chargeId: string, amount: number | undefined): Promise<RefundAnswer> {
     const body: Record<string, unknown> = { charge_id: chargeId };
     if (amount !== undefined) body.amount = amount;
-    return call<RefundBody & ErrorAnswer>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body });
+    return call<RefundBody & ErrorBody>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body });
   }
 
   /** Sum of the refunds that hold money (pending or succeeded), read from the database. */
@@ -186,7 +180,7 @@ describe('two worker processes on one queue', () => {
       assert.equal(jobs.length, charges.length + refunds.length, 'one job per charge and per refund');
       assert.deepEqual(jobs.filter((j) => j.attempts !== 1), [], 'every job ran exactly once');
 
-      const state = (await (await fetch(`${fincore.simulatorUrl}/sim/state`)).json()) as SimulatorState;
+      const state = { create_requests: await pspCreateCalls(fincore.simulatorUrl) };
       for (const c of charges) assert.equal(state.create_requests[`charges ${c.id}`], 1, `PSP create calls for ${c.id}`);
       for (const r of refunds) assert.equal(state.create_requests[`refunds ${r.body.id}`], 1, `PSP create calls for ${r.body.id}`);
       assert.equal(Object.keys(state.create_requests).length, charges.length + refunds.length);

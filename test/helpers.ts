@@ -168,3 +168,20 @@ export async function waitForRefund(baseUrl: string, apiKey: string, id: string)
     return answer.body.status !== 'pending' ? answer.body : undefined;
   }, 10_000, `refund ${id} to settle`);
 }
+
+/** The contract's error body. */
+export interface ErrorBody {
+  error: { type: string; code: string; message: string; param?: string };
+}
+
+export interface ListBody<T> {
+  object: string;
+  data: T[];
+  has_more: boolean;
+}
+
+/** Create calls the PSP simulator received per `charges <ch_id>` / `refunds <re_id>` (replays count). */
+export async function pspCreateCalls(simulatorUrl: string | undefined): Promise<Record<string, number>> {
+  const response = await fetch(`${simulatorUrl}/sim/state`);
+  return ((await response.json()) as { create_requests: Record<string, number> }).create_requests;
+}

@@ -18,25 +18,17 @@ import {
   type ChargeBody,
   type RefundBody,
   type TestFinCore,
+  type ErrorBody,
+  type ListBody,
+  pspCreateCalls,
 } from './helpers.ts';
 
-interface ErrorShape {
-  error: { type: string; code: string; message: string; param?: string };
-}
-interface ListBody<T> {
-  object: string;
-  data: T[];
-  has_more: boolean;
-}
-interface SimState {
-  create_requests: Record<string, number>;
-}
 type Json = Record<string, unknown>;
 
 function assertError(answer: ApiAnswer<unknown>, status: number, type: string, code: string, param?: string): void {
   const context = `${answer.status} ${JSON.stringify(answer.body)}`;
   assert.equal(answer.status, status, context);
-  const body = answer.body as ErrorShape;
+  const body = answer.body as ErrorBody;
   assert.deepEqual(Object.keys(body), ['error'], context);
   for (const key of Object.keys(body.error)) assert.ok(['type', 'code', 'message', 'param'].includes(key), context);
   assert.equal(body.error.type, type, context);
@@ -85,9 +77,7 @@ describe('Idempotency-Key', () => {
 
   async function simCreateRequests(): Promise<Record<string, number>> {
     assert.ok(fincore.simulatorUrl, 'the in-process simulator runs');
-    const response = await fetch(`${fincore.simulatorUrl}/sim/state`);
-    assert.equal(response.status, 200);
-    return ((await response.json()) as SimState).create_requests;
+    return pspCreateCalls(fincore.simulatorUrl);
   }
 
   before(async () => {

@@ -9,7 +9,7 @@ import { claimDueJobs, findJob, listDeadJobs, requeueDeadJob } from '../src/db/j
 import type { FlowContext } from '../src/flows/context.ts';
 import { startWorker } from '../src/jobs/worker.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
-import { call, createMerchant, eventually, startTestFinCore, waitForCharge, type ChargeBody, type TestFinCore } from './helpers.ts';
+import { call, createMerchant, pspCreateCalls, eventually, startTestFinCore, waitForCharge, type ChargeBody, type TestFinCore } from './helpers.ts';
 
 const workerOptions = { pollIntervalMs: 20, leaseMs: 30_000, batchSize: 8, backoffBaseMs: 5, backoffMaxMs: 20 };
 
@@ -54,8 +54,7 @@ describe('job queue', () => {
       await healthy.stop();
     }
     // Replaying a job that already succeeded is harmless: the PSP saw one create call.
-    const state = (await (await fetch(`${fincore.simulatorUrl}/sim/state`)).json()) as { create_requests: Record<string, number> };
-    assert.equal(state.create_requests[`charges ${chargeId}`], 1);
+    assert.equal((await pspCreateCalls(fincore.simulatorUrl))[`charges ${chargeId}`], 1);
   });
 
   it('a job whose worker died is claimed again once its lease expires', async () => {

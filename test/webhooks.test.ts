@@ -9,13 +9,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { computeSignature } from '../src/psp/simulator/webhook.ts';
-import { call, createMerchant, startTestFinCore, type ChargeBody, type RefundBody, type TestFinCore } from './helpers.ts';
+import { call, createMerchant, startTestFinCore, type ChargeBody, type RefundBody, type TestFinCore, type ErrorBody } from './helpers.ts';
 
 const SECRET = 'whsec_fincore_simulator_dev_only';
-
-interface ErrorAnswer {
-  error: { type: string; code: string; message: string; param?: string };
-}
 
 interface ChargeObjectSent {
   id: string;
@@ -147,7 +143,7 @@ describe('PSP webhooks', () => {
     return rows[0]?.n ?? -1;
   }
 
-  function assertRejected(answer: { status: number; body: ErrorAnswer }): void {
+  function assertRejected(answer: { status: number; body: ErrorBody }): void {
     assert.equal(answer.status, 400, JSON.stringify(answer.body));
     assert.equal(answer.body.error.type, 'invalid_request_error');
     assert.equal(answer.body.error.code, 'parameter_invalid');
@@ -167,9 +163,9 @@ describe('PSP webhooks', () => {
     });
 
     it('a bad signature: 400 with the contract error shape', async () => {
-      assertRejected(await post<ErrorAnswer>(raw, `t=${nowSec()},v1=${'ab'.repeat(32)}`));
-      assertRejected(await post<ErrorAnswer>(raw, signatureHeader(raw, nowSec(), 'whsec_someone_else')));
-      assertRejected(await post<ErrorAnswer>(raw, 'garbage'));
+      assertRejected(await post<ErrorBody>(raw, `t=${nowSec()},v1=${'ab'.repeat(32)}`));
+      assertRejected(await post<ErrorBody>(raw, signatureHeader(raw, nowSec(), 'whsec_someone_else')));
+      assertRejected(await post<ErrorBody>(raw, 'garbage'));
     });
 
     it('a body changed by one byte after signing: 400', async () => {
@@ -177,17 +173,17 @@ describe('PSP webhooks', () => {
       const tampered = raw.replace('"amount":5000', '"amount":5001');
       assert.notEqual(tampered, raw);
       assert.equal(tampered.length, raw.length);
-      assertRejected(await post<ErrorAnswer>(tampered, signature));
+      assertRejected(await post<ErrorBody>(tampered, signature));
     });
 
     it('a stale (now - 301 s) or future (now + 301 s) timestamp: 400', async () => {
-      assertRejected(await post<ErrorAnswer>(raw, signatureHeader(raw, nowSec() - 301)));
-      assertRejected(await post<ErrorAnswer>(raw, signatureHeader(raw, nowSec() + 301)));
+      assertRejected(await post<ErrorBody>(raw, signatureHeader(raw, nowSec() - 301)));
+      assertRejected(await post<ErrorBody>(raw, signatureHeader(raw, nowSec() + 301)));
     });
 
     it('a missing signature header: 400', async () => {
-      assertRejected(await post<ErrorAnswer>(raw, undefined));
-      assertRejected(await post<ErrorAnswer>(raw, ''));
+      assertRejected(await post<ErrorBody>(raw, undefined));
+      assertRejected(await post<ErrorBody>(raw, ''));
     });
 
     it('none of them was stored or acted on', async () => {
@@ -304,7 +300,7 @@ describe('PSP webhooks', () => {
   it('needs no API key, and an API key does not replace the signature', async () => {
     const charge = await pendingCharge();
     const raw = JSON.stringify(chargeEvent(charge.id, 'succeeded'));
-    const withKeyNoSignature = await call<ErrorAnswer>(fincore.url, 'POST', '/v1/webhooks/psp', { key: apiKey, rawBody: raw });
+    const withKeyNoSignature = await call<ErrorBody>(fincore.url, 'POST', '/v1/webhooks/psp', { key: apiKey, rawBody: raw });
     assertRejected(withKeyNoSignature);
     assert.equal((await getCharge(charge.id)).status, 'pending');
   });

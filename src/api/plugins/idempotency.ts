@@ -8,8 +8,8 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ParameterInvalid } from '../../domain/errors.ts';
-import { findIdempotencyRecord, saveIdempotencyRecord } from '../../db/idempotency.ts';
-import { replayOrReject, type ApiResponse, type IdempotentRequest } from '../../flows/idempotency.ts';
+import { findIdempotencyRecord } from '../../db/idempotency.ts';
+import { replayOrReject, storeIdempotentResponse, type ApiResponse, type IdempotentRequest } from '../../flows/idempotency.ts';
 import type pg from 'pg';
 
 declare module 'fastify' {
@@ -60,13 +60,5 @@ export function registerIdempotency(app: FastifyInstance, pool: pg.Pool): void {
 
 /** Called by the error handler for a 4xx answer to a request that carried a key. */
 export async function rememberRefusal(pool: pg.Pool, request: FastifyRequest, response: ApiResponse): Promise<void> {
-  const idempotency = request.idempotency;
-  if (!idempotency) return;
-  await saveIdempotencyRecord(pool, idempotency.scope, idempotency.key, {
-    request_method: idempotency.method,
-    request_path: idempotency.path,
-    request_hash: idempotency.requestHash,
-    response_code: response.status,
-    response_body: response.body,
-  });
+  await storeIdempotentResponse(pool, request.idempotency, response);
 }
