@@ -4,6 +4,7 @@
  *   fincore api             the API only
  *   fincore worker          a worker only (any number may run against one PostgreSQL server)
  *   fincore psp-simulator   the PSP simulator only
+ *   fincore reconcile       one reconciliation sweep now (--all: regardless of age)
  *   fincore migrate         apply database migrations and exit
  *   fincore jobs dead       list dead-lettered jobs
  *   fincore jobs retry ID   put a dead-lettered job back in the queue
@@ -14,10 +15,11 @@ import { migrate } from './db/migrate.ts';
 import { DataDirLockedError } from './db/embedded.ts';
 import { findJob, listDeadJobs, requeueDeadJob } from './db/jobs.ts';
 import { openDatabase } from './db/pool.ts';
-import { startFinCore, type Components } from './main.ts';
+import { flowContext, startFinCore, type Components } from './main.ts';
 import { startPspSimulator } from './psp-simulator/server.ts';
+import { reconcilePending } from './flows/reconcile.ts';
 
-const USAGE = `usage: fincore <start|api|worker|psp-simulator|migrate|jobs dead|jobs retry <job_id>>`;
+const USAGE = `usage: fincore <start|api|worker|psp-simulator|reconcile [--all]|migrate|jobs dead|jobs retry <job_id>>`;
 
 async function runUntilSignal(config: Config, components: Components): Promise<void> {
   const logger = pino({ level: config.logLevel });
@@ -88,6 +90,14 @@ async function main(argv: string[]): Promise<number> {
       });
       await simulator.close();
       return 0;
+    }
+    case 'reconcile': {
+      // One sweep now, against the PSP the configuration names (FINCORE_SIM_URL for the simulator).
+      const report = await withDatabase(config, (db) =>
+reconcilePending(flowContext(db, config), sub === '--all' ? 0 : config.reconcile.afterMs),
+      );
+      process.stdout.write(`checked=${report.checked} settled=${report.settled} psp_errors=${report.errors}\n`);
+      return report.errors > 0 ? 1 : 0;
     }
     case 'migrate':
       await withDatabase(config, async () => undefined);

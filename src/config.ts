@@ -33,6 +33,10 @@ export interface Config {
     backoffBaseMs: number;
     backoffMaxMs: number;
   };
+  reconcile: {
+    afterMs: number;
+    intervalMs: number;
+  };
   dbPoolSize: number;
   logLevel: string;
   bodyLimitBytes: number;
@@ -89,6 +93,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchSize: int(env, 'FINCORE_WORKER_BATCH', 16, 1, 1000),
       backoffBaseMs: int(env, 'FINCORE_JOB_BACKOFF_BASE_MS', 500, 1, 3_600_000),
       backoffMaxMs: int(env, 'FINCORE_JOB_BACKOFF_MAX_MS', 300_000, 1, 86_400_000),
+    },
+    reconcile: {
+      afterMs: int(env, 'FINCORE_RECONCILE_AFTER_MS', 30_000, 0, 86_400_000),
+      intervalMs: int(env, 'FINCORE_RECONCILE_INTERVAL_MS', 10_000, 10, 86_400_000),
     },
     dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
     logLevel: str(env, 'LOG_LEVEL', 'info'),

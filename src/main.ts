@@ -10,6 +10,7 @@ import { migrate } from './db/migrate.ts';
 import { openDatabase, type Database } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
 import { JobWakeup } from './jobs/wakeup.ts';
+import { startReconciler } from './jobs/reconciler.ts';
 import { startWorker, type RunningWorker } from './jobs/worker.ts';
 import { createSimulatorGateway } from './psp/simulator/adapter.ts';
 import { startPspSimulator } from './psp-simulator/server.ts';
@@ -30,6 +31,16 @@ export interface RunningFinCore {
   ctx: FlowContext;
   logger: Logger;
   close(): Promise<void>;
+}
+
+/** What flows need, built from the configuration; `simulatorUrl` when the simulator runs here. */
+export function flowContext(db: Database, config: Config, simulatorUrl?: string): FlowContext {
+  return {
+    pool: db.pool,
+    psp: createSimulatorGateway({ baseUrl: simulatorUrl ?? config.simUrl, webhookSecret: config.pspWebhookSecret, timeoutMs: config.pspTimeoutMs }),
+    wakeup: new JobWakeup(db.pool, db.embedded),
+    jobMaxAttempts: config.worker.maxAttempts,
+  };
 }
 
 export async function startFinCore(config: Config, components: Components, logger: Logger = pino({ level: config.logLevel })): Promise<RunningFinCore> {
@@ -58,13 +69,7 @@ export async function startFinCore(config: Config, components: Components, logge
       closers.push(() => simulator.close());
     }
 
-    const wakeup = new JobWakeup(db.pool, db.embedded);
-    const ctx: FlowContext = {
-      pool: db.pool,
-      psp: createSimulatorGateway({ baseUrl: simulatorUrl ?? config.simUrl, webhookSecret: config.pspWebhookSecret, timeoutMs: config.pspTimeoutMs }),
-      wakeup,
-      jobMaxAttempts: config.worker.maxAttempts,
-    };
+    const ctx = flowContext(db, config, simulatorUrl);
 
     if (components.api) {
       const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimitPerSecond: config.rateLimitPerSecond, logger: logger.child({ component: 'api' }), version: VERSION });
@@ -80,6 +85,8 @@ export async function startFinCore(config: Config, components: Components, logge
     if (components.worker) {
       worker = await startWorker(ctx, config.worker, logger.child({ component: 'worker' }));
       closers.push(() => worker?.stop() ?? Promise.resolve());
+      const reconciler = startReconciler(ctx, config.reconcile, logger.child({ component: 'reconciler' }));
+      closers.push(() => reconciler.stop());
     }
 
     return { apiUrl, simulatorUrl, db, ctx, logger, close: closeAll };

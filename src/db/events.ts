@@ -3,7 +3,7 @@ import { newId } from '../domain/ids.ts';
 import type { Queryable } from './pool.ts';
 
 export interface Cause {
-  type: 'api_request' | 'job' | 'psp_event' | 'operator';
+  type: 'api_request' | 'job' | 'psp_event' | 'operator' | 'reconciliation';
   id: string;
 }
 

@@ -1,0 +1,58 @@
+/**
+ * Reconciliation: with every webhook lost (the simulator delivers to a port where nothing
+ * listens), charges and refunds still settle from the PSP's answer to a query. An object the PSP
+ * has never seen stays pending: unknown is not failed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { insertCharge } from '../src/db/charges.ts';
+import { reconcilePending } from '../src/flows/reconcile.ts';
+import { newId } from '../src/domain/ids.ts';
+import { call, createMerchant, settledCharge, startTestFinCore, waitForRefund, type ChargeBody, type RefundBody, type TestFinCore } from './helpers.ts';
+
+describe('reconciliation settles what lost webhooks left pending', () => {
+  let fincore: TestFinCore;
+  let merchant: { id: string; apiKey: string };
+
+  before(async () => {
+    fincore = await startTestFinCore({
+      FINCORE_SIM_WEBHOOK_URL: 'http://127.0.0.1:9/lost',
+      FINCORE_RECONCILE_AFTER_MS: '50',
+      FINCORE_RECONCILE_INTERVAL_MS: '100',
+    });
+    merchant = await createMerchant(fincore.url);
+  });
+  after(() => fincore.stop());
+
+  it('a charge and its refunds settle with cause "reconciliation", failures included', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 3000, 'pm_card_refundFail');
+    assert.equal(charge.status, 'succeeded');
+    const refund = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: charge.id, amount: 1000 } });
+    const settled = await waitForRefund(fincore.url, merchant.apiKey, refund.body.id);
+    assert.equal(settled.status, 'failed');
+    assert.ok(settled.failure_reason);
+
+    const causes = await fincore.db.pool.query<{ type: string; cause_type: string }>(
+      `SELECT type, cause_type FROM events WHERE object_id = ANY($1) AND type NOT LIKE '%.created' ORDER BY id`,
+      [[charge.id, refund.body.id]],
+    );
+    assert.deepEqual(causes.rows, [
+      { type: 'charge.succeeded', cause_type: 'reconciliation' },
+      { type: 'refund.failed', cause_type: 'reconciliation' },
+    ]);
+    const declined = await settledCharge(fincore.url, merchant.apiKey, 500, 'pm_card_chargeDeclined');
+    assert.equal(declined.failure_code, 'card_declined');
+  });
+
+  it('a pending charge the PSP never saw stays pending, and a second sweep changes nothing', async () => {
+    const id = newId('ch');
+    await insertCharge(fincore.db.pool, { id, merchantId: merchant.id, amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa', description: null, metadata: {} });
+    await new Promise((r) => setTimeout(r, 100));
+    const report = await reconcilePending(fincore.ctx, 0);
+    assert.ok(report.checked >= 1);
+    const again = await reconcilePending(fincore.ctx, 0);
+    assert.equal(again.settled, 0);
+    const charge = await call<ChargeBody>(fincore.url, 'GET', `/v1/charges/${id}`, { key: merchant.apiKey });
+    assert.equal(charge.body.status, 'pending');
+  });
+});
