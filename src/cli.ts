@@ -81,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
         webhookUrl: config.simWebhookUrl || config.defaultWebhookUrl,
         webhookSecret: config.pspWebhookSecret,
         settleMs: config.simSettleMs,
+        faults: config.simFaults,
         logger,
       });
       process.stdout.write(`PSP simulator listening on ${simulator.url}, webhooks to ${config.simWebhookUrl || config.defaultWebhookUrl}\n`);

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { faultsFromEnv, type SimFaults } from './psp-simulator/server.ts';
 
 export interface Config {
   host: string;
@@ -20,6 +21,8 @@ export interface Config {
   /** Where the API reaches the simulator (defaults to the simulator this process starts). */
   simUrl: string;
   simSettleMs: number;
+  /** Fault injection in the built-in simulator (FINCORE_SIM_* variables); all off by default. */
+  simFaults: Partial<SimFaults>;
   /** Where the simulator delivers webhooks; empty: the API started in this process, else defaultWebhookUrl. */
   simWebhookUrl: string;
   defaultWebhookUrl: string;
@@ -60,6 +63,14 @@ function str(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   return raw === undefined || raw === '' ? fallback : raw;
 }
 
+function simFaults(env: NodeJS.ProcessEnv): Partial<SimFaults> {
+  try {
+    return faultsFromEnv(env);
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = str(env, 'HOST', '127.0.0.1');
   const port = int(env, 'PORT', 3000, 0, 65535);
@@ -81,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simPort,
     simUrl: str(env, 'FINCORE_SIM_URL', `http://${simHost}:${simPort}`),
     simSettleMs: int(env, 'FINCORE_SIM_SETTLE_MS', 50, 0, 3_600_000),
+    simFaults: simFaults(env),
     simWebhookUrl: str(env, 'FINCORE_SIM_WEBHOOK_URL', ''),
     defaultWebhookUrl: `http://${apiHost}:${port}/v1/webhooks/psp`,
     // The simulator and the API share this secret. The default is for local development only.

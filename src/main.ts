@@ -13,7 +13,7 @@ import { JobWakeup } from './jobs/wakeup.ts';
 import { startReconciler } from './jobs/reconciler.ts';
 import { startWorker, type RunningWorker } from './jobs/worker.ts';
 import { createSimulatorGateway } from './psp/simulator/adapter.ts';
-import { startPspSimulator } from './psp-simulator/server.ts';
+import { faultsFromEnv, startPspSimulator } from './psp-simulator/server.ts';
 
 export const VERSION = '0.1.0';
 
@@ -63,6 +63,7 @@ export async function startFinCore(config: Config, components: Components, logge
         webhookUrl: () => config.simWebhookUrl || (apiUrl ? `${apiUrl}/v1/webhooks/psp` : config.defaultWebhookUrl),
         webhookSecret: config.pspWebhookSecret,
         settleMs: config.simSettleMs,
+        faults: config.simFaults,
         logger: logger.child({ component: 'psp-simulator' }),
       });
       simulatorUrl = simulator.url;

@@ -13,9 +13,11 @@ import {
   type SimRefund,
 } from './objects.ts';
 import { WebhookSender, type SimLogger, type WebhookStats } from './webhook-sender.ts';
+import { FaultInjector, FaultValidationError, type FaultCounts, type SimFaults } from './faults.ts';
 
 export type { SimLogger, WebhookStats } from './webhook-sender.ts';
 export type { SimCharge, SimRefund, SimEvent } from './objects.ts';
+export { faultsFromEnv, DEFAULT_FAULTS, type SimFaults, type FaultCounts } from './faults.ts';
 
 export interface PspSimulatorOptions {
   /** 0 = pick an ephemeral port. */
@@ -28,6 +30,8 @@ export interface PspSimulatorOptions {
   /** Delay before a pending charge or refund settles. Default 50 ms. */
   settleMs?: number;
   logger?: SimLogger;
+  /** Fault injection, all off by default; changeable at run time via POST /sim/faults. */
+  faults?: Partial<SimFaults>;
 }
 
 export interface PspSimulator {
@@ -42,6 +46,8 @@ export interface PspSimulatorState {
   webhooks: WebhookStats;
   /** Create calls received per `${route} ${idempotency key}`, e.g. `charges ch_...`; replays count. */
   create_requests: Record<string, number>;
+  /** Faults injected so far, per kind. */
+  faults_injected: FaultCounts;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -161,6 +167,12 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   const settleMs = options.settleMs ?? 50;
   const logger = options.logger ?? noopLogger;
   if (options.webhookSecret.length === 0) throw new Error('PSP simulator needs a non-empty webhookSecret');
+  let faults: FaultInjector;
+  try {
+    faults = new FaultInjector(options.faults);
+  } catch (err) {
+    throw new Error(`PSP simulator: invalid faults option: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const webhooks = new WebhookSender(options.webhookUrl, options.webhookSecret, logger);
 
   const charges = new Map<string, SimCharge>();
@@ -172,7 +184,21 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   /** `${route} ${Idempotency-Key}` -> how many create calls arrived (replays included). */
   const createRequests = new Map<string, number>();
   const settleTimers = new Set<NodeJS.Timeout>();
+  /** Latency waits and held ("timed out") answers, cleared on close. */
+  const faultTimers = new Set<NodeJS.Timeout>();
+  const heldResponses = new Set<ServerResponse>();
   let closed = false;
+
+  function faultDelay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (closed) return; // never resolves; close() cuts the socket
+      const timer = setTimeout(() => {
+        faultTimers.delete(timer);
+        resolve();
+      }, ms);
+      faultTimers.add(timer);
+    });
+  }
 
   function later(fn: () => void): void {
     if (closed) return;
@@ -195,7 +221,10 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       created: Math.floor(Date.now() / 1000),
       data: { object: { ...object } },
     };
-    webhooks.send(event);
+    const decision = faults.decideWebhook();
+    if (decision.drop) faults.count('webhook_drop');
+    if (decision.duplicate) faults.count('webhook_duplicate');
+    webhooks.send(event, decision);
   }
 
   function refundableAmount(charge: SimCharge): number {
@@ -344,18 +373,83 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
         refunds: [...refunds.values()],
         webhooks: webhooks.getStats(),
         create_requests: Object.fromEntries(createRequests),
+        faults_injected: faults.getCounts(),
       };
       return { status: 200, body: state };
+    }
+    if (path === '/sim/faults') {
+      if (method === 'GET') return { status: 200, body: faults.settings };
+      if (method === 'POST') {
+        const body = parseJsonObject(await readBody(req));
+        try {
+          const settings = faults.update(body);
+          logger.info({ faults: settings }, 'psp simulator faults changed');
+          return { status: 200, body: settings };
+        } catch (err) {
+          if (err instanceof FaultValidationError) throw new HttpError(400, 'parameter_invalid', err.message);
+          throw err;
+        }
+      }
+      throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}.`);
     }
     throw new HttpError(404, 'not_found', `No route for ${method} ${path}.`);
   }
 
-  const server = createServer((req, res) => {
-    req.on('error', () => undefined);
-    res.on('error', () => undefined);
-    route(req).then(
-      (result) => sendJson(res, result.status, result.body),
-      (err: unknown) => {
+  /** Answers now, holds the answer (timeout fault) or cuts the socket (lost_response fault). */
+  function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    fault: 'timeout' | 'lost_response' | null,
+    write: () => void,
+  ): void {
+    if (fault === 'lost_response') {
+      faults.count('lost_response');
+      req.socket.destroy();
+      return;
+    }
+    if (fault === 'timeout') {
+      faults.count('timeout');
+      heldResponses.add(res);
+      const timer = setTimeout(() => {
+        faultTimers.delete(timer);
+        heldResponses.delete(res);
+        write();
+      }, faults.settings.timeout_hold_ms);
+      faultTimers.add(timer);
+      res.on('close', () => {
+        clearTimeout(timer);
+        faultTimers.delete(timer);
+        heldResponses.delete(res);
+      });
+      return;
+    }
+    write();
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://simulator.invalid').pathname;
+    const isApi = path.startsWith('/v1/');
+    let fault: 'timeout' | 'lost_response' | null = null;
+    if (isApi) {
+      const { latency_ms: latencyMs } = faults.settings;
+      if (latencyMs > 0) await faultDelay(latencyMs);
+      if (req.method === 'POST') {
+        const decision = faults.decideApiCall();
+        if (decision === 'failure') {
+          // Nothing is done and no idempotency key is stored; the body is drained and dropped.
+          faults.count('failure');
+          await readBody(req).catch(() => undefined);
+          sendError(res, 500, 'internal_error', 'Injected failure (PSP simulator fault injection).');
+          return;
+        }
+        fault = decision;
+      }
+    }
+    let result: StoredResponse;
+    try {
+      result = await route(req);
+    } catch (err) {
+      answer(req, res, fault, () => {
         if (err instanceof HttpError) {
           sendError(res, err.status, err.code, err.message);
           if (err.status === 413) req.resume();
@@ -363,8 +457,19 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
         }
         logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'psp simulator request failed');
         sendError(res, 500, 'internal_error', 'Internal simulator error.');
-      },
-    );
+      });
+      return;
+    }
+    answer(req, res, fault, () => sendJson(res, result.status, result.body));
+  }
+
+  const server = createServer((req, res) => {
+    req.on('error', () => undefined);
+    res.on('error', () => undefined);
+    handle(req, res).catch((err: unknown) => {
+      logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'psp simulator request failed');
+      sendError(res, 500, 'internal_error', 'Internal simulator error.');
+    });
   });
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -393,6 +498,10 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     closed = true;
     for (const timer of settleTimers) clearTimeout(timer);
     settleTimers.clear();
+    for (const timer of faultTimers) clearTimeout(timer);
+    faultTimers.clear();
+    for (const res of heldResponses) res.socket?.destroy();
+    heldResponses.clear();
     webhooks.stop();
     closing = new Promise<void>((resolve) => {
       server.close(() => resolve());

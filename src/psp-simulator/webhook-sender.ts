@@ -12,7 +12,7 @@ export interface SimLogger {
 }
 
 export interface WebhookStats {
-  /** Events emitted (each counted once, however many attempts it took). */
+  /** Deliveries scheduled (each counted once, however many attempts it took; a duplicate counts twice). */
   sent: number;
   /** Events answered with a 2xx. */
   acknowledged: number;
@@ -20,6 +20,18 @@ export interface WebhookStats {
   pending: number;
   /** HTTP delivery attempts in total (including retries). */
   attempts: number;
+  /** Events never delivered because of the webhook_drop_rate fault. */
+  dropped: number;
+  /** Events delivered twice because of the webhook_duplicate_rate fault (the copy counts in sent/pending too). */
+  duplicated: number;
+}
+
+/** Fault decisions for one event (see faults.ts). */
+export interface SendFaults {
+  drop?: boolean;
+  duplicate?: boolean;
+  /** Extra hold before the first attempt (webhook_reorder). */
+  delayMs?: number;
 }
 
 export const SIGNATURE_HEADER = 'FinCore-PSP-Signature';
@@ -50,7 +62,14 @@ export class WebhookSender {
   private stopped = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<ClientRequest>();
-  private readonly stats: WebhookStats = { sent: 0, acknowledged: 0, pending: 0, attempts: 0 };
+  private readonly stats: WebhookStats = {
+    sent: 0,
+    acknowledged: 0,
+    pending: 0,
+    attempts: 0,
+    dropped: 0,
+    duplicated: 0,
+  };
 
   /** `webhookUrl` may be a function, resolved at each attempt (for a receiver that starts later). */
   constructor(
@@ -70,12 +89,30 @@ export class WebhookSender {
     return { ...this.stats };
   }
 
-  send(event: SimEvent): void {
+  send(event: SimEvent, faults: SendFaults = {}): void {
     if (this.stopped) return;
-    this.stats.sent += 1;
-    this.stats.pending += 1;
+    if (faults.drop === true) {
+      this.stats.dropped += 1;
+      this.logger.warn({ eventId: event.id, type: event.type }, 'psp simulator webhook dropped (fault injection)');
+      return;
+    }
+    const copies = faults.duplicate === true ? 2 : 1;
+    if (copies === 2) this.stats.duplicated += 1;
     const rawBody = JSON.stringify(event);
-    this.attempt(event, rawBody, 1);
+    const delayMs = faults.delayMs ?? 0;
+    for (let i = 0; i < copies; i += 1) {
+      this.stats.sent += 1;
+      this.stats.pending += 1;
+      if (delayMs <= 0) {
+        this.attempt(event, rawBody, 1);
+        continue;
+      }
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.attempt(event, rawBody, 1);
+      }, delayMs);
+      this.timers.add(timer);
+    }
   }
 
   /** Stops all retries and aborts requests in flight. */

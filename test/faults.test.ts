@@ -1,0 +1,45 @@
+/**
+ * The fault suite. `npm test` runs a fast subset (all faults together, small workload);
+ * `npm run test:faults` runs each fault alone and all together with a larger workload.
+ * FINCORE_FAULT_SEED picks the seed; a failing run prints it, and the seed reproduces it.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runFaultScenario, type Faults } from './faults/workload.ts';
+
+const full = process.env.FINCORE_FAULTS_FULL === '1';
+const seed = Number(process.env.FINCORE_FAULT_SEED ?? 20261129);
+const charges = full ? 120 : 24;
+
+const ALL: Faults = {
+  latency_ms: 5,
+  failure_rate: 0.2,
+  timeout_rate: 0.1,
+  lost_response_rate: 0.1,
+  webhook_drop_rate: 0.3,
+  webhook_duplicate_rate: 0.3,
+  webhook_reorder: true,
+};
+
+const scenarios: Array<[string, Faults]> = full
+  ? [
+      ['PSP latency', { latency_ms: 50 }],
+      ['PSP 5xx', { failure_rate: 0.4 }],
+      ['PSP timeouts', { timeout_rate: 0.3 }],
+      ['lost responses', { lost_response_rate: 0.3 }],
+      ['dropped webhooks', { webhook_drop_rate: 0.6 }],
+      ['duplicate webhooks', { webhook_duplicate_rate: 0.6 }],
+      ['reordered webhooks', { webhook_reorder: true }],
+      ['all faults together', ALL],
+    ]
+  : [['all faults together', ALL]];
+
+describe(`fault injection (seed ${seed}, ${charges} charges per scenario)`, () => {
+  for (const [name, faults] of scenarios) {
+    it(`${name}: no over-refund, one PSP object per id, unknown never failed, one event per change, nothing half-written`, async () => {
+      const result = await runFaultScenario({ seed, faults, charges });
+      console.log(`# faults[${name}] seed=${result.seed} charges=${result.charges} refund_requests=${result.refundRequests} injected=${JSON.stringify(result.injected)}`);
+      assert.deepEqual(result.violations, [], `seed ${seed} reproduces this: FINCORE_FAULT_SEED=${seed}`);
+    });
+  }
+});

@@ -1,0 +1,84 @@
+/**
+ * The fault suite's invariant checker: compares FinCore's database with the PSP simulator's
+ * own record (GET /sim/state) and checks the promises P1-P5 across the whole history.
+ */
+import type pg from 'pg';
+
+interface SimObject {
+  id: string;
+  reference: string;
+  status: string;
+  amount: number;
+}
+export interface SimState {
+  charges: SimObject[];
+  refunds: Array<SimObject & { charge: string }>;
+}
+
+export async function checkInvariants(pool: pg.Pool, sim: SimState): Promise<string[]> {
+  const violations: string[] = [];
+  const q = async <T extends pg.QueryResultRow>(sql: string): Promise<T[]> => (await pool.query<T>(sql)).rows;
+
+  // P1 No over-refund.
+  for (const row of await q<{ id: string; amount: number; reserved: number }>(`
+      SELECT p.id, p.amount, coalesce(sum(r.amount) FILTER (WHERE r.status <> 'failed'), 0)::bigint AS reserved
+        FROM payments p LEFT JOIN refunds r ON r.payment_id = p.id
+       GROUP BY p.id, p.amount
+      HAVING coalesce(sum(r.amount) FILTER (WHERE r.status <> 'failed'), 0) > p.amount`)) {
+    violations.push(`P1 over-refund: charge ${row.id} amount ${row.amount} reserved ${row.reserved}`);
+  }
+
+  // P2 At most one effective PSP object per FinCore id.
+  for (const [kind, objects] of [['charge', sim.charges], ['refund', sim.refunds]] as const) {
+    const seen = new Map<string, number>();
+    for (const o of objects) seen.set(o.reference, (seen.get(o.reference) ?? 0) + 1);
+    for (const [reference, count] of seen) if (count > 1) violations.push(`P2 ${count} PSP ${kind}s for ${reference}`);
+  }
+
+  // P3 Unknown is not failed: FinCore's terminal state is the PSP's state.
+  const simStatus = new Map<string, string>([...sim.charges, ...sim.refunds].map((o) => [o.reference, o.status]));
+  for (const row of await q<{ id: string; status: string }>(`SELECT id, status FROM payments UNION ALL SELECT id, status FROM refunds`)) {
+    const psp = simStatus.get(row.id);
+    if (row.status !== 'pending' && psp !== row.status) violations.push(`P3 ${row.id} is ${row.status} in FinCore but ${psp ?? 'unknown'} at the PSP`);
+  }
+  // Succeeded totals per charge agree with the PSP.
+  const simRefunded = new Map<string, number>();
+  const simChargeRef = new Map(sim.charges.map((c) => [c.id, c.reference]));
+  for (const r of sim.refunds) {
+    if (r.status !== 'succeeded') continue;
+    const chargeRef = simChargeRef.get(r.charge) ?? r.charge;
+    simRefunded.set(chargeRef, (simRefunded.get(chargeRef) ?? 0) + r.amount);
+  }
+  for (const row of await q<{ id: string; refunded: number }>(`
+      SELECT p.id, coalesce(sum(r.amount) FILTER (WHERE r.status = 'succeeded'), 0)::bigint AS refunded
+        FROM payments p LEFT JOIN refunds r ON r.payment_id = p.id GROUP BY p.id`)) {
+    if ((simRefunded.get(row.id) ?? 0) !== row.refunded) violations.push(`totals: charge ${row.id} refunded ${row.refunded} in FinCore, ${simRefunded.get(row.id) ?? 0} at the PSP`);
+  }
+
+  // P4 Every state change has exactly one audit event.
+  for (const row of await q<{ id: string; status: string; created: number; settled: number }>(`
+      SELECT o.id, o.status,
+             count(*) FILTER (WHERE e.type LIKE '%.created')::int AS created,
+             count(*) FILTER (WHERE e.type LIKE '%.succeeded' OR e.type LIKE '%.failed')::int AS settled
+        FROM (SELECT id, status FROM payments UNION ALL SELECT id, status FROM refunds) o
+        LEFT JOIN events e ON e.object_id = o.id
+       GROUP BY o.id, o.status`)) {
+    const expectedSettled = row.status === 'pending' ? 0 : 1;
+    if (row.created !== 1 || row.settled !== expectedSettled) violations.push(`P4 ${row.id} (${row.status}) has ${row.created} created and ${row.settled} settle events`);
+  }
+
+  // P5 Nothing half-written: every charge/refund has exactly one job, every job its object.
+  for (const row of await q<{ id: string; jobs: number }>(`
+      SELECT o.id, count(j.id)::int AS jobs
+        FROM (SELECT id FROM payments UNION ALL SELECT id FROM refunds) o
+        LEFT JOIN jobs j ON j.ref = o.id GROUP BY o.id HAVING count(j.id) <> 1`)) {
+    violations.push(`P5 ${row.id} has ${row.jobs} jobs`);
+  }
+  for (const row of await q<{ id: string }>(`
+      SELECT j.id FROM jobs j
+       WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = j.ref)
+         AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.id = j.ref)`)) {
+    violations.push(`P5 job ${row.id} has no object`);
+  }
+  return violations;
+}

@@ -1,0 +1,135 @@
+/**
+ * A randomized, seeded workload against a real FinCore whose PSP simulator injects faults:
+ * charges across merchants and payment methods, concurrent partial and full refunds, clients
+ * that retry with the same Idempotency-Key. Then faults stop, everything must settle, and the
+ * invariant checker compares FinCore with the PSP's own record.
+ */
+import { randomUUID } from 'node:crypto';
+import { call, createMerchant, eventually, startTestFinCore, type ChargeBody, type RefundBody } from '../helpers.ts';
+import { checkInvariants, type SimState } from './invariants.ts';
+
+export interface Faults {
+  latency_ms?: number;
+  failure_rate?: number;
+  timeout_rate?: number;
+  lost_response_rate?: number;
+  webhook_drop_rate?: number;
+  webhook_duplicate_rate?: number;
+  webhook_reorder?: boolean;
+}
+
+export interface ScenarioResult {
+  seed: number;
+  charges: number;
+  refundRequests: number;
+  violations: string[];
+  injected: Record<string, number>;
+}
+
+/** mulberry32: small, seeded, good enough to make a workload reproducible. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const METHODS = ['pm_card_visa', 'pm_card_visa', 'pm_card_mastercard', 'pm_card_chargeDeclined', 'pm_card_refundFail'];
+
+export async function runFaultScenario(options: { seed: number; faults: Faults; charges: number; merchants?: number }): Promise<ScenarioResult> {
+  const random = prng(options.seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const violations: string[] = [];
+  const fincore = await startTestFinCore({
+    FINCORE_PSP_TIMEOUT_MS: '300',
+    FINCORE_JOB_MAX_ATTEMPTS: '40',
+    FINCORE_JOB_BACKOFF_BASE_MS: '20',
+    FINCORE_JOB_BACKOFF_MAX_MS: '300',
+    FINCORE_RECONCILE_AFTER_MS: '400',
+    FINCORE_RECONCILE_INTERVAL_MS: '200',
+    FINCORE_SIM_SETTLE_MS: '5',
+    FINCORE_RATE_LIMIT_PER_S: '0',
+  });
+  const sim = fincore.simulatorUrl ?? '';
+  const setFaults = async (faults: Faults & { seed?: number; timeout_hold_ms?: number }) => {
+    const answer = await fetch(`${sim}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+    if (answer.status !== 200) throw new Error(`could not set faults: ${answer.status} ${await answer.text()}`);
+  };
+
+  /** A client that retries 409 and 5xx with the same key, as the contract tells it to. */
+  async function post<T>(key: string, path: string, body: unknown, idempotencyKey: string) {
+    for (let attempt = 0; ; attempt++) {
+      const answer = await call<T>(fincore.url, 'POST', path, { key, body, headers: { 'idempotency-key': idempotencyKey } });
+      if (answer.status >= 500) violations.push(`5xx ${answer.status} on ${path}: ${JSON.stringify(answer.body)}`);
+      if ((answer.status !== 409 && answer.status < 500) || attempt >= 20) return answer;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  try {
+    await setFaults({ ...options.faults, seed: options.seed, timeout_hold_ms: 600 });
+    const merchants = await Promise.all(Array.from({ length: options.merchants ?? 2 }, (_, i) => createMerchant(fincore.url, `Fault shop ${i}`)));
+
+    // Charges, in concurrent batches; some requests are sent twice with the same key.
+    const charges: Array<{ id: string; key: string }> = [];
+    for (let i = 0; i < options.charges; i += 10) {
+      const batch = Array.from({ length: Math.min(10, options.charges - i) }, async () => {
+        const merchant = pick(merchants);
+        const body = { amount: 100 + Math.floor(random() * 20_000), currency: pick(['usd', 'eur', 'jpy', 'kwd']), payment_method: pick(METHODS) };
+        const idempotencyKey = randomUUID();
+        const twice = random() < 0.2;
+        const answers = await Promise.all([post<ChargeBody>(merchant.apiKey, '/v1/charges', body, idempotencyKey), ...(twice ? [post<ChargeBody>(merchant.apiKey, '/v1/charges', body, idempotencyKey)] : [])]);
+        const ids = new Set(answers.map((a) => a.body.id));
+        if (answers.some((a) => a.status !== 201) || ids.size !== 1) violations.push(`charge creation: ${answers.map((a) => `${a.status} ${a.body.id}`).join(', ')}`);
+        charges.push({ id: answers[0]?.body.id ?? '', key: merchant.apiKey });
+      });
+      await Promise.all(batch);
+    }
+    const settled = await eventually(async () => {
+      const all = await Promise.all(charges.map((c) => call<ChargeBody>(fincore.url, 'GET', `/v1/charges/${c.id}`, { key: c.key })));
+      return all.every((a) => a.body.status !== 'pending') ? all.map((a, i) => ({ ...a.body, key: charges[i]?.key ?? '' })) : undefined;
+    }, 60_000, 'every charge to settle with faults on');
+
+    // Refunds: concurrent partial and full refunds per succeeded charge, with retries.
+    let refundRequests = 0;
+    await Promise.all(
+      settled
+        .filter((c) => c.status === 'succeeded')
+        .map(async (charge) => {
+          const count = 1 + Math.floor(random() * 4);
+          const requests = Array.from({ length: count }, () => {
+            const full = random() < 0.25;
+            const body = full ? { charge_id: charge.id } : { charge_id: charge.id, amount: 1 + Math.floor(random() * charge.amount * 0.6) };
+            return { body, key: randomUUID() };
+          });
+          refundRequests += count;
+          const answers = await Promise.all(requests.map((r) => post<RefundBody & { error?: { code: string } }>(charge.key, '/v1/refunds', r.body, r.key)));
+          for (const a of answers) {
+            const ok = a.status === 201 || (a.status === 400 && ['amount_too_large', 'charge_already_refunded'].includes(a.body.error?.code ?? ''));
+            if (!ok) violations.push(`refund answered ${a.status} ${JSON.stringify(a.body)}`);
+          }
+        }),
+    );
+
+    // Faults stop; within a reconciliation interval or two everything must be terminal.
+    await setFaults({ latency_ms: 0, failure_rate: 0, timeout_rate: 0, lost_response_rate: 0, webhook_drop_rate: 0, webhook_duplicate_rate: 0, webhook_reorder: false });
+    try {
+      await eventually(async () => {
+        const { rows } = await fincore.db.pool.query<{ n: number }>(`SELECT (SELECT count(*) FROM payments WHERE status = 'pending') + (SELECT count(*) FROM refunds WHERE status = 'pending') AS n`);
+        return Number(rows[0]?.n) === 0 ? true : undefined;
+      }, 60_000, 'every object to be terminal after faults stop');
+    } catch (error) {
+      violations.push(error instanceof Error ? error.message : String(error));
+    }
+
+    const state = (await (await fetch(`${sim}/sim/state`)).json()) as SimState & { faults_injected?: Record<string, number> };
+    violations.push(...(await checkInvariants(fincore.db.pool, state)));
+    return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {} };
+  } finally {
+    await fincore.stop();
+  }
+}
