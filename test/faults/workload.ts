@@ -40,7 +40,7 @@ function prng(seed: number): () => number {
 
 const METHODS = ['pm_card_visa', 'pm_card_visa', 'pm_card_mastercard', 'pm_card_chargeDeclined', 'pm_card_refundFail'];
 
-export async function runFaultScenario(options: { seed: number; faults: Faults; charges: number; merchants?: number }): Promise<ScenarioResult> {
+export async function runFaultScenario(options: { seed: number; faults: Faults; charges: number; merchants?: number; env?: Record<string, string> }): Promise<ScenarioResult> {
   const random = prng(options.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const violations: string[] = [];
@@ -53,6 +53,7 @@ export async function runFaultScenario(options: { seed: number; faults: Faults; 
     FINCORE_RECONCILE_INTERVAL_MS: '200',
     FINCORE_SIM_SETTLE_MS: '5',
     FINCORE_RATE_LIMIT_PER_S: '0',
+    ...options.env,
   });
   const sim = fincore.simulatorUrl ?? '';
   const setFaults = async (faults: Faults & { seed?: number; timeout_hold_ms?: number }) => {
