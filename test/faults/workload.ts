@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { call, createMerchant, eventually, startTestFinCore, type ChargeBody, type RefundBody } from '../helpers.ts';
+import { mulberry32 } from '../../src/psp-simulator/faults.ts';
 import { checkInvariants, type SimState } from './invariants.ts';
 
 export interface Faults {
@@ -26,22 +27,10 @@ export interface ScenarioResult {
   injected: Record<string, number>;
 }
 
-/** mulberry32: small, seeded, good enough to make a workload reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const METHODS = ['pm_card_visa', 'pm_card_visa', 'pm_card_mastercard', 'pm_card_chargeDeclined', 'pm_card_refundFail'];
 
 export async function runFaultScenario(options: { seed: number; faults: Faults; charges: number; merchants?: number; env?: Record<string, string> }): Promise<ScenarioResult> {
-  const random = prng(options.seed);
+  const random = mulberry32(options.seed); // the simulator's seeded PRNG: one workload per seed
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const violations: string[] = [];
   const fincore = await startTestFinCore({
