@@ -106,6 +106,6 @@ function reviveCharge(json: ChargeRecord): ChargeRecord {
   return { ...json, created_at: new Date(json.created_at), updated_at: new Date(json.updated_at) };
 }
 
-export function reviveRefund(json: RefundRecord): RefundRecord {
+function reviveRefund(json: RefundRecord): RefundRecord {
   return { ...json, created_at: new Date(json.created_at), updated_at: new Date(json.updated_at) };
 }
