@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
       const report = await withDatabase(config, (db) =>
 reconcilePending(flowContext(db, config), sub === '--all' ? 0 : config.reconcile.afterMs),
       );
-      process.stdout.write(`checked=${report.checked} settled=${report.settled} psp_errors=${report.errors}\n`);
+      process.stdout.write(`checked=${report.checked} settled=${report.settled} resubmitted=${report.resubmitted} psp_errors=${report.errors}\n`);
       return report.errors > 0 ? 1 : 0;
     }
     case 'migrate':

@@ -100,3 +100,16 @@ export async function findJob(db: Queryable, jobId: string): Promise<JobRecord |
   const { rows } = await db.query<JobRecord>('SELECT * FROM jobs WHERE id = $1', [jobId]);
   return rows[0];
 }
+
+/**
+ * Queues a finished job of this object again (reconciliation found the PSP has no record of it).
+ * Jobs still queued, running or dead are left alone: they are in hand or an operator's call.
+ */
+export async function requeueFinishedJobOf(db: Queryable, ref: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), updated_at = now()
+      WHERE ref = $1 AND status = 'done'`,
+    [ref],
+  );
+  return (rowCount ?? 0) > 0;
+}

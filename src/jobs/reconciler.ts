@@ -9,7 +9,7 @@ export function startReconciler(ctx: FlowContext, options: { intervalMs: number;
     running = running.then(async () => {
       try {
         const report = await reconcilePending(ctx, options.afterMs);
-        if (report.settled > 0 || report.errors > 0) logger.info({ report }, 'reconciliation sweep');
+        if (report.settled > 0 || report.errors > 0 || report.resubmitted > 0) logger.info({ report }, 'reconciliation sweep');
       } catch (error) {
         logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'reconciliation sweep failed; next interval retries');
       }
