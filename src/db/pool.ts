@@ -57,15 +57,27 @@ export async function openDatabase(options: { databaseUrl: string; dataDir: stri
  */
 export async function inTransaction<T>(pool: pg.Pool, work: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A connection lost between two statements (server restart) is reported as an 'error' event
+  // on the checked-out client; unheard, it would crash the process. The failing statement
+  // rejects anyway, so the transaction rolls back and the caller sees the error.
+  let connectionLost = false;
+  const ignoreConnectionLoss = () => {
+    connectionLost = true;
+  };
+  client.on('error', ignoreConnectionLoss);
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    await client.query('ROLLBACK').catch(() => {
+      connectionLost = true;
+    });
     throw error;
   } finally {
-    client.release();
+    client.off('error', ignoreConnectionLoss);
+    // A client whose connection died is destroyed, not handed to the next request.
+    client.release(connectionLost);
   }
 }
