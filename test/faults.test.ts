@@ -21,7 +21,7 @@ const ALL: Faults = {
   webhook_reorder: true,
 };
 
-const scenarios: Array<[string, Faults, Record<string, string>?]> = full
+const scenarios: Array<[string, Faults, Record<string, string>?, number?]> = full
   ? [
       ['PSP latency', { latency_ms: 50 }],
       ['PSP 5xx', { failure_rate: 0.4 }],
@@ -33,13 +33,14 @@ const scenarios: Array<[string, Faults, Record<string, string>?]> = full
       ['all faults together', ALL],
       // The PSP settles at once, so its webhook races the worker's own commit of the answer.
       ['webhook before the worker commits', { webhook_duplicate_rate: 0.3 }, { FINCORE_SIM_SETTLE_MS: '0' }],
+      ['two workers on one queue, all faults', ALL, {}, 1],
     ]
   : [['all faults together', ALL]];
 
 describe(`fault injection (seed ${seed}, ${charges} charges per scenario)`, () => {
-  for (const [name, faults, env] of scenarios) {
+  for (const [name, faults, env, extraWorkers] of scenarios) {
     it(`${name}: no over-refund, one PSP object per id, unknown never failed, one event per change, nothing half-written`, async () => {
-      const result = await runFaultScenario({ seed, faults, charges, env });
+      const result = await runFaultScenario({ seed, faults, charges, env, extraWorkers });
       console.log(`# faults[${name}] seed=${result.seed} charges=${result.charges} refund_requests=${result.refundRequests} injected=${JSON.stringify(result.injected)}`);
       assert.deepEqual(result.violations, [], `seed ${seed} reproduces this: FINCORE_FAULT_SEED=${seed}`);
     });

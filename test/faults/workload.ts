@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { call, createMerchant, eventually, startTestFinCore, type ChargeBody, type RefundBody } from '../helpers.ts';
+import { startWorker } from '../../src/jobs/worker.ts';
 import { mulberry32 } from '../../src/psp-simulator/faults.ts';
 import { checkInvariants, type SimState } from './invariants.ts';
 
@@ -29,7 +30,15 @@ export interface ScenarioResult {
 
 const METHODS = ['pm_card_visa', 'pm_card_visa', 'pm_card_mastercard', 'pm_card_chargeDeclined', 'pm_card_refundFail'];
 
-export async function runFaultScenario(options: { seed: number; faults: Faults; charges: number; merchants?: number; env?: Record<string, string> }): Promise<ScenarioResult> {
+export async function runFaultScenario(options: {
+  seed: number;
+  faults: Faults;
+  charges: number;
+  merchants?: number;
+  env?: Record<string, string>;
+  /** Workers beyond the one FinCore starts, claiming from the same queue. */
+  extraWorkers?: number;
+}): Promise<ScenarioResult> {
   const random = mulberry32(options.seed); // the simulator's seeded PRNG: one workload per seed
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const violations: string[] = [];
@@ -45,6 +54,8 @@ export async function runFaultScenario(options: { seed: number; faults: Faults; 
     ...options.env,
   });
   const sim = fincore.simulatorUrl ?? '';
+  const workerOptions = { pollIntervalMs: 100, leaseMs: 30_000, batchSize: 8, backoffBaseMs: 20, backoffMaxMs: 300 };
+  const extraWorkers = await Promise.all(Array.from({ length: options.extraWorkers ?? 0 }, () => startWorker(fincore.ctx, workerOptions, fincore.logger)));
   const setFaults = async (faults: Faults & { seed?: number; timeout_hold_ms?: number }) => {
     const answer = await fetch(`${sim}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
     if (answer.status !== 200) throw new Error(`could not set faults: ${answer.status} ${await answer.text()}`);
@@ -120,6 +131,7 @@ export async function runFaultScenario(options: { seed: number; faults: Faults; 
     violations.push(...(await checkInvariants(fincore.db.pool, state)));
     return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {} };
   } finally {
+    for (const worker of extraWorkers) await worker.stop();
     await fincore.stop();
   }
 }
