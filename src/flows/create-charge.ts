@@ -3,22 +3,16 @@
  * charge.created event, and stores the idempotent response. No PSP call inside a request.
  */
 import { newId } from '../domain/ids.ts';
-import { chargeObject, type Metadata } from '../domain/objects.ts';
-import { insertCharge } from '../db/charges.ts';
+import { chargeObject } from '../domain/objects.ts';
+import { insertCharge, type NewCharge } from '../db/charges.ts';
 import { appendEvent, type Cause } from '../db/events.ts';
 import { enqueueJob } from '../db/jobs.ts';
 import { inTransaction } from '../db/pool.ts';
 import type { FlowContext } from './context.ts';
 import { claimIdempotencyKey, storeIdempotentResponse, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
 
-export interface ChargeRequest {
-  merchantId: string;
-  amount: number;
-  currency: string;
-  paymentMethod: string;
-  description: string | null;
-  metadata: Metadata;
-}
+/** A validated charge request: the new charge row without the id FinCore gives it. */
+export type ChargeRequest = Omit<NewCharge, 'id'>;
 
 export async function createCharge(ctx: FlowContext, request: ChargeRequest, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
   const response = await inTransaction(ctx.pool, async (tx) => {
