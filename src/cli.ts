@@ -27,6 +27,7 @@ async function runUntilSignal(config: Config, components: Components): Promise<v
   const lines = ['', 'FinCore is running.'];
   if (fincore.apiUrl) lines.push(`  API:            ${fincore.apiUrl}`, `  API docs:       ${fincore.apiUrl}/docs`, `  OpenAPI:        ${fincore.apiUrl}/openapi.json`);
   if (fincore.simulatorUrl) lines.push(`  PSP simulator:  ${fincore.simulatorUrl}  (state: ${fincore.simulatorUrl}/sim/state)`);
+  else if (components.worker) lines.push(`  PSP simulator:  ${config.simUrl}  (outside this process)`);
   lines.push(`  Database:       ${config.databaseUrl ? 'PostgreSQL server (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}`);
   if (components.api && config.adminKeyGenerated) lines.push(`  Admin key:      ${config.adminKey}   (generated; set FINCORE_ADMIN_KEY to fix it)`);
   lines.push('Press Ctrl-C to stop.', '');
@@ -65,7 +66,8 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   switch (command) {
     case 'start':
-      await runUntilSignal(config, { api: true, worker: true, simulator: true });
+      // With FINCORE_SIM_URL set, the PSP is outside this process (and outlives it).
+      await runUntilSignal(config, { api: true, worker: true, simulator: !config.simUrlGiven });
       return 0;
     case 'api':
       await runUntilSignal(config, { api: true, worker: false, simulator: false });

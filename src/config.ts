@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { isFailpoint, type Failpoint } from './api/failpoints.ts';
 import { faultsFromEnv, type SimFaults } from './psp-simulator/server.ts';
 
 export interface Config {
@@ -20,6 +21,8 @@ export interface Config {
   simPort: number;
   /** Where the API reaches the simulator (defaults to the simulator this process starts). */
   simUrl: string;
+  /** FINCORE_SIM_URL was given: `start` uses that outside simulator instead of starting one. */
+  simUrlGiven: boolean;
   simSettleMs: number;
   /** Fault injection in the built-in simulator (FINCORE_SIM_* variables); all off by default. */
   simFaults: Partial<SimFaults>;
@@ -44,6 +47,8 @@ export interface Config {
   logLevel: string;
   bodyLimitBytes: number;
   rateLimitPerSecond: number;
+  /** FINCORE_FAILPOINTS: crash points armed for tests; empty in any real deployment. */
+  failpoints: Failpoint[];
 }
 
 export class ConfigError extends Error {}
@@ -71,6 +76,12 @@ function simFaults(env: NodeJS.ProcessEnv): Partial<SimFaults> {
   }
 }
 
+function failpoints(env: NodeJS.ProcessEnv): Failpoint[] {
+  const names = str(env, 'FINCORE_FAILPOINTS', '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+  for (const name of names) if (!isFailpoint(name)) throw new ConfigError(`FINCORE_FAILPOINTS: unknown failpoint "${name}"`);
+  return names.filter(isFailpoint);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = str(env, 'HOST', '127.0.0.1');
   const port = int(env, 'PORT', 3000, 0, 65535);
@@ -91,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simHost,
     simPort,
     simUrl: str(env, 'FINCORE_SIM_URL', `http://${simHost}:${simPort}`),
+    simUrlGiven: str(env, 'FINCORE_SIM_URL', '') !== '',
     simSettleMs: int(env, 'FINCORE_SIM_SETTLE_MS', 50, 0, 3_600_000),
     simFaults: simFaults(env),
     simWebhookUrl: str(env, 'FINCORE_SIM_WEBHOOK_URL', ''),
@@ -114,5 +126,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
     rateLimitPerSecond: int(env, 'FINCORE_RATE_LIMIT_PER_S', 1000, 0, 1_000_000),
+    failpoints: failpoints(env),
   };
 }

@@ -1,15 +1,23 @@
 /**
  * kill -9 of the whole all-in-one process (API, worker, simulator, embedded database) while
  * charges are in flight: after a restart on the same data dir, a client retrying with the same
- * Idempotency-Key converges on the same objects, and everything settles once.
+ * Idempotency-Key converges on the same objects, and everything settles once. A failpoint also
+ * kills it exactly between the commit of a charge or refund and its response.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { call, eventually, freshDatabase, type ChargeBody, type TestDatabase } from './helpers.ts';
+import { startPspSimulator } from '../src/psp-simulator/server.ts';
+import { call, eventually, freshDatabase, pspCreateCalls, type ChargeBody, type RefundBody, type TestDatabase } from './helpers.ts';
 
-function startProcess(env: Record<string, string>): { child: ChildProcess; url: () => Promise<string>; exited: Promise<unknown> } {
+interface FinCoreProcess {
+  child: ChildProcess;
+  url: () => Promise<string>;
+  exited: Promise<unknown>;
+}
+
+function startProcess(env: Record<string, string>): FinCoreProcess {
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start'], {
     env: { ...process.env, ...env, PORT: '0', FINCORE_SIM_PORT: '0', FINCORE_ADMIN_KEY: 'adm_crash', LOG_LEVEL: 'warn', FINCORE_RECONCILE_AFTER_MS: '300', FINCORE_RECONCILE_INTERVAL_MS: '200', FINCORE_JOB_LEASE_MS: '1500' },
@@ -18,7 +26,11 @@ function startProcess(env: Record<string, string>): { child: ChildProcess; url: 
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  return { child, exited, url: () => eventually(async () => /API:\s+(http:\/\/\S+)/.exec(output)?.[1], 30_000, `the API to start: ${output}`) };
+  return {
+    child,
+    exited,
+    url: () => eventually(async () => /API:\s+(http:\/\/\S+)/.exec(output)?.[1], 30_000, `the API to start: ${output}`),
+  };
 }
 
 describe('kill -9 of the all-in-one process', () => {
@@ -61,5 +73,59 @@ describe('kill -9 of the all-in-one process', () => {
     assert.equal(list.body.data.length, requests.length, 'no charge was created twice');
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0);
+  });
+
+  it('a crash between commit and response: the retry replays what was committed, once', async () => {
+    // A dies right after committing a charge, B right after committing a refund: each client saw
+    // only a dropped connection, which is all a real client sees in that window. The PSP is
+    // outside FinCore and outlives its crashes, as a real one does.
+    let url = '';
+    const psp = await startPspSimulator({ port: 0, webhookUrl: () => `${url}/v1/webhooks/psp`, webhookSecret: 'whsec_fincore_simulator_dev_only', settleMs: 30 });
+    after(() => psp.close());
+    const env = { ...database.env, FINCORE_SIM_URL: psp.url };
+    const a = startProcess({ ...env, FINCORE_FAILPOINTS: 'charge.after_commit' });
+    children.push(a.child);
+    url = await a.url();
+    const merchant = await call<{ api_key: string }>(url, 'POST', '/v1/merchants', { key: 'adm_crash', body: { name: 'Commit window shop' } });
+    const apiKey = merchant.body.api_key;
+    const charge = { key: randomUUID(), body: { amount: 4200, currency: 'eur', payment_method: 'pm_card_visa' } };
+    const postCharge = () => call<ChargeBody>(url, 'POST', '/v1/charges', { key: apiKey, body: charge.body, headers: { 'idempotency-key': charge.key } });
+    await assert.rejects(postCharge(), 'no answer reaches the client');
+    await a.exited;
+    assert.equal(a.child.signalCode, 'SIGKILL');
+
+    const b = startProcess({ ...env, FINCORE_FAILPOINTS: 'refund.after_commit' });
+    children.push(b.child);
+    url = await b.url();
+    const charged = await postCharge();
+    assert.equal(charged.status, 201);
+    assert.equal(charged.headers.get('idempotent-replayed'), 'true', 'the committed charge is replayed, not created again');
+    const chargeId = charged.body.id;
+    await eventually(async () => ((await call<ChargeBody>(url, 'GET', `/v1/charges/${chargeId}`, { key: apiKey })).body.status === 'succeeded' ? true : undefined), 20_000, 'the charge to settle');
+    const charges = await call<{ data: ChargeBody[] }>(url, 'GET', '/v1/charges?limit=100', { key: apiKey });
+    assert.deepEqual(charges.body.data.map((c) => c.id), [chargeId], 'exactly one charge exists');
+    const refund = { key: randomUUID(), body: { charge_id: chargeId, amount: 1500 } };
+    const postRefund = () => call<RefundBody>(url, 'POST', '/v1/refunds', { key: apiKey, body: refund.body, headers: { 'idempotency-key': refund.key } });
+    await assert.rejects(postRefund(), 'no answer reaches the client');
+    await b.exited;
+    assert.equal(b.child.signalCode, 'SIGKILL');
+
+    const c = startProcess(env);
+    children.push(c.child);
+    url = await c.url();
+    const refunded = await postRefund();
+    assert.equal(refunded.status, 201);
+    assert.equal(refunded.headers.get('idempotent-replayed'), 'true', 'the committed refund is replayed, not created again');
+    const refundId = refunded.body.id;
+    await eventually(async () => ((await call<RefundBody>(url, 'GET', `/v1/refunds/${refundId}`, { key: apiKey })).body.status === 'succeeded' ? true : undefined), 20_000, 'the refund to settle');
+    const settled = await call<ChargeBody>(url, 'GET', `/v1/charges/${chargeId}`, { key: apiKey });
+    assert.deepEqual(settled.body.refunds.map((r) => r.id), [refundId], 'exactly one refund exists');
+    assert.equal(settled.body.amount_refunded, 1500);
+    // The PSP saw each once: the job committed with it ran once, nothing resubmitted it.
+    const calls = await pspCreateCalls(psp.url);
+    assert.equal(calls[`charges ${chargeId}`], 1);
+    assert.equal(calls[`refunds ${refundId}`], 1);
+    c.child.kill('SIGTERM');
+    assert.equal(await c.exited, 0);
   });
 });

@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { newId } from '../domain/ids.ts';
 import type { FlowContext } from '../flows/context.ts';
+import { Failpoints } from './failpoints.ts';
 import { errorBody, toContractError } from './errors.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerIdempotency, rememberRefusal } from './plugins/idempotency.ts';
@@ -28,6 +29,8 @@ export interface AppOptions {
   rateLimitPerSecond: number;
   logger: Logger;
   version: string;
+  /** Armed failpoints (tests only); none by default. */
+  failpoints?: Failpoints;
 }
 
 const ajvOptions: AjvOptions = { allErrors: false, strict: false, allowUnionTypes: true };
@@ -92,8 +95,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   healthRoutes(app, ctx.pool);
   merchantRoutes(app, ctx);
-  chargeRoutes(app, ctx);
-  refundRoutes(app, ctx);
+  const failpoints = options.failpoints ?? new Failpoints();
+  chargeRoutes(app, ctx, failpoints);
+  refundRoutes(app, ctx, failpoints);
   await webhookRoutes(app, ctx);
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 

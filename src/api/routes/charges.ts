@@ -3,6 +3,7 @@ import { ParameterInvalid } from '../../domain/errors.ts';
 import { normalizeCurrency } from '../../domain/money.ts';
 import type { Metadata } from '../../domain/objects.ts';
 import type { FlowContext } from '../../flows/context.ts';
+import type { Failpoints } from '../failpoints.ts';
 import { createCharge } from '../../flows/create-charge.ts';
 import { getCharge, getChargesPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
@@ -17,7 +18,7 @@ interface CreateChargeBody {
   metadata?: Metadata;
 }
 
-export function chargeRoutes(app: FastifyInstance, ctx: FlowContext): void {
+export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints: Failpoints): void {
   app.post<{ Body: CreateChargeBody }>(
     '/v1/charges',
     {
@@ -61,6 +62,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext): void {
           requestCause(request),
           request.idempotency,
         ),
+        { failpoints, name: 'charge.after_commit' },
       );
     },
   );

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Metadata, RefundRecord } from '../../domain/objects.ts';
 import type { FlowContext } from '../../flows/context.ts';
+import type { Failpoints } from '../failpoints.ts';
 import { createRefund } from '../../flows/create-refund.ts';
 import { getRefund, getRefundsPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
@@ -14,7 +15,7 @@ interface CreateRefundBody {
   metadata?: Metadata;
 }
 
-export function refundRoutes(app: FastifyInstance, ctx: FlowContext): void {
+export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints: Failpoints): void {
   app.post<{ Body: CreateRefundBody }>(
     '/v1/refunds',
     {
@@ -47,6 +48,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext): void {
           requestCause(request),
           request.idempotency,
         ),
+        { failpoints, name: 'refund.after_commit' },
       );
     },
   );
