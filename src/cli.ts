@@ -1,13 +1,15 @@
 /**
  * The `fincore` command.
  *   fincore start           API + worker + PSP simulator in one process (what `npm start` runs)
- *   fincore api             the API only
- *   fincore worker          a worker only (any number may run against one PostgreSQL server)
+ *   fincore api             the API only (with FINCORE_QUEUE=sqs also the outbox relay to SQS)
+ *   fincore worker          a worker only (any number may run against one PostgreSQL server;
+ *                           with FINCORE_QUEUE=sqs it polls SQS, as the Lambda would)
  *   fincore psp-simulator   the PSP simulator only
  *   fincore reconcile       one reconciliation sweep now (--all: regardless of age)
  *   fincore migrate         apply database migrations and exit
  *   fincore jobs dead       list dead-lettered jobs
  *   fincore jobs retry ID   put a dead-lettered job back in the queue
+ *   fincore jobs redrive    SQS: move the dead-letter queue's messages back to the job queue
  */
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -15,11 +17,13 @@ import { migrate } from './db/migrate.ts';
 import { DataDirLockedError } from './db/embedded.ts';
 import { findJob, listDeadJobs, requeueDeadJob } from './db/jobs.ts';
 import { openDatabase } from './db/pool.ts';
-import { flowContext, startFinCore, type Components } from './main.ts';
+import { flowContext } from './context.ts';
+import { startFinCore, type Components } from './main.ts';
 import { startPspSimulator } from './psp-simulator/server.ts';
 import { reconcilePending } from './flows/reconcile.ts';
+import { redriveDeadLetters, sqsClient } from './jobs/sqs.ts';
 
-const USAGE = `usage: fincore <start|api|worker|psp-simulator|reconcile [--all]|migrate|jobs dead|jobs retry <job_id>>`;
+const USAGE = `usage: fincore <start|api|worker|psp-simulator|reconcile [--all]|migrate|jobs dead|jobs retry <job_id>|jobs redrive>`;
 
 async function runUntilSignal(config: Config, components: Components): Promise<void> {
   const logger = pino({ level: config.logLevel });
@@ -126,6 +130,16 @@ reconcilePending(flowContext(db, config), sub === '--all' ? 0 : config.reconcile
           process.stderr.write(existing ? `${arg} is ${existing.status}, not dead: nothing to retry\n` : `no job ${arg}\n`);
           return existing ? 0 : 1;
         });
+      }
+      if (sub === 'redrive') {
+        // SQS transport: the dead-letter queue is SQS's; move its messages back to the job queue.
+        if (!config.sqs.queueUrl || !config.sqs.dlqUrl) {
+          process.stderr.write('jobs redrive needs FINCORE_SQS_QUEUE_URL and FINCORE_SQS_DLQ_URL\n');
+          return 2;
+        }
+        const moved = await redriveDeadLetters(sqsClient(config.sqs), config.sqs.dlqUrl, config.sqs.queueUrl);
+        process.stdout.write(`moved ${moved} message(s) from the dead-letter queue back to the job queue\n`);
+        return 0;
       }
       process.stderr.write(`${USAGE}\n`);
       return 2;

@@ -12,6 +12,19 @@ export interface Config {
   port: number;
   /** Empty: embedded PostgreSQL (PGlite) in dataDir. */
   databaseUrl: string;
+  /** `postgres`: the jobs table is the queue. `sqs`: an outbox relay publishes jobs to SQS. */
+  queue: 'postgres' | 'sqs';
+  sqs: {
+    queueUrl: string;
+    dlqUrl: string;
+    /** An SQS-compatible server; empty: AWS. */
+    endpoint: string;
+    region: string;
+    /** The queue's redrive maxReceiveCount: which receive is a job's last attempt. */
+    maxReceiveCount: number;
+    relayPollMs: number;
+    relayBatch: number;
+  };
   dataDir: string;
   adminKey: string;
   /** True when the admin key was generated at start-up and must be printed. */
@@ -82,6 +95,25 @@ function failpoints(env: NodeJS.ProcessEnv): Failpoint[] {
   return names.filter(isFailpoint);
 }
 
+/**
+ * DATABASE_URL, or else libpq's PGHOST/PGPORT/PGDATABASE/PGUSER/PGPASSWORD (how ECS injects the
+ * RDS secret's fields). Neither: embedded.
+ */
+function databaseUrl(env: NodeJS.ProcessEnv): string {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  if (!env.PGHOST) return '';
+  const user = encodeURIComponent(str(env, 'PGUSER', 'postgres'));
+  const password = env.PGPASSWORD ? `:${encodeURIComponent(env.PGPASSWORD)}` : '';
+  return `postgres://${user}${password}@${env.PGHOST}:${int(env, 'PGPORT', 5432, 1, 65535)}/${encodeURIComponent(str(env, 'PGDATABASE', 'postgres'))}`;
+}
+
+function queue(env: NodeJS.ProcessEnv): Config['queue'] {
+  const name = str(env, 'FINCORE_QUEUE', 'postgres');
+  if (name !== 'postgres' && name !== 'sqs') throw new ConfigError(`FINCORE_QUEUE must be "postgres" or "sqs", got "${name}"`);
+  if (name === 'sqs' && !env.FINCORE_SQS_QUEUE_URL) throw new ConfigError('FINCORE_QUEUE=sqs needs FINCORE_SQS_QUEUE_URL');
+  return name;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = str(env, 'HOST', '127.0.0.1');
   const port = int(env, 'PORT', 3000, 0, 65535);
@@ -94,7 +126,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     host,
     port,
-    databaseUrl: env.DATABASE_URL ?? '',
+    databaseUrl: databaseUrl(env),
+    queue: queue(env),
+    sqs: {
+      queueUrl: str(env, 'FINCORE_SQS_QUEUE_URL', ''),
+      dlqUrl: str(env, 'FINCORE_SQS_DLQ_URL', ''),
+      endpoint: str(env, 'FINCORE_SQS_ENDPOINT', ''),
+      region: str(env, 'AWS_REGION', str(env, 'AWS_DEFAULT_REGION', 'us-east-1')),
+      maxReceiveCount: int(env, 'FINCORE_SQS_MAX_RECEIVE_COUNT', 5, 1, 1000),
+      relayPollMs: int(env, 'FINCORE_RELAY_POLL_MS', 1000, 10, 600_000),
+      relayBatch: int(env, 'FINCORE_RELAY_BATCH', 100, 1, 10_000),
+    },
     dataDir: resolve(str(env, 'FINCORE_DATA_DIR', './.fincore')),
     adminKey: providedAdminKey || `adm_${randomBytes(24).toString('base64url')}`,
     adminKeyGenerated: providedAdminKey === '',

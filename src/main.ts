@@ -5,15 +5,17 @@
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { buildApp } from './api/app.ts';
+import { flowContext } from './context.ts';
 import { Failpoints } from './api/failpoints.ts';
 import type { Config } from './config.ts';
 import { migrate } from './db/migrate.ts';
 import { openDatabase, type Database } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
-import { JobWakeup } from './jobs/wakeup.ts';
 import { startReconciler } from './jobs/reconciler.ts';
+import { startOutboxRelay } from './jobs/outbox-relay.ts';
+import { JobQueue, sqsClient } from './jobs/sqs.ts';
+import { startSqsPoller } from './jobs/sqs-consumer.ts';
 import { startWorker, type RunningWorker } from './jobs/worker.ts';
-import { createSimulatorGateway } from './psp/simulator/adapter.ts';
 import { faultsFromEnv, startPspSimulator } from './psp-simulator/server.ts';
 
 export const VERSION = '0.1.0';
@@ -32,16 +34,6 @@ export interface RunningFinCore {
   ctx: FlowContext;
   logger: Logger;
   close(): Promise<void>;
-}
-
-/** What flows need, built from the configuration; `simulatorUrl` when the simulator runs here. */
-export function flowContext(db: Database, config: Config, simulatorUrl?: string): FlowContext {
-  return {
-    pool: db.pool,
-    psp: createSimulatorGateway({ baseUrl: simulatorUrl ?? config.simUrl, webhookSecret: config.pspWebhookSecret, timeoutMs: config.pspTimeoutMs }),
-    wakeup: new JobWakeup(db.pool, db.embedded),
-    jobMaxAttempts: config.worker.maxAttempts,
-  };
 }
 
 export async function startFinCore(config: Config, components: Components, logger: Logger = pino({ level: config.logLevel })): Promise<RunningFinCore> {
@@ -83,10 +75,22 @@ export async function startFinCore(config: Config, components: Components, logge
       closers.push(() => app.close());
     }
 
-    let worker: RunningWorker | undefined;
+    if (components.api && config.queue === 'sqs') {
+      // The relay runs next to the API: the service that writes the outbox publishes it.
+      const queue = new JobQueue(sqsClient(config.sqs), config.sqs.queueUrl);
+      const relay = startOutboxRelay(db.pool, queue, ctx.wakeup, { pollIntervalMs: config.sqs.relayPollMs, batchSize: config.sqs.relayBatch, leaseMs: 30_000 }, logger.child({ component: 'outbox-relay' }));
+      closers.push(() => relay.stop());
+    }
+
     if (components.worker) {
-      worker = await startWorker(ctx, config.worker, logger.child({ component: 'worker' }));
-      closers.push(() => worker?.stop() ?? Promise.resolve());
+      if (config.queue === 'sqs') {
+        const queue = new JobQueue(sqsClient(config.sqs), config.sqs.queueUrl);
+        const poller = startSqsPoller(ctx, queue, { maxReceiveCount: config.sqs.maxReceiveCount, leaseMs: config.worker.leaseMs, waitSeconds: 1 }, logger.child({ component: 'sqs-worker' }));
+        closers.push(() => poller.stop());
+      } else {
+        const worker: RunningWorker = await startWorker(ctx, config.worker, logger.child({ component: 'worker' }));
+        closers.push(() => worker.stop());
+      }
       const reconciler = startReconciler(ctx, config.reconcile, logger.child({ component: 'reconciler' }));
       closers.push(() => reconciler.stop());
     }

@@ -17,6 +17,8 @@ export interface JobRecord {
   last_error: string | null;
   created_at: Date;
   updated_at: Date;
+  published_at: Date | null;
+  publish_lease_until: Date | null;
 }
 
 /** Written in the same transaction as the charge or refund it carries out. */
@@ -85,10 +87,13 @@ export async function listDeadJobs(db: Queryable, limit: number): Promise<JobRec
   return rows;
 }
 
-/** Puts a dead job back in the queue with a fresh set of attempts. Replaying twice is harmless. */
+/**
+ * Puts a dead job back in the queue with a fresh set of attempts. Replaying twice is harmless.
+ * With the SQS transport the relay publishes it again (published_at is cleared).
+ */
 export async function requeueDeadJob(db: Queryable, jobId: string): Promise<JobRecord | undefined> {
   const { rows } = await db.query<JobRecord>(
-    `UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), updated_at = now()
+    `UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), updated_at = now(), published_at = NULL
       WHERE id = $1 AND status = 'dead'
      RETURNING *`,
     [jobId],
@@ -107,9 +112,57 @@ export async function findJob(db: Queryable, jobId: string): Promise<JobRecord |
  */
 export async function requeueFinishedJobOf(db: Queryable, ref: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), updated_at = now()
+    `UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), updated_at = now(), published_at = NULL
       WHERE ref = $1 AND status = 'done'`,
     [ref],
   );
   return (rowCount ?? 0) > 0;
+}
+
+// --- SQS transport: the jobs table as outbox -------------------------------------------------
+
+/**
+ * Leases up to `limit` jobs not yet accepted by the queue, oldest first. Leasing (instead of
+ * holding row locks across the SQS call) keeps the transaction short; SKIP LOCKED lets several
+ * relays run side by side.
+ */
+export async function leaseUnpublishedJobs(db: Queryable, limit: number, leaseMs: number): Promise<JobRecord[]> {
+  const { rows } = await db.query<JobRecord>(
+    `WITH unsent AS (
+       SELECT id FROM jobs
+        WHERE published_at IS NULL AND status = 'queued'
+          AND (publish_lease_until IS NULL OR publish_lease_until < now())
+        ORDER BY created_at
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED
+     )
+     UPDATE jobs SET publish_lease_until = now() + make_interval(secs => $2::double precision / 1000)
+       FROM unsent
+      WHERE jobs.id = unsent.id
+     RETURNING jobs.*`,
+    [limit, leaseMs],
+  );
+  return rows;
+}
+
+/** Called only after SQS accepted the messages. */
+export async function markJobsPublished(db: Queryable, jobIds: string[]): Promise<void> {
+  if (jobIds.length === 0) return;
+  await db.query(`UPDATE jobs SET published_at = now(), publish_lease_until = NULL WHERE id = ANY($1::text[])`, [jobIds]);
+}
+
+/**
+ * A queue message arrived for this job: mark it running under `consumerId`. A job already done
+ * is not run again (a duplicate delivery); a dead one runs (an operator redrove its message).
+ */
+export async function startQueuedDelivery(db: Queryable, jobId: string, consumerId: string, leaseMs: number): Promise<JobRecord | undefined> {
+  const { rows } = await db.query<JobRecord>(
+    `UPDATE jobs
+        SET status = 'running', attempts = attempts + 1, locked_by = $2,
+            locked_until = now() + make_interval(secs => $3::double precision / 1000), updated_at = now()
+      WHERE id = $1 AND status <> 'done'
+     RETURNING *`,
+    [jobId, consumerId, leaseMs],
+  );
+  return rows[0];
 }

@@ -3,7 +3,7 @@
  * (DATABASE_URL) or to embedded PGlite. `inTransaction` is the one way to open a transaction.
  */
 import pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
+import type { EmbeddedPostgres } from './embedded.ts';
 
 // bigint (int8) columns hold money in minor units, bounded far below 2^53: read them as numbers.
 pg.types.setTypeParser(20, (value: string) => Number.parseInt(value, 10));
@@ -23,6 +23,8 @@ export async function openDatabase(options: { databaseUrl: string; dataDir: stri
   if (options.databaseUrl) {
     pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize, connectionTimeoutMillis: 5000 });
   } else {
+    // Loaded only when used: server deployments (the Lambda bundle) ship without PGlite.
+    const { startEmbeddedPostgres } = await import('./embedded.ts');
     embedded = await startEmbeddedPostgres(options.dataDir);
     // All socket connections share ONE PostgreSQL session. pglite-socket keeps a transaction's
     // statements together, but outside one it interleaves the extended-protocol messages

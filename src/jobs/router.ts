@@ -3,13 +3,9 @@ import type { JobType } from '../db/jobs.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { executeCharge } from '../flows/execute-charge.ts';
 import { executeRefund } from '../flows/execute-refund.ts';
+import type { JobMessage } from './message.ts';
 
-export interface JobMessage {
-  job_id: string;
-  job_type: JobType;
-  ref: string;
-  attempt: number;
-}
+export type { JobMessage } from './message.ts';
 
 type JobHandler = (ctx: FlowContext, job: JobMessage) => Promise<void>;
 

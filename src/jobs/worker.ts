@@ -5,11 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { appendEvent } from '../db/events.ts';
-import { claimDueJobs, completeJob, deadLetterJob, scheduleRetry, type JobRecord } from '../db/jobs.ts';
-import { inTransaction } from '../db/pool.ts';
+import { claimDueJobs, completeJob, scheduleRetry, type JobRecord } from '../db/jobs.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { retryDelayMs } from './backoff.ts';
+import { recordDeadLetter } from './dead-letter.ts';
 import { routeJob } from './router.ts';
 
 export interface WorkerOptions {
@@ -26,7 +25,7 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-function describe(error: unknown): string {
+export function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
@@ -65,11 +64,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
     } catch (error) {
       const reason = describe(error);
       if (job.attempts >= job.max_attempts) {
-        await inTransaction(ctx.pool, async (tx) => {
-          if (await deadLetterJob(tx, job.id, workerId, reason)) {
-            await appendEvent(tx, { merchantId: null, type: 'job.dead_lettered', objectType: 'job', objectId: job.id, data: { job: message, error: reason }, cause: { type: 'job', id: job.id } });
-          }
-        });
+        await recordDeadLetter(ctx, message, workerId, reason);
         log.error({ job: message, err: reason }, 'job dead-lettered after its last attempt');
       } else {
         const delay = retryDelayMs(job.attempts, options.backoffBaseMs, options.backoffMaxMs);

@@ -1,0 +1,114 @@
+/**
+ * Consuming job messages from SQS: the Lambda handler and the local poller (`fincore worker` with
+ * FINCORE_QUEUE=sqs) both hand each message here. It routes by job_type through the same router
+ * and flows as the postgres worker, and records the outcome on the job row. SQS does the rest:
+ * a message reported as failed becomes visible again after the visibility timeout (the backoff),
+ * and after `maxReceiveCount` receives SQS moves it to the dead-letter queue.
+ */
+import type { Message } from '@aws-sdk/client-sqs';
+import type { Logger } from 'pino';
+import { completeJob, findJob, scheduleRetry, startQueuedDelivery } from '../db/jobs.ts';
+import type { FlowContext } from '../flows/context.ts';
+import { recordDeadLetter } from './dead-letter.ts';
+import { MalformedJobMessage, parseJobMessage } from './message.ts';
+import { routeJob } from './router.ts';
+import type { JobQueue } from './sqs.ts';
+import { describe } from './worker.ts';
+
+export interface QueueRecord {
+  messageId: string;
+  body: string;
+  /** SQS ApproximateReceiveCount: 1 on the first delivery. */
+  receiveCount: number;
+}
+
+export interface ConsumerOptions {
+  /** The queue's redrive maxReceiveCount: the receive that is the job's last attempt. */
+  maxReceiveCount: number;
+  /** How long a delivery holds the job row (at least the visibility timeout). */
+  leaseMs: number;
+}
+
+/**
+ * done: handled (or a duplicate of a finished job): delete the message.
+ * retry / dead / malformed: report it failed; SQS redelivers it or moves it to the DLQ.
+ */
+export type RecordOutcome = 'done' | 'duplicate' | 'retry' | 'dead' | 'malformed';
+
+export function isFailure(outcome: RecordOutcome): boolean {
+  return outcome === 'retry' || outcome === 'dead' || outcome === 'malformed';
+}
+
+export async function handleQueueRecord(ctx: FlowContext, record: QueueRecord, options: ConsumerOptions, logger: Logger): Promise<RecordOutcome> {
+  let message;
+  try {
+    message = parseJobMessage(record.body);
+  } catch (error) {
+    if (!(error instanceof MalformedJobMessage)) throw error;
+    // Retrying cannot fix a bad message: it fails every receive and ends in the DLQ for a person to read.
+    logger.error({ message_id: record.messageId, err: error.message, receive_count: record.receiveCount }, 'malformed job message; left to the dead-letter queue');
+    return 'malformed';
+  }
+  const job = await findJob(ctx.pool, message.job_id);
+  if (!job || job.job_type !== message.job_type || job.ref !== message.ref) {
+    logger.error({ message_id: record.messageId, job: message }, 'job message matches no job in the outbox; left to the dead-letter queue');
+    return 'malformed';
+  }
+  const consumerId = `sqs_${record.messageId}`;
+  if (!(await startQueuedDelivery(ctx.pool, job.id, consumerId, options.leaseMs))) {
+    logger.info({ job: message }, 'job already done; duplicate delivery dropped');
+    return 'duplicate';
+  }
+  const delivery = { ...message, attempt: record.receiveCount };
+  try {
+    await routeJob(ctx, delivery);
+    await completeJob(ctx.pool, job.id, consumerId);
+    return 'done';
+  } catch (error) {
+    const reason = describe(error);
+    if (record.receiveCount >= options.maxReceiveCount) {
+      await recordDeadLetter(ctx, delivery, consumerId, reason);
+      logger.error({ job: delivery, err: reason }, 'job failed on its last receive; SQS moves it to the dead-letter queue');
+      return 'dead';
+    }
+    // Back to queued for the record; published_at stays set, so the relay does not send it again.
+    await scheduleRetry(ctx.pool, job.id, consumerId, 0, reason);
+    logger.warn({ job: delivery, err: reason }, 'job failed; SQS redelivers it after the visibility timeout');
+    return 'retry';
+  }
+}
+
+export function recordFromMessage(message: Message): QueueRecord {
+  const count = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
+  return { messageId: message.MessageId ?? 'unknown', body: message.Body ?? '', receiveCount: Number.isInteger(count) && count > 0 ? count : 1 };
+}
+
+/**
+ * A local stand-in for Lambda's SQS event source: long-polls the queue, hands each message to
+ * handleQueueRecord, deletes those handled, leaves the others to SQS.
+ */
+export function startSqsPoller(ctx: FlowContext, queue: JobQueue, options: ConsumerOptions & { waitSeconds: number }, logger: Logger): { stop(): Promise<void> } {
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping) {
+      try {
+        const messages = await queue.receive(10, options.waitSeconds);
+        await Promise.all(
+          messages.map(async (message) => {
+            const outcome = await handleQueueRecord(ctx, recordFromMessage(message), options, logger);
+            if (!isFailure(outcome) && message.ReceiptHandle) await queue.delete(message.ReceiptHandle);
+          }),
+        );
+      } catch (error) {
+        logger.error({ err: describe(error) }, 'SQS poll failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      await loop;
+    },
+  };
+}
