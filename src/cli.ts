@@ -86,11 +86,13 @@ async function main(argv: string[]): Promise<number> {
         port: config.simPort,
         webhookUrl: config.simWebhookUrl || config.defaultWebhookUrl,
         webhookSecret: config.pspWebhookSecret,
+        // Objects made through its Stripe-compatible API get Stripe-signed events at the Stripe intake.
+        stripe: { webhookUrl: config.stripeWebhookUrl, webhookSecret: config.stripe.webhookSecret },
         settleMs: config.simSettleMs,
         faults: config.simFaults,
         logger,
       });
-      process.stdout.write(`PSP simulator listening on ${simulator.url}, webhooks to ${config.simWebhookUrl || config.defaultWebhookUrl}\n`);
+      process.stdout.write(`PSP simulator listening on ${simulator.url}, webhooks to ${config.simWebhookUrl || config.defaultWebhookUrl} (Stripe mode: ${config.stripeWebhookUrl})\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -29,7 +29,14 @@ export interface Config {
   adminKey: string;
   /** True when the admin key was generated at start-up and must be printed. */
   adminKeyGenerated: boolean;
-  psp: 'simulator';
+  psp: 'simulator' | 'stripe';
+  stripe: {
+    /** STRIPE_SECRET_KEY; empty is allowed only against the built-in simulator. */
+    secretKey: string;
+    webhookSecret: string;
+    /** STRIPE_API_BASE: a Stripe-compatible server; empty: api.stripe.com, or the simulator this process starts. */
+    apiBase: string;
+  };
   simHost: string;
   simPort: number;
   /** Where the API reaches the simulator (defaults to the simulator this process starts). */
@@ -42,6 +49,8 @@ export interface Config {
   /** Where the simulator delivers webhooks; empty: the API started in this process, else defaultWebhookUrl. */
   simWebhookUrl: string;
   defaultWebhookUrl: string;
+  /** Where a standalone simulator sends Stripe-mode events (FINCORE_SIM_STRIPE_WEBHOOK_URL). */
+  stripeWebhookUrl: string;
   pspWebhookSecret: string;
   pspTimeoutMs: number;
   worker: {
@@ -120,7 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const simHost = str(env, 'FINCORE_SIM_HOST', '127.0.0.1');
   const simPort = int(env, 'FINCORE_SIM_PORT', 4010, 0, 65535);
   const psp = str(env, 'FINCORE_PSP', 'simulator');
-  if (psp !== 'simulator') throw new ConfigError(`FINCORE_PSP must be "simulator", got "${psp}"`);
+  if (psp !== 'simulator' && psp !== 'stripe') throw new ConfigError(`FINCORE_PSP must be "simulator" or "stripe", got "${psp}"`);
   const providedAdminKey = env.FINCORE_ADMIN_KEY ?? '';
   const apiHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
@@ -141,6 +150,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminKey: providedAdminKey || `adm_${randomBytes(24).toString('base64url')}`,
     adminKeyGenerated: providedAdminKey === '',
     psp,
+    stripe: {
+      secretKey: str(env, 'STRIPE_SECRET_KEY', ''),
+      // The simulator's Stripe mode signs with this by default. Development only.
+      webhookSecret: str(env, 'STRIPE_WEBHOOK_SECRET', 'whsec_fincore_stripe_simulator_dev_only'),
+      apiBase: str(env, 'STRIPE_API_BASE', ''),
+    },
     simHost,
     simPort,
     simUrl: str(env, 'FINCORE_SIM_URL', `http://${simHost}:${simPort}`),
@@ -149,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simFaults: simFaults(env),
     simWebhookUrl: str(env, 'FINCORE_SIM_WEBHOOK_URL', ''),
     defaultWebhookUrl: `http://${apiHost}:${port}/v1/webhooks/psp`,
+    stripeWebhookUrl: str(env, 'FINCORE_SIM_STRIPE_WEBHOOK_URL', `http://${apiHost}:${port}/v1/webhooks/stripe`),
     // The simulator and the API share this secret. The default is for local development only.
     pspWebhookSecret: str(env, 'FINCORE_PSP_WEBHOOK_SECRET', 'whsec_fincore_simulator_dev_only'),
     pspTimeoutMs: int(env, 'FINCORE_PSP_TIMEOUT_MS', 5000, 1, 600_000),

@@ -3,17 +3,34 @@
  * configuration names, and the job wakeup. Shared by every entry point (main.ts, cli.ts,
  * lambda.ts) and kept free of the HTTP server so the Lambda bundle does not carry it.
  */
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import type { Database } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
 import { JobWakeup } from './jobs/wakeup.ts';
+import type { PspGateway } from './psp/gateway.ts';
 import { createSimulatorGateway } from './psp/simulator/adapter.ts';
+import { createStripeGateway } from './psp/stripe/adapter.ts';
+
+/** A key the simulator's Stripe mode accepts; never valid at Stripe. */
+const SIMULATOR_STRIPE_KEY = 'sk_test_fincore_simulator';
+
+/** The PSP adapter the configuration names. */
+export function pspGateway(config: Config, simulatorUrl?: string): PspGateway {
+  if (config.psp === 'stripe') {
+    // With no STRIPE_API_BASE, the simulator started in this process plays Stripe, if there is one.
+    const apiBase = config.stripe.apiBase || simulatorUrl || '';
+    const secretKey = config.stripe.secretKey || (apiBase ? SIMULATOR_STRIPE_KEY : '');
+    if (!secretKey) throw new ConfigError('FINCORE_PSP=stripe needs STRIPE_SECRET_KEY (and STRIPE_WEBHOOK_SECRET)');
+    return createStripeGateway({ secretKey, webhookSecret: config.stripe.webhookSecret, apiBase, timeoutMs: config.pspTimeoutMs });
+  }
+  return createSimulatorGateway({ baseUrl: simulatorUrl ?? config.simUrl, webhookSecret: config.pspWebhookSecret, timeoutMs: config.pspTimeoutMs });
+}
 
 /** `simulatorUrl`: the simulator started in this process, when there is one. */
 export function flowContext(db: Database, config: Config, simulatorUrl?: string): FlowContext {
   return {
     pool: db.pool,
-    psp: createSimulatorGateway({ baseUrl: simulatorUrl ?? config.simUrl, webhookSecret: config.pspWebhookSecret, timeoutMs: config.pspTimeoutMs }),
+    psp: pspGateway(config, simulatorUrl),
     wakeup: new JobWakeup(db.pool, db.embedded),
     jobMaxAttempts: config.worker.maxAttempts,
   };

@@ -55,6 +55,11 @@ export async function startFinCore(config: Config, components: Components, logge
         port: config.simPort,
         webhookUrl: () => config.simWebhookUrl || (apiUrl ? `${apiUrl}/v1/webhooks/psp` : config.defaultWebhookUrl),
         webhookSecret: config.pspWebhookSecret,
+        // Its Stripe mode sends Stripe-signed events to the Stripe intake.
+        stripe: {
+          webhookUrl: () => (apiUrl ? `${apiUrl}/v1/webhooks/stripe` : config.stripeWebhookUrl),
+          webhookSecret: config.stripe.webhookSecret,
+        },
         settleMs: config.simSettleMs,
         faults: config.simFaults,
         logger: logger.child({ component: 'psp-simulator' }),

@@ -1,5 +1,6 @@
 /**
- * The fault suite. `npm test` runs a fast subset (all faults together, small workload);
+ * The fault suite. `npm test` runs a fast subset (all faults together, small workload, through
+ * the simulator's own API and through the Stripe adapter);
  * `npm run test:faults` runs each fault alone and all together with a larger workload.
  * FINCORE_FAULT_SEED picks the seed; a failing run prints it, and the seed reproduces it.
  */
@@ -34,8 +35,13 @@ const scenarios: Array<[string, Faults, Record<string, string>?, number?]> = ful
       // The PSP settles at once, so its webhook races the worker's own commit of the answer.
       ['webhook before the worker commits', { webhook_duplicate_rate: 0.3 }, { FINCORE_SIM_SETTLE_MS: '0' }],
       ['two workers on one queue, all faults', ALL, {}, 1],
+      // The same promises through the Stripe adapter and the simulator's Stripe-compatible mode.
+      ['all faults together, Stripe adapter', ALL, { FINCORE_PSP: 'stripe' }],
     ]
-  : [['all faults together', ALL]];
+  : [
+      ['all faults together', ALL],
+      ['all faults together, Stripe adapter', ALL, { FINCORE_PSP: 'stripe' }],
+    ];
 
 describe(`fault injection (seed ${seed}, ${charges} charges per scenario)`, () => {
   for (const [name, faults, env, extraWorkers] of scenarios) {

@@ -127,7 +127,7 @@ test('failure_rate 1: PspTransientError, nothing created, key not stored; a late
   assert.deepEqual(s.create_requests, {});
   assert.equal(s.faults_injected.failure, 2);
   // GETs are not failed by failure_rate.
-  assert.equal(await gateway.getCharge(reference), null);
+  assert.equal(await gateway.getCharge({ reference, pspReference: null }), null);
 
   await setFaults(sim, { failure_rate: 0 });
   const created = await gateway.createCharge(charge(reference));

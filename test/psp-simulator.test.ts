@@ -119,7 +119,7 @@ test('a pm_card_visa charge settles and a verified charge.succeeded webhook arri
     failureCode: null,
     failureMessage: null,
   });
-  assert.deepEqual(await gateway.getCharge(reference), event.outcome);
+  assert.deepEqual(await gateway.getCharge({ reference, pspReference: null }), event.outcome);
 });
 
 test('a declined card gives charge.failed with card_declined', async () => {
@@ -168,7 +168,7 @@ test('a refund of a pm_card_refundFail charge gives refund.failed', async () => 
   assert.equal(event.outcome.status, 'failed');
   assert.equal(event.outcome.failureCode, null);
   assert.equal(event.outcome.failureMessage, 'Refund declined by the card issuer.');
-  assert.deepEqual(await gateway.getRefund(refundRef), event.outcome);
+  assert.deepEqual(await gateway.getRefund({ reference: refundRef, pspReference: null }), event.outcome);
 });
 
 test('a refund of a visa charge succeeds; over-refunding is amount_too_large', async () => {
@@ -220,8 +220,8 @@ test('repeating createCharge with the same reference returns the same pspReferen
 });
 
 test('getCharge / getRefund of an unknown reference return null', async () => {
-  assert.equal(await gateway.getCharge('ch_never_seen'), null);
-  assert.equal(await gateway.getRefund('re_never_seen'), null);
+  assert.equal(await gateway.getCharge({ reference: 'ch_never_seen', pspReference: null }), null);
+  assert.equal(await gateway.getRefund({ reference: 're_never_seen', pspReference: null }), null);
 });
 
 test('an unknown payment method is a permanent error; the adapter knows the four methods', async () => {

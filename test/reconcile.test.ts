@@ -1,6 +1,6 @@
 /**
- * Reconciliation: with every webhook lost (the simulator delivers to a port where nothing
- * listens), charges and refunds still settle from the PSP's answer to a query. An object the PSP
+ * Reconciliation: with every webhook lost (the simulator drops them all), charges and refunds
+ * still settle from the PSP's answer to a query, through either PSP adapter. An object the PSP
  * has never seen stays pending: unknown is not failed.
  */
 import assert from 'node:assert/strict';
@@ -10,13 +10,14 @@ import { reconcilePending } from '../src/flows/reconcile.ts';
 import { newId } from '../src/domain/ids.ts';
 import { call, createMerchant, settledCharge, startTestFinCore, waitForRefund, type ChargeBody, type RefundBody, type TestFinCore } from './helpers.ts';
 
-describe('reconciliation settles what lost webhooks left pending', () => {
+for (const psp of ['simulator', 'stripe']) describe(`reconciliation settles what lost webhooks left pending (${psp} adapter)`, () => {
   let fincore: TestFinCore;
   let merchant: { id: string; apiKey: string };
 
   before(async () => {
     fincore = await startTestFinCore({
-      FINCORE_SIM_WEBHOOK_URL: 'http://127.0.0.1:9/lost',
+      FINCORE_PSP: psp,
+      FINCORE_SIM_WEBHOOK_DROP_RATE: '1',
       FINCORE_RECONCILE_AFTER_MS: '50',
       FINCORE_RECONCILE_INTERVAL_MS: '100',
     });

@@ -1,21 +1,29 @@
 /**
- * POST /v1/webhooks/psp: the signature is verified on the raw body first (by the gateway), then
+ * The PSP's webhook (POST /v1/webhooks/psp, or /v1/webhooks/stripe): the signature is verified on the raw body first (by the gateway), then
  * one transaction stores the event in the inbox (once per PSP event id) and moves the object's
  * status. Duplicates and out-of-order deliveries are harmless.
  */
 import { inTransaction } from '../db/pool.ts';
 import { storePspEvent } from '../db/psp-events.ts';
+import { IgnoredWebhookEvent } from '../psp/gateway.ts';
 import type { FlowContext } from './context.ts';
 import { settleCharge, settleRefund, type SettleResult } from './settle.ts';
 
-export type IngestResult = SettleResult | 'duplicate';
+export type IngestResult = SettleResult | 'duplicate' | 'not_for_fincore';
 
 export async function ingestPspWebhook(
   ctx: FlowContext,
   rawBody: Buffer,
   headers: Record<string, string | string[] | undefined>,
 ): Promise<{ eventId: string; result: IngestResult }> {
-  const event = ctx.psp.verifyWebhook(rawBody, headers, Date.now()); // throws WebhookVerificationError
+  let event;
+  try {
+    event = ctx.psp.verifyWebhook(rawBody, headers, Date.now()); // throws WebhookVerificationError
+  } catch (error) {
+    // Verified, but about nothing FinCore holds: acknowledge so the PSP stops resending it.
+    if (error instanceof IgnoredWebhookEvent) return { eventId: error.eventId, result: 'not_for_fincore' };
+    throw error;
+  }
   const result = await inTransaction(ctx.pool, async (tx): Promise<IngestResult> => {
     const isNew = await storePspEvent(tx, { id: event.eventId, type: event.type, objectId: event.reference, payload: event.payload });
     if (!isNew) return 'duplicate';

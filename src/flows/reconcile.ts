@@ -7,8 +7,8 @@
  */
 import { requeueFinishedJobOf } from '../db/jobs.ts';
 import { inTransaction } from '../db/pool.ts';
-import { chargesPendingSince, refundsPendingSince } from '../db/reconciliation.ts';
-import type { PspOutcome } from '../psp/gateway.ts';
+import { chargesPendingSince, refundsPendingSince, type PendingObject } from '../db/reconciliation.ts';
+import type { PspLookup, PspOutcome } from '../psp/gateway.ts';
 import type { FlowContext } from './context.ts';
 import { settleCharge, settleRefund, type SettleResult } from './settle.ts';
 
@@ -23,10 +23,11 @@ export interface ReconcileReport {
 
 type Settle = typeof settleCharge;
 
-async function reconcileOne(ctx: FlowContext, id: string, ask: (id: string) => Promise<PspOutcome | null>, settle: Settle): Promise<SettleResult | 'undecided' | 'error' | 'resubmitted'> {
+async function reconcileOne(ctx: FlowContext, pending: PendingObject, ask: (lookup: PspLookup) => Promise<PspOutcome | null>, settle: Settle): Promise<SettleResult | 'undecided' | 'error' | 'resubmitted'> {
+  const id = pending.id;
   let outcome: PspOutcome | null;
   try {
-    outcome = await ask(id);
+    outcome = await ask({ reference: id, pspReference: pending.psp_reference, chargePspReference: pending.charge_psp_reference });
   } catch {
     return 'error';
   }
@@ -42,14 +43,14 @@ async function reconcileOne(ctx: FlowContext, id: string, ask: (id: string) => P
 
 export async function reconcilePending(ctx: FlowContext, olderThanMs: number, limit = 200): Promise<ReconcileReport> {
   const report: ReconcileReport = { checked: 0, settled: 0, errors: 0, resubmitted: 0 };
-  const work: Array<[string[], (id: string) => Promise<PspOutcome | null>, Settle]> = [
-    [await chargesPendingSince(ctx.pool, olderThanMs, limit), (id) => ctx.psp.getCharge(id), settleCharge],
-    [await refundsPendingSince(ctx.pool, olderThanMs, limit), (id) => ctx.psp.getRefund(id), settleRefund],
+  const work: Array<[PendingObject[], (lookup: PspLookup) => Promise<PspOutcome | null>, Settle]> = [
+    [await chargesPendingSince(ctx.pool, olderThanMs, limit), (lookup) => ctx.psp.getCharge(lookup), settleCharge],
+    [await refundsPendingSince(ctx.pool, olderThanMs, limit), (lookup) => ctx.psp.getRefund(lookup), settleRefund],
   ];
-  for (const [ids, ask, settle] of work) {
-    for (const id of ids) {
+  for (const [objects, ask, settle] of work) {
+    for (const pending of objects) {
       report.checked++;
-      const result = await reconcileOne(ctx, id, ask, settle);
+      const result = await reconcileOne(ctx, pending, ask, settle);
       if (result === 'settled') report.settled++;
       if (result === 'error') report.errors++;
       if (result === 'resubmitted') report.resubmitted++;

@@ -2,6 +2,7 @@
  * A fake payment service provider over HTTP. It behaves like an outside PSP: accepts charges and
  * refunds with idempotency keys, settles them after `settleMs`, and sends HMAC-signed webhooks
  * (retried with backoff until acknowledged). It imports nothing from the rest of FinCore.
+ * On the same port it also speaks a subset of Stripe's API (see stripe/index.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import {
 } from './objects.ts';
 import { WebhookSender, type SimLogger, type WebhookStats } from './webhook-sender.ts';
 import { FaultInjector, FaultValidationError, type FaultCounts, type SimFaults } from './faults.ts';
+import { createStripeApi, isStripeRequest, type StripeReply, type StripeWebhookTarget } from './stripe/index.ts';
 
 export type { SimLogger, WebhookStats } from './webhook-sender.ts';
 export type { SimCharge, SimRefund, SimEvent } from './objects.ts';
@@ -32,6 +34,11 @@ export interface PspSimulatorOptions {
   logger?: SimLogger;
   /** Fault injection, all off by default; changeable at run time via POST /sim/faults. */
   faults?: Partial<SimFaults>;
+  /**
+   * Where the Stripe-mode API sends its Stripe events, signed with `Stripe-Signature`. Without it
+   * the Stripe routes still answer but their events are not sent.
+   */
+  stripe?: StripeWebhookTarget;
 }
 
 export interface PspSimulator {
@@ -41,8 +48,11 @@ export interface PspSimulator {
 }
 
 export interface PspSimulatorState {
+  /** Native charges, then Stripe-mode PaymentIntents (id `pi_...`) in the same shape. */
   charges: SimCharge[];
+  /** Native refunds, then Stripe-mode refunds (`charge` = the PaymentIntent id). */
   refunds: SimRefund[];
+  /** Both webhook destinations (native and Stripe) added together. */
   webhooks: WebhookStats;
   /** Create calls received per `${route} ${idempotency key}`, e.g. `charges ch_...`; replays count. */
   create_requests: Record<string, number>;
@@ -88,6 +98,24 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function sendError(res: ServerResponse, status: number, code: string, message: string): void {
   sendJson(res, status, { error: { code, message } });
+}
+
+function sendStripeReply(res: ServerResponse, reply: StripeReply): void {
+  if (res.headersSent) return;
+  res.writeHead(reply.status, { ...reply.headers, 'Content-Length': Buffer.byteLength(reply.body) });
+  res.end(reply.body);
+}
+
+function addStats(a: WebhookStats, b: WebhookStats | null): WebhookStats {
+  if (b === null) return a;
+  return {
+    sent: a.sent + b.sent,
+    acknowledged: a.acknowledged + b.acknowledged,
+    pending: a.pending + b.pending,
+    attempts: a.attempts + b.attempts,
+    dropped: a.dropped + b.dropped,
+    duplicated: a.duplicated + b.duplicated,
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -213,6 +241,19 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     }, settleMs);
     settleTimers.add(timer);
   }
+
+  // Stripe mode shares the settle timers, the faults and the create_requests counters.
+  const stripe = createStripeApi({
+    settleMs,
+    later,
+    faults,
+    logger,
+    webhook: options.stripe,
+    countCreateRequest: (route, key) => {
+      const storeKey = `${route} ${key}`;
+      createRequests.set(storeKey, (createRequests.get(storeKey) ?? 0) + 1);
+    },
+  });
 
   function emit(type: SimEvent['type'], object: SimCharge | SimRefund): void {
     const event: SimEvent = {
@@ -369,9 +410,9 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     }
     if (path === '/sim/state' && method === 'GET') {
       const state: PspSimulatorState = {
-        charges: [...charges.values()],
-        refunds: [...refunds.values()],
-        webhooks: webhooks.getStats(),
+        charges: [...charges.values(), ...stripe.simCharges()],
+        refunds: [...refunds.values(), ...stripe.simRefunds()],
+        webhooks: addStats(webhooks.getStats(), stripe.webhookStats()),
         create_requests: Object.fromEntries(createRequests),
         faults_injected: faults.getCounts(),
       };
@@ -426,9 +467,33 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     write();
   }
 
+  /** Stripe-mode requests: same faults, Stripe-shaped answers; the key lock ends with the answer. */
+  async function handleStripe(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    fault: 'timeout' | 'lost_response' | null,
+  ): Promise<void> {
+    let connectionGone = false;
+    const onGone = (): void => {
+      connectionGone = true;
+    };
+    res.once('close', onGone);
+    const reply = await stripe.handle(req, url);
+    res.off('close', onGone);
+    if (connectionGone) {
+      reply.release();
+      return;
+    }
+    res.once('close', reply.release);
+    answer(req, res, fault, () => sendStripeReply(res, reply));
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://simulator.invalid').pathname;
+    const url = new URL(req.url ?? '/', 'http://simulator.invalid');
+    const path = url.pathname;
     const isApi = path.startsWith('/v1/');
+    const viaStripe = isApi && isStripeRequest(req, path);
     let fault: 'timeout' | 'lost_response' | null = null;
     if (isApi) {
       const { latency_ms: latencyMs } = faults.settings;
@@ -439,11 +504,16 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
           // Nothing is done and no idempotency key is stored; the body is drained and dropped.
           faults.count('failure');
           await readBody(req).catch(() => undefined);
-          sendError(res, 500, 'internal_error', 'Injected failure (PSP simulator fault injection).');
+          if (viaStripe) sendStripeReply(res, stripe.injectedFailure());
+          else sendError(res, 500, 'internal_error', 'Injected failure (PSP simulator fault injection).');
           return;
         }
         fault = decision;
       }
+    }
+    if (viaStripe) {
+      await handleStripe(req, res, url, fault);
+      return;
     }
     let result: StoredResponse;
     try {
@@ -490,7 +560,16 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   const port = address.port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   const url = `http://${urlHost}:${port}`;
-  logger.info({ url, webhookUrl: typeof options.webhookUrl === 'string' ? options.webhookUrl : '(resolved per delivery)', settleMs }, 'psp simulator listening');
+  const describeUrl = (target: string | (() => string)): string => (typeof target === 'string' ? target : '(resolved per delivery)');
+  logger.info(
+    {
+      url,
+      webhookUrl: describeUrl(options.webhookUrl),
+      stripeWebhookUrl: options.stripe === undefined ? null : describeUrl(options.stripe.webhookUrl),
+      settleMs,
+    },
+    'psp simulator listening',
+  );
 
   let closing: Promise<void> | null = null;
   function close(): Promise<void> {
@@ -503,6 +582,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     for (const res of heldResponses) res.socket?.destroy();
     heldResponses.clear();
     webhooks.stop();
+    stripe.close();
     closing = new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();

@@ -1,10 +1,25 @@
 /**
  * Delivers signed webhook events to one URL, retrying each with exponential backoff
  * (100 ms doubling, capped at 5 s) until it gets a 2xx answer or the sender is stopped.
+ * One sender per destination: the native events, and the Stripe-mode events (their own URL,
+ * secret and `Stripe-Signature` header, same `t=...,v1=...` scheme).
  */
 import { createHmac } from 'node:crypto';
 import { request, type ClientRequest } from 'node:http';
 import type { SimEvent } from './objects.ts';
+
+/** What the sender needs of an event: an id and a type for its logs. */
+export interface WebhookEvent {
+  id: string;
+  type: string;
+}
+
+export interface WebhookSenderOptions {
+  /** Header carrying `t=<unix>,v1=<hex HMAC>`. Default FinCore-PSP-Signature. */
+  signatureHeader?: string;
+  /** Names the destination in log lines. Default 'psp simulator'. */
+  label?: string;
+}
 
 export interface SimLogger {
   info(obj: object, msg?: string): void;
@@ -57,8 +72,10 @@ function parseWebhookUrl(webhookUrl: string): URL {
   return url;
 }
 
-export class WebhookSender {
+export class WebhookSender<E extends WebhookEvent = SimEvent> {
   private readonly webhookUrl: () => string;
+  private readonly signatureHeader: string;
+  private readonly label: string;
   private stopped = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<ClientRequest>();
@@ -76,7 +93,10 @@ export class WebhookSender {
     webhookUrl: string | (() => string),
     private readonly secret: string,
     private readonly logger: SimLogger,
+    options: WebhookSenderOptions = {},
   ) {
+    this.signatureHeader = options.signatureHeader ?? SIGNATURE_HEADER;
+    this.label = options.label ?? 'psp simulator';
     if (typeof webhookUrl === 'string') {
       parseWebhookUrl(webhookUrl); // fail fast on a bad static URL
       this.webhookUrl = () => webhookUrl;
@@ -89,11 +109,11 @@ export class WebhookSender {
     return { ...this.stats };
   }
 
-  send(event: SimEvent, faults: SendFaults = {}): void {
+  send(event: E, faults: SendFaults = {}): void {
     if (this.stopped) return;
     if (faults.drop === true) {
       this.stats.dropped += 1;
-      this.logger.warn({ eventId: event.id, type: event.type }, 'psp simulator webhook dropped (fault injection)');
+      this.logger.warn({ eventId: event.id, type: event.type }, `${this.label} webhook dropped (fault injection)`);
       return;
     }
     const copies = faults.duplicate === true ? 2 : 1;
@@ -124,7 +144,7 @@ export class WebhookSender {
     this.inFlight.clear();
   }
 
-  private attempt(event: SimEvent, rawBody: string, attempt: number): void {
+  private attempt(event: E, rawBody: string, attempt: number): void {
     if (this.stopped) return;
     this.stats.attempts += 1;
     const t = Math.floor(Date.now() / 1000);
@@ -137,7 +157,7 @@ export class WebhookSender {
       if (ok) {
         this.stats.acknowledged += 1;
         this.stats.pending -= 1;
-        this.logger.info({ eventId: event.id, type: event.type, attempt, ...detail }, 'psp simulator webhook acknowledged');
+        this.logger.info({ eventId: event.id, type: event.type, attempt, ...detail }, `${this.label} webhook acknowledged`);
         return;
       }
       this.scheduleRetry(event, rawBody, attempt, detail);
@@ -156,7 +176,7 @@ export class WebhookSender {
       headers: {
         'Content-Type': 'application/json',
         'Content-Length': Buffer.byteLength(rawBody),
-        [SIGNATURE_HEADER]: signature,
+        [this.signatureHeader]: signature,
         Connection: 'close',
       },
     });
@@ -176,12 +196,12 @@ export class WebhookSender {
     req.end(rawBody);
   }
 
-  private scheduleRetry(event: SimEvent, rawBody: string, attempt: number, detail: object): void {
+  private scheduleRetry(event: E, rawBody: string, attempt: number, detail: object): void {
     if (this.stopped) return;
     const delay = backoffMs(attempt);
     this.logger.warn(
       { eventId: event.id, type: event.type, attempt, retryInMs: delay, ...detail },
-      'psp simulator webhook delivery failed; will retry',
+      `${this.label} webhook delivery failed; will retry`,
     );
     const timer = setTimeout(() => {
       this.timers.delete(timer);

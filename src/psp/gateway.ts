@@ -67,6 +67,30 @@ export class PspTransientError extends Error {
   }
 }
 
+/**
+ * A webhook that verified but carries nothing FinCore acts on (another event type, or an object
+ * FinCore did not create). Acknowledged, so the PSP stops resending it, and otherwise ignored.
+ */
+export class IgnoredWebhookEvent extends Error {
+  constructor(
+    readonly eventId: string,
+    readonly type: string,
+  ) {
+    super(`event ${eventId} (${type}) is not one FinCore acts on`);
+    this.name = 'IgnoredWebhookEvent';
+  }
+}
+
+/** What FinCore knows when it asks the PSP about an object (reconciliation). */
+export interface PspLookup {
+  /** FinCore id (`ch_...` / `re_...`). */
+  reference: string;
+  /** The PSP's id of the object, when recorded. */
+  pspReference: string | null;
+  /** For a refund: the PSP's id of its charge, when recorded. */
+  chargePspReference?: string | null;
+}
+
 /** A webhook whose signature or timestamp did not verify. */
 export class WebhookVerificationError extends Error {
   constructor(message: string) {
@@ -77,16 +101,19 @@ export class WebhookVerificationError extends Error {
 
 export interface PspGateway {
   readonly name: string;
+  /** Where this PSP's webhooks arrive (`/v1/webhooks/...`) and the header carrying their signature. */
+  readonly webhook: { path: string; signatureHeader: string };
   /** Whether FinCore should accept this payment_method at charge creation. */
   supportsPaymentMethod(paymentMethod: string): boolean;
   createCharge(request: CreateChargeRequest): Promise<PspOutcome>;
   createRefund(request: CreateRefundRequest): Promise<PspOutcome>;
   /** null when the PSP has never seen this reference. */
-  getCharge(reference: string): Promise<PspOutcome | null>;
-  getRefund(reference: string): Promise<PspOutcome | null>;
+  getCharge(lookup: PspLookup): Promise<PspOutcome | null>;
+  getRefund(lookup: PspLookup): Promise<PspOutcome | null>;
   /**
    * Verifies signature and timestamp on the raw body BEFORE anything is parsed, then maps the
-   * event. Throws WebhookVerificationError when it does not verify.
+   * event. Throws WebhookVerificationError when it does not verify, IgnoredWebhookEvent when
+   * it verifies but is not for FinCore.
    */
   verifyWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, nowMs: number): PspWebhookEvent;
 }

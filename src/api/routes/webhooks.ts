@@ -13,15 +13,16 @@ export async function webhookRoutes(app: FastifyInstance, ctx: FlowContext): Pro
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    const { path, signatureHeader } = ctx.psp.webhook;
     scope.post<{ Body: Buffer }>(
-      '/v1/webhooks/psp',
+      path,
       {
         config: { auth: 'none' },
         schema: {
           tags: ['webhooks'],
-          summary: "The PSP's signed event (header FinCore-PSP-Signature: t=<unix>,v1=<hex hmac-sha256 of t.body>)",
+          summary: `The ${ctx.psp.name} PSP's signed event (header ${signatureHeader}: t=<unix>,v1=<hex hmac-sha256 of t.body>)`,
           response: {
-            200: { type: 'object', properties: { received: { type: 'boolean' }, duplicate: { type: 'boolean' } } },
+            200: { type: 'object', properties: { received: { type: 'boolean' }, duplicate: { type: 'boolean' }, ignored: { type: 'boolean' } } },
             ...errorResponses,
           },
         },
@@ -30,9 +31,9 @@ export async function webhookRoutes(app: FastifyInstance, ctx: FlowContext): Pro
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         try {
           const { result } = await ingestPspWebhook(ctx, raw, request.headers);
-          return reply.code(200).send({ received: true, duplicate: result === 'duplicate' });
+          return reply.code(200).send({ received: true, duplicate: result === 'duplicate', ignored: result === 'not_for_fincore' });
         } catch (error) {
-          if (error instanceof WebhookVerificationError) throw new ParameterInvalid(`Webhook rejected: ${error.message}`, 'FinCore-PSP-Signature');
+          if (error instanceof WebhookVerificationError) throw new ParameterInvalid(`Webhook rejected: ${error.message}`, signatureHeader);
           throw error;
         }
       },

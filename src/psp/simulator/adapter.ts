@@ -8,6 +8,7 @@ import {
   type CreateChargeRequest,
   type CreateRefundRequest,
   type PspGateway,
+  type PspLookup,
   type PspOutcome,
   type PspWebhookEvent,
 } from '../gateway.ts';
@@ -133,6 +134,7 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
 
   return {
     name: 'simulator',
+    webhook: { path: '/v1/webhooks/psp', signatureHeader: 'FinCore-PSP-Signature' },
 
     supportsPaymentMethod(paymentMethod: string): boolean {
       return SIMULATOR_PAYMENT_METHODS.has(paymentMethod);
@@ -163,11 +165,12 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
       return toOutcome('POST /v1/refunds', res.body, mapRefundObject);
     },
 
-    getCharge(reference: string): Promise<PspOutcome | null> {
+    // The simulator looks objects up by FinCore reference, so the PSP ids are not needed.
+    getCharge({ reference }: PspLookup): Promise<PspOutcome | null> {
       return lookup('charges', reference, mapChargeObject);
     },
 
-    getRefund(reference: string): Promise<PspOutcome | null> {
+    getRefund({ reference }: PspLookup): Promise<PspOutcome | null> {
       return lookup('refunds', reference, mapRefundObject);
     },
 

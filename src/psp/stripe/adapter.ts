@@ -1,0 +1,181 @@
+/**
+ * PspGateway adapter for Stripe, on the official `stripe` SDK with a pinned API version.
+ * - charge = PaymentIntent created and confirmed at once with the charge's payment_method;
+ * - refund = Refund on that PaymentIntent;
+ * - every create carries Idempotency-Key = the FinCore id, and metadata.fincore_id = the same,
+ *   so a retried job can never move money twice and every Stripe object points back to FinCore;
+ * - errors are sorted into decided (card declined), permanent and transient in mapping.ts;
+ * - webhooks are verified by the SDK on the raw body (tolerance 300 s).
+ * STRIPE_API_BASE points the SDK at a Stripe-compatible server (FinCore's simulator in tests).
+ */
+import Stripe from 'stripe';
+import {
+  IgnoredWebhookEvent,
+  PspTransientError,
+  WebhookVerificationError,
+  type CreateChargeRequest,
+  type CreateRefundRequest,
+  type PspGateway,
+  type PspLookup,
+  type PspOutcome,
+  type PspWebhookEvent,
+} from '../gateway.ts';
+import { FINCORE_ID, StripeShapeError, isStripeErrorLike, mapPaymentIntent, mapRefund, mapStripeEvent, outcomeOfCreateError } from './mapping.ts';
+
+/** The Stripe API version FinCore is written and tested against (the SDK's own pin). */
+export const STRIPE_API_VERSION = '2026-10-28.endive';
+export const STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300;
+
+export interface StripeGatewayOptions {
+  secretKey: string;
+  webhookSecret: string;
+  /** e.g. `http://127.0.0.1:4010` for a Stripe-compatible server; empty: api.stripe.com. */
+  apiBase?: string;
+  timeoutMs: number;
+}
+
+function connection(apiBase: string | undefined): { host?: string; port?: number; protocol?: 'http' | 'https' } {
+  if (!apiBase) return {};
+  const url = new URL(apiBase);
+  const protocol = url.protocol === 'http:' ? 'http' : 'https';
+  return { host: url.hostname, port: url.port ? Number(url.port) : protocol === 'http' ? 80 : 443, protocol };
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function createStripeGateway(options: StripeGatewayOptions): PspGateway {
+  if (!options.secretKey) throw new Error('createStripeGateway: STRIPE_SECRET_KEY must be set');
+  if (!options.webhookSecret) throw new Error('createStripeGateway: STRIPE_WEBHOOK_SECRET must be set');
+  const stripe = new Stripe(options.secretKey, {
+    apiVersion: STRIPE_API_VERSION,
+    // The job queue retries with backoff and the same key; the SDK retrying too would hide timeouts.
+    maxNetworkRetries: 0,
+    timeout: options.timeoutMs,
+    telemetry: false,
+    ...connection(options.apiBase),
+  });
+
+  /** Reads an object; Stripe's 404 means it has never seen it. Anything else unexpected: transient. */
+  async function retrieve<T>(what: string, read: () => Promise<T>): Promise<T | null> {
+    try {
+      return await read();
+    } catch (error) {
+      if (isStripeErrorLike(error) && error.statusCode === 404) return null;
+      throw new PspTransientError(`Stripe ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  function outcome(what: string, map: (object: unknown) => PspOutcome, object: unknown): PspOutcome {
+    try {
+      return map(object);
+    } catch (error) {
+      // An answer we cannot read may still mean money moved: unknown, so retry later.
+      if (error instanceof StripeShapeError) throw new PspTransientError(`Stripe ${what} returned an unexpected object: ${error.message}`);
+      throw error;
+    }
+  }
+
+  return {
+    name: 'stripe',
+    webhook: { path: '/v1/webhooks/stripe', signatureHeader: 'Stripe-Signature' },
+
+    supportsPaymentMethod(paymentMethod: string): boolean {
+      // PaymentMethod ids and Stripe's test payment methods (pm_card_visa, pm_card_chargeDeclined...).
+      return /^pm_[A-Za-z0-9_]{1,200}$/.test(paymentMethod);
+    },
+
+    async createCharge(request: CreateChargeRequest): Promise<PspOutcome> {
+      try {
+        const intent = await stripe.paymentIntents.create(
+          {
+            amount: request.amount,
+            currency: request.currency,
+            payment_method: request.paymentMethod,
+            confirm: true,
+            // Server-side only: a method that needs a redirect is declined rather than left waiting.
+            automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+            metadata: { [FINCORE_ID]: request.reference },
+          },
+          { idempotencyKey: request.reference },
+        );
+        return outcome('create PaymentIntent', mapPaymentIntent, intent);
+      } catch (error) {
+        return outcomeOfCreateError(error, 'create PaymentIntent');
+      }
+    },
+
+    async createRefund(request: CreateRefundRequest): Promise<PspOutcome> {
+      // A refund is only created for a succeeded charge, whose PaymentIntent id FinCore recorded.
+      if (!request.chargePspReference) throw new PspTransientError(`charge ${request.chargeReference} has no Stripe PaymentIntent id recorded yet`);
+      try {
+        const refund = await stripe.refunds.create(
+          { payment_intent: request.chargePspReference, amount: request.amount, metadata: { [FINCORE_ID]: request.reference } },
+          { idempotencyKey: request.reference },
+        );
+        return outcome('create Refund', mapRefund, refund);
+      } catch (error) {
+        return outcomeOfCreateError(error, 'create Refund');
+      }
+    },
+
+    async getCharge(lookup: PspLookup): Promise<PspOutcome | null> {
+      if (lookup.pspReference) {
+        const id = lookup.pspReference;
+        const intent = await retrieve('retrieve PaymentIntent', () => stripe.paymentIntents.retrieve(id));
+        return intent ? outcome('retrieve PaymentIntent', mapPaymentIntent, intent) : null;
+      }
+      // The create answer was lost, so FinCore has no PaymentIntent id: find it by its metadata.
+      // (Stripe's search index lags writes by up to a minute; reconciliation runs later than that.)
+      const found = await retrieve('search PaymentIntents', () => stripe.paymentIntents.search({ query: `metadata['${FINCORE_ID}']:'${lookup.reference}'`, limit: 1 }));
+      const intent = found?.data[0];
+      return intent ? outcome('search PaymentIntents', mapPaymentIntent, intent) : null;
+    },
+
+    async getRefund(lookup: PspLookup): Promise<PspOutcome | null> {
+      if (lookup.pspReference) {
+        const id = lookup.pspReference;
+        const refund = await retrieve('retrieve Refund', () => stripe.refunds.retrieve(id));
+        return refund ? outcome('retrieve Refund', mapRefund, refund) : null;
+      }
+      if (!lookup.chargePspReference) return null;
+      const paymentIntent = lookup.chargePspReference;
+      // Refunds have no search: list the PaymentIntent's refunds and match our id.
+      let match: Stripe.Refund | undefined;
+      try {
+        for await (const refund of stripe.refunds.list({ payment_intent: paymentIntent, limit: 100 })) {
+          if (refund.metadata?.[FINCORE_ID] === lookup.reference) {
+            match = refund;
+            break;
+          }
+        }
+      } catch (error) {
+        if (isStripeErrorLike(error) && error.statusCode === 404) return null;
+        throw new PspTransientError(`Stripe list Refunds failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      return match ? outcome('list Refunds', mapRefund, match) : null;
+    },
+
+    verifyWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, nowMs: number): PspWebhookEvent {
+      const signature = header(headers, 'stripe-signature');
+      if (!signature) throw new WebhookVerificationError('missing Stripe-Signature header');
+      let event: Stripe.Event;
+      try {
+        event = stripe.webhooks.constructEvent(rawBody, signature, options.webhookSecret, STRIPE_WEBHOOK_TOLERANCE_SECONDS, undefined, nowMs);
+      } catch (error) {
+        // The SDK's message goes on with documentation links: the first sentence says it all.
+        throw new WebhookVerificationError((error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim() ?? 'invalid signature');
+      }
+      let mapped: PspWebhookEvent | null;
+      try {
+        mapped = mapStripeEvent(event);
+      } catch (error) {
+        throw new WebhookVerificationError(`unreadable event: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      if (!mapped) throw new IgnoredWebhookEvent(event.id, event.type);
+      return mapped;
+    },
+  };
+}
