@@ -1,6 +1,8 @@
 /** SQL for refunds. Refund rows are immutable except for their status fields. */
 import type { Metadata, RefundRecord } from '../domain/objects.ts';
 import type { RefundAmounts } from '../domain/refund.ts';
+import type { ChargeStatus } from '../domain/status.ts';
+import type { IdempotencyRecord } from './idempotency.ts';
 import type { Queryable } from './pool.ts';
 
 export interface NewRefund {
@@ -82,4 +84,91 @@ export async function settleRefundRow(db: Queryable, refundId: string, settlemen
 
 export async function recordRefundPspReference(db: Queryable, refundId: string, pspReference: string): Promise<void> {
   await db.query('UPDATE refunds SET psp_reference = $2 WHERE id = $1 AND psp_reference IS NULL', [refundId, pspReference]);
+}
+
+/** What deciding a refund needs, read in one query without locks (the write re-checks it). */
+export interface RefundFacts {
+  charge: { status: ChargeStatus; amount: number; currency: string } | undefined;
+  /** Sum of the charge's pending and succeeded refunds. */
+  reserved: number;
+  /** The idempotency record already stored under the request's key, if any. */
+  stored: IdempotencyRecord | undefined;
+}
+
+export async function readRefundFacts(db: Queryable, merchantId: string, chargeId: string, idempotency: { scope: string; key: string } | undefined): Promise<RefundFacts> {
+  const { rows } = await db.query<{ status: ChargeStatus | null; amount: number | null; currency: string | null; reserved: number } & { [K in keyof IdempotencyRecord]: IdempotencyRecord[K] | null }>(
+    `SELECT p.status, p.amount, p.currency,
+            (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.payment_id = p.id AND r.status <> 'failed') AS reserved,
+            k.request_method, k.request_path, k.request_hash, k.response_code, k.response_body
+       FROM (SELECT 1) AS one
+       LEFT JOIN payments p ON p.id = $1 AND p.merchant_id = $2
+       LEFT JOIN idempotency_keys k ON k.scope = $3 AND k.key = $4`,
+    [chargeId, merchantId, idempotency?.scope ?? null, idempotency?.key ?? null],
+  );
+  const row = rows[0];
+  return {
+    charge: row?.status && row.amount !== null && row.currency ? { status: row.status, amount: row.amount, currency: row.currency } : undefined,
+    reserved: Number(row?.reserved ?? 0),
+    stored:
+      row?.request_method && row.request_path !== null && row.request_hash !== null && row.response_code !== null
+        ? { request_method: row.request_method, request_path: row.request_path, request_hash: row.request_hash, response_code: row.response_code, response_body: row.response_body }
+        : undefined,
+  };
+}
+
+export interface RefundWrite {
+  refund: RefundRecord;
+  expected: { status: ChargeStatus; reserved: number };
+  job: { id: string; maxAttempts: number };
+  event: { id: string; data: unknown; cause: { type: string; id: string } };
+  idempotency: { scope: string; key: string; method: string; path: string; hash: string; code: number; body: unknown } | undefined;
+}
+
+export type RefundWriteResult =
+  | { outcome: 'created' }
+  | { outcome: 'changed'; facts: Omit<RefundFacts, 'stored'> }
+  | { outcome: 'no_such_charge' }
+  | { outcome: 'key_in_use' }
+  | { outcome: 'replay'; stored: IdempotencyRecord };
+
+/** One round trip: create_refund_if_unchanged (migration 004) writes the decided refund if its facts still hold. */
+export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite): Promise<RefundWriteResult> {
+  const { refund, idempotency } = write;
+  const { rows } = await db.query<{
+    outcome: RefundWriteResult['outcome'];
+    charge_status: ChargeStatus | null;
+    charge_amount: number | null;
+    charge_currency: string | null;
+    reserved: number | null;
+    stored_method: string | null;
+    stored_path: string | null;
+    stored_hash: string | null;
+    stored_code: number | null;
+    stored_body: unknown;
+  }>(
+    `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+    [
+      refund.id, refund.payment_id, refund.merchant_id, refund.amount, refund.currency, refund.reason, JSON.stringify(refund.metadata), refund.created_at,
+      write.expected.status, write.expected.reserved,
+      write.job.id, write.job.maxAttempts,
+      write.event.id, JSON.stringify(write.event.data), write.event.cause.type, write.event.cause.id,
+      idempotency?.scope ?? null, idempotency?.key ?? null, idempotency?.method ?? null, idempotency?.path ?? null, idempotency?.hash ?? null, idempotency?.code ?? null, idempotency ? JSON.stringify(idempotency.body) : null,
+    ],
+  );
+  const row = rows[0];
+  switch (row?.outcome) {
+    case 'created':
+    case 'no_such_charge':
+    case 'key_in_use':
+      return { outcome: row.outcome };
+    case 'changed':
+      return {
+        outcome: 'changed',
+        facts: { charge: row.charge_status && row.charge_amount !== null && row.charge_currency ? { status: row.charge_status, amount: row.charge_amount, currency: row.charge_currency } : undefined, reserved: Number(row.reserved ?? 0) },
+      };
+    case 'replay':
+      return { outcome: 'replay', stored: { request_method: row.stored_method ?? '', request_path: row.stored_path ?? '', request_hash: row.stored_hash ?? '', response_code: row.stored_code ?? 0, response_body: row.stored_body } };
+    default:
+      throw new Error(`create_refund_if_unchanged returned ${JSON.stringify(row?.outcome)}`);
+  }
 }

@@ -55,8 +55,16 @@ export function validateRefundAmount(requested: number, refundable: number): voi
  * `requested` undefined means "everything still refundable".
  */
 export function decideRefundAmount(charge: ChargeAmounts, refunds: readonly RefundAmounts[], requested: number | undefined): number {
+  return decideRefundAmountGivenReserved(charge, reservedByRefunds(refunds), requested);
+}
+
+/**
+ * The same decision from the charge and the amount its refunds reserve (pending + succeeded):
+ * all the rules need, and what the database sums up in one query.
+ */
+export function decideRefundAmountGivenReserved(charge: ChargeAmounts, reserved: number, requested: number | undefined): number {
   validateChargeSucceeded(charge);
-  const refundable = refundableAmount(charge, refunds);
+  const refundable = Math.max(0, charge.amount - reserved);
   validateSomethingRefundable(refundable);
   if (requested === undefined) return refundable;
   // A zero, negative or fractional refund would shrink the reserved total: never let one through.

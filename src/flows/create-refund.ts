@@ -1,19 +1,24 @@
 /**
- * POST /v1/refunds: one transaction claims the idempotency key, locks the charge row, judges the
- * refund on the refunds read under that lock, and writes refund + REFUND job + refund.created
- * event. Concurrent refunds of one charge serialize on the lock, so they can never over-refund.
+ * POST /v1/refunds. The fast path takes two round trips: read the facts (charge, the amount its
+ * refunds reserve, a stored idempotency record), decide the refund with the domain rules, then
+ * write refund + REFUND job + refund.created event + idempotency record in one call that first
+ * re-checks those facts under the charge's row lock (db/refunds.ts, migration 004). When a
+ * concurrent refund of the same charge moved the facts, the decision is taken again on the fresh
+ * ones; after a few such races the refund falls back to one locked transaction in which the key,
+ * the charge and its refunds are read under the lock and the rows written. Either way refunds of
+ * one charge serialize on its row lock, so they can never over-refund.
  */
 import { ResourceMissing } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { refundObject, type Metadata, type RefundRecord } from '../domain/objects.ts';
-import { decideRefundAmount } from '../domain/refund.ts';
+import { decideRefundAmount, decideRefundAmountGivenReserved } from '../domain/refund.ts';
 import { lockChargeOfMerchant } from '../db/charges.ts';
 import { appendEvent, type Cause } from '../db/events.ts';
 import { enqueueJob } from '../db/jobs.ts';
 import { inTransaction } from '../db/pool.ts';
-import { insertRefund, refundAmountsOfCharge } from '../db/refunds.ts';
+import { insertRefund, readRefundFacts, refundAmountsOfCharge, writeRefundIfUnchanged } from '../db/refunds.ts';
 import type { FlowContext } from './context.ts';
-import { claimIdempotencyKey, storeIdempotentResponse, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
+import { claimIdempotencyKey, keyInUse, replayOrReject, storeIdempotentResponse, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
 
 export interface RefundRequest {
   merchantId: string;
@@ -24,8 +29,65 @@ export interface RefundRequest {
   metadata: Metadata;
 }
 
+/** Races lost to concurrent refunds of the same charge before taking the locked path. */
+const FAST_PATH_ATTEMPTS = 3;
+
 export async function createRefund(ctx: FlowContext, request: RefundRequest, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
-  const response = await inTransaction(ctx.pool, async (tx) => {
+  const response = (await createRefundFast(ctx, request, cause, idempotency)) ?? (await createRefundLocked(ctx, request, cause, idempotency));
+  ctx.wakeup.jobsCommitted();
+  return response;
+}
+
+async function createRefundFast(ctx: FlowContext, request: RefundRequest, cause: Cause, idempotency: IdempotentRequest | undefined): Promise<ApiResponse | undefined> {
+  const facts = await readRefundFacts(ctx.pool, request.merchantId, request.chargeId, idempotency);
+  if (facts.stored && idempotency) throw new StoredResponseFound(replayOrReject(facts.stored, idempotency));
+  let { charge, reserved } = facts;
+  for (let attempt = 0; attempt < FAST_PATH_ATTEMPTS; attempt++) {
+    if (!charge) throw new ResourceMissing(`No such charge: '${request.chargeId}'`, 'charge_id');
+    const amount = decideRefundAmountGivenReserved(charge, reserved, request.amount);
+    const createdAt = new Date();
+    const refund: RefundRecord = {
+      id: newId('re'),
+      payment_id: request.chargeId,
+      merchant_id: request.merchantId,
+      amount,
+      currency: charge.currency,
+      status: 'pending',
+      reason: request.reason,
+      metadata: request.metadata,
+      failure_reason: null,
+      psp_reference: null,
+      created_at: createdAt,
+      updated_at: createdAt,
+    };
+    const body = refundObject(refund);
+    const jobId = newId('job');
+    const result = await writeRefundIfUnchanged(ctx.pool, {
+      refund,
+      expected: { status: charge.status, reserved },
+      job: { id: jobId, maxAttempts: ctx.jobMaxAttempts },
+      event: { id: newId('evt'), data: { refund: body, job_id: jobId }, cause },
+      idempotency: idempotency && { scope: idempotency.scope, key: idempotency.key, method: idempotency.method, path: idempotency.path, hash: idempotency.requestHash, code: 201, body },
+    });
+    switch (result.outcome) {
+      case 'created':
+        return { status: 201, body };
+      case 'no_such_charge':
+        throw new ResourceMissing(`No such charge: '${request.chargeId}'`, 'charge_id');
+      case 'key_in_use':
+        throw keyInUse(idempotency?.key ?? '');
+      case 'replay':
+        if (!idempotency) throw new Error('replay without an idempotency key');
+        throw new StoredResponseFound(replayOrReject(result.stored, idempotency));
+      case 'changed':
+        ({ charge, reserved } = result.facts);
+    }
+  }
+  return undefined;
+}
+
+async function createRefundLocked(ctx: FlowContext, request: RefundRequest, cause: Cause, idempotency: IdempotentRequest | undefined): Promise<ApiResponse> {
+  return inTransaction(ctx.pool, async (tx) => {
     await claimIdempotencyKey(tx, idempotency);
     const charge = await lockChargeOfMerchant(tx, request.merchantId, request.chargeId);
     if (!charge) throw new ResourceMissing(`No such charge: '${request.chargeId}'`, 'charge_id');
@@ -46,6 +108,4 @@ export async function createRefund(ctx: FlowContext, request: RefundRequest, cau
     await storeIdempotentResponse(tx, idempotency, created);
     return created;
   });
-  ctx.wakeup.jobsCommitted();
-  return response;
 }

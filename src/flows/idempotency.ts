@@ -39,14 +39,14 @@ export function replayOrReject(stored: { request_method: string; request_path: s
   return { status: stored.response_code, body: stored.response_body };
 }
 
+export function keyInUse(key: string): IdempotencyKeyInUse {
+  return new IdempotencyKeyInUse(`There is currently another in-progress request using this Idempotency-Key (${key}). Retry after the first request has completed.`);
+}
+
 /** First step of a money-moving transaction. */
 export async function claimIdempotencyKey(tx: Queryable, request: IdempotentRequest | undefined): Promise<void> {
   if (!request) return;
-  if (!(await tryLockIdempotencyKey(tx, request.scope, request.key))) {
-    throw new IdempotencyKeyInUse(
-      `There is currently another in-progress request using this Idempotency-Key (${request.key}). Retry after the first request has completed.`,
-    );
-  }
+  if (!(await tryLockIdempotencyKey(tx, request.scope, request.key))) throw keyInUse(request.key);
   const stored = await findIdempotencyRecord(tx, request.scope, request.key);
   if (stored) throw new StoredResponseFound(replayOrReject(stored, request));
 }

@@ -5,7 +5,6 @@ import { findChargeWithRefunds, listCharges, refundsOfCharges } from '../db/char
 import { findMerchantByKeyHash, type MerchantRecord } from '../db/merchants.ts';
 import type { Queryable } from '../db/pool.ts';
 import { findRefundOfMerchant, listRefunds } from '../db/refunds.ts';
-import { hashApiKey } from './merchants.ts';
 
 export interface ListPage<T> {
   object: 'list';
@@ -17,8 +16,9 @@ function page<R, T>(rows: R[], limit: number, toObject: (row: R) => T): ListPage
   return { object: 'list', data: rows.slice(0, limit).map(toObject), has_more: rows.length > limit };
 }
 
-export async function merchantForApiKey(db: Queryable, apiKey: string): Promise<MerchantRecord | undefined> {
-  return findMerchantByKeyHash(db, hashApiKey(apiKey));
+/** `keyHash`: hex sha256 of the API key, as stored. */
+export function merchantByKeyHash(db: Queryable, keyHash: string): Promise<MerchantRecord | undefined> {
+  return findMerchantByKeyHash(db, keyHash);
 }
 
 export async function getCharge(db: Queryable, merchantId: string, chargeId: string): Promise<ChargeObject> {

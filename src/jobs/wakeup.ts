@@ -18,10 +18,36 @@ export class JobWakeup {
     this.local.setMaxListeners(100);
   }
 
+  private notifying = false;
+  private notifyAgain = false;
+
   /** Call after the transaction that enqueued jobs has committed. */
   jobsCommitted(): void {
     this.local.emit('wake');
-    if (!this.embedded) this.pool.query(`NOTIFY ${JOBS_CHANNEL}`).catch(() => {});
+    if (!this.embedded) this.notify();
+  }
+
+  /**
+   * One NOTIFY in flight at a time: commits arriving meanwhile share the next one, which is sent
+   * after they committed, so every commit is still followed by a wakeup. Under load this turns a
+   * round trip per request into a handful per second.
+   */
+  private notify(): void {
+    if (this.notifying) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifying = true;
+    this.pool
+      .query(`NOTIFY ${JOBS_CHANNEL}`)
+      .catch(() => {})
+      .finally(() => {
+        this.notifying = false;
+        if (this.notifyAgain) {
+          this.notifyAgain = false;
+          this.notify();
+        }
+      });
   }
 
   /** Subscribes `onWake`; returns an unsubscribe function. */

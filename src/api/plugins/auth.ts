@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Unauthorized } from '../../domain/errors.ts';
-import { merchantForApiKey } from '../../flows/queries.ts';
+import { merchantByKeyHash } from '../../flows/queries.ts';
 import type pg from 'pg';
 
 export type AuthMode = 'merchant' | 'admin' | 'none';
@@ -31,7 +31,37 @@ function sha256(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-export function registerAuth(app: FastifyInstance, pool: pg.Pool, adminKey: string): void {
+/**
+ * Merchant id by API key, remembered briefly so a busy merchant's requests do not each pay a
+ * database round trip. Keys are never revoked or rotated today; the TTL bounds how long a change
+ * would take to show once they are. Unknown keys are not remembered (a new merchant works at once).
+ */
+export class ApiKeyCache {
+  private readonly entries = new Map<string, { merchantId: string; expiresAt: number }>();
+
+  constructor(
+    private readonly ttlMs = 30_000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  get(keyHash: string, now: number): string | undefined {
+    const entry = this.entries.get(keyHash);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= now) {
+      this.entries.delete(keyHash);
+      return undefined;
+    }
+    return entry.merchantId;
+  }
+
+  set(keyHash: string, merchantId: string, now: number): void {
+    // Map keeps insertion order: the first key is the oldest entry.
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value ?? '');
+    this.entries.set(keyHash, { merchantId, expiresAt: now + this.ttlMs });
+  }
+}
+
+export function registerAuth(app: FastifyInstance, pool: pg.Pool, adminKey: string, keyCache = new ApiKeyCache()): void {
   const adminKeyHash = sha256(adminKey);
   app.decorateRequest('scope', '');
   app.addHook('onRequest', async (request) => {
@@ -45,8 +75,16 @@ export function registerAuth(app: FastifyInstance, pool: pg.Pool, adminKey: stri
       request.scope = 'admin';
       return;
     }
-    const merchant = await merchantForApiKey(pool, token);
+    const keyHash = sha256(token).toString('hex');
+    const now = Date.now();
+    const cached = keyCache.get(keyHash, now);
+    if (cached) {
+      request.scope = cached;
+      return;
+    }
+    const merchant = await merchantByKeyHash(pool, keyHash);
     if (!merchant) throw new Unauthorized('Invalid API key provided.');
+    keyCache.set(keyHash, merchant.id, now);
     request.scope = merchant.id;
   });
 }

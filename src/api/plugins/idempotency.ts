@@ -16,6 +16,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     idempotency: IdempotentRequest | undefined;
   }
+  interface FastifyContextConfig {
+    /** The route's flow reads the stored record in its own first query: no separate lookup here. */
+    idempotencyLookupInFlow?: boolean;
+  }
 }
 
 const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
@@ -52,9 +56,10 @@ export function registerIdempotency(app: FastifyInstance, pool: pg.Pool): void {
       path: request.routeOptions.url ?? request.url,
       requestHash: createHash('sha256').update(canonicalJson(request.body ?? null)).digest('hex'),
     };
+    request.idempotency = idempotency;
+    if (request.routeOptions.config.idempotencyLookupInFlow) return;
     const stored = await findIdempotencyRecord(pool, idempotency.scope, key);
     if (stored) return sendApiResponse(reply, replayOrReject(stored, idempotency), true);
-    request.idempotency = idempotency;
   });
 }
 

@@ -19,6 +19,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
   app.post<{ Body: CreateRefundBody }>(
     '/v1/refunds',
     {
+      config: { idempotencyLookupInFlow: true },
       schema: {
         tags: ['refunds'],
         summary: 'Refund a succeeded charge, fully or partially (settles asynchronously)',
