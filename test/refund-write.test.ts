@@ -1,0 +1,90 @@
+/**
+ * create_refund_if_unchanged (migration 004), the one-round-trip refund write: it writes only
+ * when the facts the refund was decided on still hold, and otherwise writes nothing and returns
+ * the fresh facts. It holds no refund rule of its own.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { newId } from '../src/domain/ids.ts';
+import type { RefundRecord } from '../src/domain/objects.ts';
+import { writeRefundIfUnchanged, readRefundFacts, type RefundWrite } from '../src/db/refunds.ts';
+import { createMerchant, onServer, settledCharge, startTestFinCore, type TestFinCore } from './helpers.ts';
+
+describe('the refund write re-checks its facts', () => {
+  let fincore: TestFinCore;
+  let merchant: { id: string; apiKey: string };
+  before(async () => {
+    fincore = await startTestFinCore();
+    merchant = await createMerchant(fincore.url);
+  });
+  after(() => fincore.stop());
+
+  function write(chargeId: string, amount: number, expected: RefundWrite['expected'], key?: string): RefundWrite {
+    const now = new Date();
+    const refund: RefundRecord = { id: newId('re'), payment_id: chargeId, merchant_id: merchant.id, amount, currency: 'usd', status: 'pending', reason: null, metadata: {}, failure_reason: null, psp_reference: null, created_at: now, updated_at: now };
+    return {
+      refund,
+      expected,
+      job: { id: newId('job'), maxAttempts: 3 },
+      event: { id: newId('evt'), data: { refund: { id: refund.id } }, cause: { type: 'api_request', id: 'req_test' } },
+      idempotency: key ? { scope: merchant.id, key, method: 'POST', path: '/v1/refunds', hash: 'h', code: 201, body: { id: refund.id } } : undefined,
+    };
+  }
+
+  async function rowsFor(refundId: string): Promise<number[]> {
+    const counts = await Promise.all([
+      fincore.db.pool.query('SELECT 1 FROM refunds WHERE id = $1', [refundId]),
+      fincore.db.pool.query('SELECT 1 FROM jobs WHERE ref = $1', [refundId]),
+      fincore.db.pool.query('SELECT 1 FROM events WHERE object_id = $1', [refundId]),
+    ]);
+    return counts.map((c) => c.rowCount ?? 0);
+  }
+
+  it('writes refund, job, event and idempotency record when the facts hold', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
+    const w = write(charge.id, 1000, { status: 'succeeded', reserved: 0 }, 'key-holds');
+    assert.deepEqual(await writeRefundIfUnchanged(fincore.db.pool, w), { outcome: 'created' });
+    assert.deepEqual(await rowsFor(w.refund.id), [1, 1, 1]);
+    const facts = await readRefundFacts(fincore.db.pool, merchant.id, charge.id, { scope: merchant.id, key: 'key-holds' });
+    assert.equal(facts.reserved, 1000);
+    assert.equal(facts.stored?.response_code, 201);
+  });
+
+  it('writes nothing and returns the fresh facts when the reserved amount or the status moved', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
+    assert.equal((await writeRefundIfUnchanged(fincore.db.pool, write(charge.id, 2000, { status: 'succeeded', reserved: 0 }))).outcome, 'created');
+    // Decided on a stale read (reserved 0): refused, with what is true now.
+    const stale = write(charge.id, 3500, { status: 'succeeded', reserved: 0 }, 'key-stale');
+    assert.deepEqual(await writeRefundIfUnchanged(fincore.db.pool, stale), { outcome: 'changed', facts: { charge: { status: 'succeeded', amount: 5000, currency: 'usd' }, reserved: 2000 } });
+    assert.deepEqual(await rowsFor(stale.refund.id), [0, 0, 0]);
+    assert.equal((await readRefundFacts(fincore.db.pool, merchant.id, charge.id, { scope: merchant.id, key: 'key-stale' })).stored, undefined, 'no idempotency record either');
+    const wrongStatus = write(charge.id, 10, { status: 'pending', reserved: 2000 });
+    assert.equal((await writeRefundIfUnchanged(fincore.db.pool, wrongStatus)).outcome, 'changed');
+  });
+
+  it('replays a stored key and refuses an unknown or foreign charge', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
+    assert.equal((await writeRefundIfUnchanged(fincore.db.pool, write(charge.id, 100, { status: 'succeeded', reserved: 0 }, 'key-replay'))).outcome, 'created');
+    const again = await writeRefundIfUnchanged(fincore.db.pool, write(charge.id, 100, { status: 'succeeded', reserved: 100 }, 'key-replay'));
+    assert.equal(again.outcome, 'replay');
+    assert.equal((await writeRefundIfUnchanged(fincore.db.pool, write('ch_missing', 100, { status: 'succeeded', reserved: 0 }))).outcome, 'no_such_charge');
+    const other = await createMerchant(fincore.url, 'Other');
+    const theirs = await settledCharge(fincore.url, other.apiKey, 5000);
+    assert.equal((await writeRefundIfUnchanged(fincore.db.pool, write(theirs.id, 100, { status: 'succeeded', reserved: 0 }))).outcome, 'no_such_charge');
+  });
+
+  it('answers key_in_use while another transaction holds the key', { skip: onServer ? false : 'embedded PGlite shares one session, where advisory locks never conflict' }, async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
+    const holder = await fincore.db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [merchant.id, 'key-busy']);
+      const busy = write(charge.id, 100, { status: 'succeeded', reserved: 0 }, 'key-busy');
+      assert.deepEqual(await writeRefundIfUnchanged(fincore.db.pool, busy), { outcome: 'key_in_use' });
+      assert.deepEqual(await rowsFor(busy.refund.id), [0, 0, 0]);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  });
+});
