@@ -5,14 +5,15 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Ajv, type Options as AjvOptions } from 'ajv';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { newId } from '../domain/ids.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { Failpoints } from './failpoints.ts';
 import { errorBody, toContractError } from './errors.ts';
 import { registerAuth } from './plugins/auth.ts';
-import { registerIdempotency, rememberRefusal } from './plugins/idempotency.ts';
+import { registerIdempotency, rememberRefusal, sendApiResponse } from './plugins/idempotency.ts';
+import { IdempotencyKeyReused } from '../domain/errors.ts';
 import { registerRateLimit } from './plugins/rate-limit.ts';
 import { chargeRoutes } from './routes/charges.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -62,15 +63,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('Request-Id', request.id);
   });
 
-  app.setErrorHandler(async (error, request, reply) => {
+  const refuse = (error: unknown, reply: FastifyReply) => {
     const contractError = toContractError(error);
     const status = contractError.httpStatus;
+    if (status === 503) reply.header('Retry-After', '1');
+    return { status, body: errorBody(contractError), contractError };
+  };
+  app.setErrorHandler(async (error, request, reply) => {
+    const { status, body, contractError } = refuse(error, reply);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: contractError.code, param: contractError.param }, 'request refused');
-    const body = errorBody(contractError);
-    if (status === 503) reply.header('Retry-After', '1');
     if (status >= 400 && status < 500 && contractError.type !== 'idempotency_error' && contractError.type !== 'authentication_error' && contractError.type !== 'rate_limit_error') {
-      await rememberRefusal(ctx.pool, request, { status, body }).catch((e: unknown) => request.log.warn({ err: e }, 'could not remember refusal'));
+      try {
+        const remembered = await rememberRefusal(ctx.pool, request, { status, body });
+        return sendApiResponse(reply, remembered.response, remembered.replayed);
+      } catch (e) {
+        if (e instanceof IdempotencyKeyReused) {
+          const reused = refuse(e, reply);
+          return reply.code(reused.status).send(reused.body);
+        }
+        request.log.warn({ err: e }, 'could not remember refusal');
+      }
     }
     return reply.code(status).send(body);
   });

@@ -1,5 +1,6 @@
 /** SQL for charges (table `payments`) and the refunds read with them. */
 import type { ChargeRecord, Metadata, RefundRecord } from '../domain/objects.ts';
+import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
 import type { Queryable } from './pool.ts';
 
 export interface NewCharge {
@@ -108,4 +109,37 @@ function reviveCharge(json: ChargeRecord): ChargeRecord {
 
 function reviveRefund(json: RefundRecord): RefundRecord {
   return { ...json, created_at: new Date(json.created_at), updated_at: new Date(json.updated_at) };
+}
+
+export interface ChargeWrite {
+  charge: ChargeRecord;
+  job: { id: string; maxAttempts: number };
+  event: { id: string; data: unknown; cause: { type: string; id: string } };
+  idempotency: IdempotencyWrite | undefined;
+}
+
+export type ChargeWriteResult = { outcome: 'created' } | { outcome: 'key_in_use' } | { outcome: 'replay'; stored: IdempotencyRecord };
+
+/** One round trip: create_charge (migration 005) writes charge, job, event and idempotency record. */
+export async function writeCharge(db: Queryable, write: ChargeWrite): Promise<ChargeWriteResult> {
+  const { charge } = write;
+  const { rows } = await db.query<{ outcome: ChargeWriteResult['outcome']; stored_method: string | null; stored_path: string | null; stored_hash: string | null; stored_code: number | null; stored_body: unknown }>(
+    `SELECT * FROM create_charge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+    [
+      charge.id, charge.merchant_id, charge.amount, charge.currency, charge.payment_method, charge.description, JSON.stringify(charge.metadata), charge.created_at,
+      write.job.id, write.job.maxAttempts,
+      write.event.id, JSON.stringify(write.event.data), write.event.cause.type, write.event.cause.id,
+      ...idempotencyParams(write.idempotency),
+    ],
+  );
+  const row = rows[0];
+  switch (row?.outcome) {
+    case 'created':
+    case 'key_in_use':
+      return { outcome: row.outcome };
+    case 'replay':
+      return { outcome: 'replay', stored: storedRecord(row) };
+    default:
+      throw new Error(`create_charge returned ${JSON.stringify(row?.outcome)}`);
+  }
 }

@@ -2,7 +2,7 @@
 import type { Metadata, RefundRecord } from '../domain/objects.ts';
 import type { RefundAmounts } from '../domain/refund.ts';
 import type { ChargeStatus } from '../domain/status.ts';
-import type { IdempotencyRecord } from './idempotency.ts';
+import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
 import type { Queryable } from './pool.ts';
 
 export interface NewRefund {
@@ -121,7 +121,7 @@ export interface RefundWrite {
   expected: { status: ChargeStatus; reserved: number };
   job: { id: string; maxAttempts: number };
   event: { id: string; data: unknown; cause: { type: string; id: string } };
-  idempotency: { scope: string; key: string; method: string; path: string; hash: string; code: number; body: unknown } | undefined;
+  idempotency: IdempotencyWrite | undefined;
 }
 
 export type RefundWriteResult =
@@ -152,7 +152,7 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
       write.expected.status, write.expected.reserved,
       write.job.id, write.job.maxAttempts,
       write.event.id, JSON.stringify(write.event.data), write.event.cause.type, write.event.cause.id,
-      idempotency?.scope ?? null, idempotency?.key ?? null, idempotency?.method ?? null, idempotency?.path ?? null, idempotency?.hash ?? null, idempotency?.code ?? null, idempotency ? JSON.stringify(idempotency.body) : null,
+      ...idempotencyParams(idempotency),
     ],
   );
   const row = rows[0];
@@ -167,7 +167,7 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
         facts: { charge: row.charge_status && row.charge_amount !== null && row.charge_currency ? { status: row.charge_status, amount: row.charge_amount, currency: row.charge_currency } : undefined, reserved: Number(row.reserved ?? 0) },
       };
     case 'replay':
-      return { outcome: 'replay', stored: { request_method: row.stored_method ?? '', request_path: row.stored_path ?? '', request_hash: row.stored_hash ?? '', response_code: row.stored_code ?? 0, response_body: row.stored_body } };
+      return { outcome: 'replay', stored: storedRecord(row) };
     default:
       throw new Error(`create_refund_if_unchanged returned ${JSON.stringify(row?.outcome)}`);
   }

@@ -1,30 +1,48 @@
 /**
- * POST /v1/charges: one transaction writes the charge (pending), its CHARGE job and the
- * charge.created event, and stores the idempotent response. No PSP call inside a request.
+ * POST /v1/charges: one database call (create_charge, migration 005) claims the idempotency key
+ * and writes the charge (pending), its CHARGE job, the charge.created event and the idempotent
+ * response, in one transaction. No PSP call inside a request.
  */
 import { newId } from '../domain/ids.ts';
-import { chargeObject } from '../domain/objects.ts';
-import { insertCharge, type NewCharge } from '../db/charges.ts';
-import { appendEvent, type Cause } from '../db/events.ts';
-import { enqueueJob } from '../db/jobs.ts';
-import { inTransaction } from '../db/pool.ts';
+import { chargeObject, type ChargeRecord } from '../domain/objects.ts';
+import { writeCharge, type NewCharge } from '../db/charges.ts';
+import type { Cause } from '../db/events.ts';
 import type { FlowContext } from './context.ts';
-import { claimIdempotencyKey, storeIdempotentResponse, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
+import { keyInUse, replayOrReject, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
 
 /** A validated charge request: the new charge row without the id FinCore gives it. */
 export type ChargeRequest = Omit<NewCharge, 'id'>;
 
 export async function createCharge(ctx: FlowContext, request: ChargeRequest, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
-  const response = await inTransaction(ctx.pool, async (tx) => {
-    await claimIdempotencyKey(tx, idempotency);
-    const charge = await insertCharge(tx, { id: newId('ch'), ...request });
-    const jobId = await enqueueJob(tx, { type: 'CHARGE', ref: charge.id, maxAttempts: ctx.jobMaxAttempts });
-    const body = chargeObject(charge, []);
-    await appendEvent(tx, { merchantId: request.merchantId, type: 'charge.created', objectType: 'charge', objectId: charge.id, data: { charge: body, job_id: jobId }, cause });
-    const created: ApiResponse = { status: 201, body };
-    await storeIdempotentResponse(tx, idempotency, created);
-    return created;
+  const createdAt = new Date();
+  const charge: ChargeRecord = {
+    id: newId('ch'),
+    merchant_id: request.merchantId,
+    amount: request.amount,
+    currency: request.currency,
+    status: 'pending',
+    payment_method: request.paymentMethod,
+    description: request.description,
+    metadata: request.metadata,
+    failure_code: null,
+    failure_message: null,
+    psp_reference: null,
+    created_at: createdAt,
+    updated_at: createdAt,
+  };
+  const body = chargeObject(charge, []);
+  const jobId = newId('job');
+  const result = await writeCharge(ctx.pool, {
+    charge,
+    job: { id: jobId, maxAttempts: ctx.jobMaxAttempts },
+    event: { id: newId('evt'), data: { charge: body, job_id: jobId }, cause },
+    idempotency: idempotency && { scope: idempotency.scope, key: idempotency.key, method: idempotency.method, path: idempotency.path, hash: idempotency.requestHash, code: 201, body },
   });
+  if (result.outcome === 'key_in_use') throw keyInUse(idempotency?.key ?? '');
+  if (result.outcome === 'replay') {
+    if (!idempotency) throw new Error('replay without an idempotency key');
+    throw new StoredResponseFound(replayOrReject(result.stored, idempotency));
+  }
   ctx.wakeup.jobsCommitted();
-  return response;
+  return { status: 201, body };
 }

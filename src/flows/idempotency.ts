@@ -52,9 +52,10 @@ export async function claimIdempotencyKey(tx: Queryable, request: IdempotentRequ
 }
 
 /** Last step of the transaction: the response is stored with the money movement it describes. */
-export async function storeIdempotentResponse(tx: Queryable, request: IdempotentRequest | undefined, response: ApiResponse): Promise<void> {
-  if (!request) return;
-  await saveIdempotencyRecord(tx, request.scope, request.key, {
+/** False when the key already held a record (left unchanged). */
+export async function storeIdempotentResponse(tx: Queryable, request: IdempotentRequest | undefined, response: ApiResponse): Promise<boolean> {
+  if (!request) return true;
+  return saveIdempotencyRecord(tx, request.scope, request.key, {
     request_method: request.method,
     request_path: request.path,
     request_hash: request.requestHash,

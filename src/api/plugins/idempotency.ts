@@ -63,7 +63,15 @@ export function registerIdempotency(app: FastifyInstance, pool: pg.Pool): void {
   });
 }
 
-/** Called by the error handler for a 4xx answer to a request that carried a key. */
-export async function rememberRefusal(pool: pg.Pool, request: FastifyRequest, response: ApiResponse): Promise<void> {
-  await storeIdempotentResponse(pool, request.idempotency, response);
+/**
+ * Called by the error handler for a 4xx answer to a request that carried a key: the refusal is
+ * remembered. If the key already held an answer (routes whose flow looks the key up itself
+ * refuse invalid bodies before any lookup), that answer wins: it is replayed, or the request is
+ * refused as a reuse of the key (replayOrReject throws IdempotencyKeyReused).
+ */
+export async function rememberRefusal(pool: pg.Pool, request: FastifyRequest, response: ApiResponse): Promise<{ response: ApiResponse; replayed: boolean }> {
+  const idempotency = request.idempotency;
+  if (!idempotency || (await storeIdempotentResponse(pool, idempotency, response))) return { response, replayed: false };
+  const stored = await findIdempotencyRecord(pool, idempotency.scope, idempotency.key);
+  return stored ? { response: replayOrReject(stored, idempotency), replayed: true } : { response, replayed: false };
 }

@@ -22,6 +22,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
   app.post<{ Body: CreateChargeBody }>(
     '/v1/charges',
     {
+      config: { idempotencyLookupInFlow: true },
       schema: {
         tags: ['charges'],
         summary: 'Create a charge (settles asynchronously)',
