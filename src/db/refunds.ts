@@ -82,6 +82,17 @@ export async function settleRefundRow(db: Queryable, refundId: string, settlemen
   return rows[0] as RefundRecord;
 }
 
+/** A refund with its charge's PSP reference: all a REFUND job needs, in one query. */
+export async function findRefundWithChargePspReference(db: Queryable, refundId: string): Promise<(RefundRecord & { charge_psp_reference: string | null }) | undefined> {
+  const { rows } = await db.query<RefundRecord & { charge_psp_reference: string | null }>(
+    `SELECT r.*, p.psp_reference AS charge_psp_reference
+       FROM refunds r JOIN payments p ON p.id = r.payment_id
+      WHERE r.id = $1`,
+    [refundId],
+  );
+  return rows[0];
+}
+
 export async function recordRefundPspReference(db: Queryable, refundId: string, pspReference: string): Promise<void> {
   await db.query('UPDATE refunds SET psp_reference = $2 WHERE id = $1 AND psp_reference IS NULL', [refundId, pspReference]);
 }

@@ -26,8 +26,13 @@ export async function executeCharge(ctx: FlowContext, chargeId: string, cause: C
   }
 
   // Phase 3: record what the PSP said. A pending answer waits for the webhook.
+  // A pending answer only records the PSP reference: one statement, no transaction needed.
+  if (outcome.status === 'pending') {
+    if (outcome.pspReference) await recordChargePspReference(ctx.pool, charge.id, outcome.pspReference);
+    return;
+  }
   await inTransaction(ctx.pool, async (tx) => {
     if (outcome.pspReference) await recordChargePspReference(tx, charge.id, outcome.pspReference);
-    if (outcome.status !== 'pending') await settleCharge(tx, charge.id, outcome, cause);
+    await settleCharge(tx, charge.id, outcome, cause);
   });
 }
