@@ -6,6 +6,7 @@
 import { ConfigError, type Config } from './config.ts';
 import type { Database } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
+import { RefundFactsCache } from './flows/refund-facts-cache.ts';
 import { JobWakeup } from './jobs/wakeup.ts';
 import type { PspGateway } from './psp/gateway.ts';
 import { createSimulatorGateway } from './psp/simulator/adapter.ts';
@@ -33,5 +34,6 @@ export function flowContext(db: Database, config: Config, simulatorUrl?: string)
     psp: pspGateway(config, simulatorUrl),
     wakeup: new JobWakeup(db.pool, db.embedded),
     jobMaxAttempts: config.worker.maxAttempts,
+    refundFacts: new RefundFactsCache(),
   };
 }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { newId } from '../src/domain/ids.ts';
 import type { RefundRecord } from '../src/domain/objects.ts';
 import { writeRefundIfUnchanged, readRefundFacts, type RefundWrite } from '../src/db/refunds.ts';
-import { createMerchant, onServer, settledCharge, startTestFinCore, type TestFinCore } from './helpers.ts';
+import { call, createMerchant, onServer, settledCharge, startTestFinCore, waitForRefund, type ErrorBody, type RefundBody, type TestFinCore } from './helpers.ts';
 
 describe('the refund write re-checks its facts', () => {
   let fincore: TestFinCore;
@@ -86,5 +86,26 @@ describe('the refund write re-checks its facts', () => {
       await holder.query('ROLLBACK');
       holder.release();
     }
+  });
+
+  it('remembered facts never decide wrongly: a freed amount is refundable, a moved one is refused on fresh facts', async () => {
+    // The charge's refunds fail at the PSP: the refunded amount comes back.
+    const failing = await settledCharge(fincore.url, merchant.apiKey, 5000, 'pm_card_refundFail');
+    const all = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: failing.id } });
+    assert.equal(all.status, 201);
+    assert.equal((await waitForRefund(fincore.url, merchant.apiKey, all.body.id)).status, 'failed');
+    // This process last saw 5000 reserved; the truth is 0. The refund must go through.
+    const again = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: failing.id, amount: 3000 } });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+
+    // Another process refunds behind this one's back: remembered facts say 4000 is refundable,
+    // the truth is 500. The refund is refused, on the facts read under the lock.
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
+    assert.equal((await call(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: charge.id, amount: 1000 } })).status, 201);
+    assert.equal((await writeRefundIfUnchanged(fincore.db.pool, write(charge.id, 3500, { status: 'succeeded', reserved: 1000 }))).outcome, 'created');
+    const refused = await call<ErrorBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: charge.id, amount: 1000 } });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.code, 'amount_too_large');
+    assert.equal((await readRefundFacts(fincore.db.pool, merchant.id, charge.id, undefined)).reserved, 4500);
   });
 });

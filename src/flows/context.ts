@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { JobWakeup } from '../jobs/wakeup.ts';
 import type { PspGateway } from '../psp/gateway.ts';
+import type { RefundFactsCache } from './refund-facts-cache.ts';
 
 /** What flows need from the outside world, built once at start-up. */
 export interface FlowContext {
@@ -8,4 +9,6 @@ export interface FlowContext {
   psp: PspGateway;
   wakeup: JobWakeup;
   jobMaxAttempts: number;
+  /** Facts of recently refunded charges, re-checked by the database before any write. */
+  refundFacts: RefundFactsCache;
 }
