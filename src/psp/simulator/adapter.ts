@@ -2,6 +2,7 @@
  * PspGateway adapter for the FinCore PSP simulator (src/psp-simulator), spoken to over HTTP.
  * Create calls carry `Idempotency-Key` = the FinCore object id, so retries never double-charge.
  */
+import { Agent, request } from 'node:http';
 import {
   PspPermanentError,
   PspTransientError,
@@ -55,6 +56,7 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
   const timeoutMs = options.timeoutMs ?? 5000;
   const webhookSecret = options.webhookSecret;
   if (webhookSecret.length === 0) throw new Error('createSimulatorGateway: webhookSecret must not be empty');
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
   async function call(
     method: 'GET' | 'POST',
@@ -66,37 +68,53 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (idempotencyKey !== undefined) headers['Idempotency-Key'] = idempotencyKey;
     const what = `${method} ${path}`;
-    let response: Response;
+    let status: number;
     let text: string;
     try {
-      response = await fetch(`${baseUrl}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      text = await response.text();
+      ({ status, text } = await send(method, path, headers, body === undefined ? undefined : JSON.stringify(body)));
     } catch (err) {
-      const name = err instanceof Error ? err.name : '';
-      const detail =
-        name === 'TimeoutError' || name === 'AbortError'
-          ? `timed out after ${timeoutMs} ms`
-          : err instanceof Error
-            ? `${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}`
-            : String(err);
-      throw new PspTransientError(`PSP simulator ${what} failed: ${detail}`);
+      throw new PspTransientError(`PSP simulator ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
     }
     let parsed: unknown = null;
     if (text.length > 0) {
       try {
         parsed = JSON.parse(text);
       } catch {
-        if (response.status < 400) {
-          throw new PspTransientError(`PSP simulator ${what} answered ${response.status} with a non-JSON body`);
+        if (status < 400) {
+          throw new PspTransientError(`PSP simulator ${what} answered ${status} with a non-JSON body`);
         }
       }
     }
-    return { status: response.status, body: parsed };
+    return { status, body: parsed };
+  }
+
+  /**
+   * One HTTP exchange on a kept-alive connection, bounded by timeoutMs from start to last byte.
+   * node:http rather than fetch: a worker makes one call per job, and fetch costs several times
+   * the CPU for the same request.
+   */
+  function send(method: string, path: string, headers: Record<string, string>, payload: string | undefined): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(`${baseUrl}${path}`, { method, agent, headers: payload === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(payload)) } });
+      const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      });
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      req.end(payload);
+    });
   }
 
   function raiseForStatus(what: string, res: SimResponse): void {
