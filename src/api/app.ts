@@ -63,6 +63,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('Request-Id', request.id);
   });
 
+  // Draining: a request in flight when close() began would leave its kept-alive connection open
+  // (Fastify keeps idle ones 72 s), and close() would wait for it. Those answers close it instead.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('Connection', 'close');
+    return payload;
+  });
+
   const refuse = (error: unknown, reply: FastifyReply) => {
     const contractError = toContractError(error);
     const status = contractError.httpStatus;

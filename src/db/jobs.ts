@@ -34,13 +34,25 @@ export async function enqueueJob(db: Queryable, job: { type: JobType; ref: strin
  */
 export async function claimDueJobs(db: Queryable, workerId: string, limit: number, leaseMs: number): Promise<JobRecord[]> {
   const { rows } = await db.query<JobRecord>(
-    `WITH due AS (
+    // Two index-ordered scans (jobs_due, jobs_leased), each stopping at the limit. One query with
+    // an OR would read and sort every due job to take a few: with a backlog, the claim itself
+    // became the worker's bottleneck. (FOR UPDATE is not allowed on a UNION, hence two CTEs.)
+    `WITH queued AS (
        SELECT id FROM jobs
-        WHERE (status = 'queued' AND run_at <= now())
-           OR (status = 'running' AND locked_until < now())
+        WHERE status = 'queued' AND run_at <= now()
         ORDER BY run_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED
+     ),
+     expired AS (
+       SELECT id FROM jobs
+        WHERE status = 'running' AND locked_until < now()
+        ORDER BY locked_until
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+     ),
+     due AS (
+       SELECT id FROM queued UNION ALL SELECT id FROM expired LIMIT $2
      )
      UPDATE jobs
         SET status = 'running', attempts = attempts + 1, locked_by = $1,
