@@ -13,6 +13,7 @@ import {
   type SimEvent,
   type SimRefund,
 } from './objects.ts';
+import { readBody } from './body.ts';
 import { WebhookSender, type SimLogger, type WebhookStats } from './webhook-sender.ts';
 import { FaultInjector, FaultValidationError, type FaultCounts, type SimFaults } from './faults.ts';
 import { createStripeApi, isStripeRequest, type StripeReply, type StripeWebhookTarget } from './stripe/index.ts';
@@ -60,7 +61,6 @@ export interface PspSimulatorState {
   faults_injected: FaultCounts;
 }
 
-const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_AMOUNT = 99_999_999;
 
 interface StoredResponse {
@@ -118,31 +118,9 @@ function addStats(a: WebhookStats, b: WebhookStats | null): WebhookStats {
   };
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        failed = true;
-        reject(new HttpError(413, 'payload_too_large', `Request body exceeds ${MAX_BODY_BYTES} bytes.`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (err) => {
-      if (!failed) {
-        failed = true;
-        reject(err);
-      }
-    });
-  });
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, 'payload_too_large', `Request body exceeds ${limit} bytes.`);
 }
 
 function parseJsonObject(raw: Buffer): JsonObject {
@@ -370,7 +348,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     create: (body: JsonObject) => StoredResponse,
   ): Promise<StoredResponse> {
     const key = requireIdempotencyKey(req);
-    const raw = await readBody(req);
+    const raw = await readBody(req, tooLarge);
     const storeKey = `${route} ${key}`;
     createRequests.set(storeKey, (createRequests.get(storeKey) ?? 0) + 1);
     const stored = idempotent.get(storeKey);
@@ -421,7 +399,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     if (path === '/sim/faults') {
       if (method === 'GET') return { status: 200, body: faults.settings };
       if (method === 'POST') {
-        const body = parseJsonObject(await readBody(req));
+        const body = parseJsonObject(await readBody(req, tooLarge));
         try {
           const settings = faults.update(body);
           logger.info({ faults: settings }, 'psp simulator faults changed');
@@ -503,7 +481,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
         if (decision === 'failure') {
           // Nothing is done and no idempotency key is stored; the body is drained and dropped.
           faults.count('failure');
-          await readBody(req).catch(() => undefined);
+          await readBody(req, tooLarge).catch(() => undefined);
           if (viaStripe) sendStripeReply(res, stripe.injectedFailure());
           else sendError(res, 500, 'internal_error', 'Injected failure (PSP simulator fault injection).');
           return;

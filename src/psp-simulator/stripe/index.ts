@@ -64,6 +64,7 @@
  * - No rate limiting (429, lock_timeout), no Stripe-Should-Retry header, no request_log_url.
  */
 import type { IncomingMessage } from 'node:http';
+import { readBody } from '../body.ts';
 import type { FaultInjector } from '../faults.ts';
 import type { SimCharge, SimRefund } from '../objects.ts';
 import type { SimLogger, WebhookStats } from '../webhook-sender.ts';
@@ -109,7 +110,6 @@ export interface StripeApi {
   close(): void;
 }
 
-const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_IDEMPOTENCY_KEY = 255;
 const NATIVE_PATHS = new Set(['/v1/charges', '/v1/refunds']);
 const noop = (): void => undefined;
@@ -131,33 +131,6 @@ export function isStripeRequest(req: IncomingMessage, path: string): boolean {
   return true;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        failed = true;
-        req.resume();
-        reject(invalidRequest(`Request body exceeds ${MAX_BODY_BYTES} bytes.`, { status: 413 }));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (err) => {
-      if (!failed) {
-        failed = true;
-        reject(err);
-      }
-    });
-  });
-}
 
 function redactKey(key: string): string {
   return key.length > 12 ? `${key.slice(0, 8)}${'*'.repeat(key.length - 12)}${key.slice(-4)}` : '*'.repeat(key.length);
@@ -220,7 +193,7 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
     if (idempotencyKey !== null) headers['Idempotency-Key'] = idempotencyKey;
     let claim: KeyClaim | null = null;
     try {
-      const raw = await readBody(req);
+      const raw = await readBody(req, (limit) => invalidRequest(`Request body exceeds ${limit} bytes.`, { status: 413 }));
       const apiKey = authenticate(req);
       headers['Stripe-Version'] = apiVersionOf(req);
       const endpoint = route(method, path);
