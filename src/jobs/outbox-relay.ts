@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { leaseUnpublishedJobs, markJobsPublished, type JobRecord } from '../db/jobs.ts';
 import type { Queryable } from '../db/pool.ts';
-import type { JobWakeup } from './wakeup.ts';
+import { PollPause, type JobWakeup } from './wakeup.ts';
 import type { JobMessage } from './message.ts';
 import type { PublishResult } from './sqs.ts';
 
@@ -49,29 +49,13 @@ export async function relayOnce(db: Queryable, publisher: OutboxPublisher, optio
 }
 
 export function startOutboxRelay(db: Queryable, publisher: OutboxPublisher, wakeup: JobWakeup, options: RelayOptions, logger: Logger): { stop(): Promise<void> } {
-  let stopping = false;
-  let wakeRequested = false;
-  let sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
-  const wake = () => {
-    wakeRequested = true;
-    if (sleeper) {
-      clearTimeout(sleeper.timer);
-      sleeper.resolve();
-    }
-  };
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (wakeRequested || stopping) return resolve();
-      sleeper = { timer: setTimeout(resolve, ms), resolve };
-    }).finally(() => {
-      sleeper = undefined;
-    });
-  const unsubscribing = wakeup.subscribe(wake);
+  const pause = new PollPause();
+  const unsubscribing = wakeup.subscribe(pause.wake);
 
   const loop = (async () => {
     await unsubscribing;
-    while (!stopping) {
-      wakeRequested = false;
+    while (!pause.stopping) {
+      pause.beginRound();
       try {
         const round = await relayOnce(db, publisher, options);
         if (round.failed > 0) logger.warn({ refused: round.refused }, 'SQS refused some job messages; they are sent again after their lease');
@@ -81,14 +65,13 @@ export function startOutboxRelay(db: Queryable, publisher: OutboxPublisher, wake
       } catch (error) {
         logger.error({ err: error instanceof Error ? error.message : String(error) }, 'outbox relay round failed; retrying at the next poll');
       }
-      await sleep(options.pollIntervalMs);
+      await pause.sleep(options.pollIntervalMs);
     }
   })();
 
   return {
     async stop() {
-      stopping = true;
-      wake();
+      pause.stop();
       await loop;
       await (await unsubscribing)();
     },

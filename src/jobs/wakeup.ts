@@ -75,3 +75,46 @@ export class JobWakeup {
     };
   }
 }
+
+/**
+ * The pause between rounds of a polling loop that JobWakeup can cut short (the postgres worker,
+ * the outbox relay). A wakeup during a round makes the next pause return at once, so a job
+ * committed mid-round is never left for a whole poll interval.
+ */
+export class PollPause {
+  private wakeRequested = false;
+  private stopped = false;
+  private sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+
+  /** Ends the current pause, or the next one before it starts. */
+  readonly wake = (): void => {
+    this.wakeRequested = true;
+    if (this.sleeper) {
+      clearTimeout(this.sleeper.timer);
+      this.sleeper.resolve();
+    }
+  };
+
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake();
+  }
+
+  /** Call as a round begins: the wakeups that round will see are consumed. */
+  beginRound(): void {
+    this.wakeRequested = false;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.wakeRequested || this.stopped) return resolve();
+      this.sleeper = { timer: setTimeout(resolve, ms), resolve };
+    }).finally(() => {
+      this.sleeper = undefined;
+    });
+  }
+}

@@ -10,6 +10,7 @@ import type { FlowContext } from '../flows/context.ts';
 import { retryDelayMs } from './backoff.ts';
 import { recordDeadLetter } from './dead-letter.ts';
 import { routeJob } from './router.ts';
+import { PollPause } from './wakeup.ts';
 
 export interface WorkerOptions {
   pollIntervalMs: number;
@@ -32,27 +33,8 @@ export function describe(error: unknown): string {
 export async function startWorker(ctx: FlowContext, options: WorkerOptions, logger: Logger): Promise<RunningWorker> {
   const workerId = `wrk_${randomBytes(6).toString('hex')}`;
   const log = logger.child({ worker: workerId });
-  let stopping = false;
-  let wakeRequested = false;
-  let sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
-
-  const wake = () => {
-    wakeRequested = true;
-    if (sleeper) {
-      clearTimeout(sleeper.timer);
-      sleeper.resolve();
-    }
-  };
-  const unsubscribe = await ctx.wakeup.subscribe(wake);
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (wakeRequested || stopping) return resolve();
-      const timer = setTimeout(resolve, ms);
-      sleeper = { timer, resolve };
-    }).finally(() => {
-      sleeper = undefined;
-    });
+  const pause = new PollPause();
+  const unsubscribe = await ctx.wakeup.subscribe(pause.wake);
 
   async function runJob(job: JobRecord): Promise<void> {
     const message = { job_id: job.id, job_type: job.job_type, ref: job.ref, attempt: job.attempts };
@@ -75,19 +57,19 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
   }
 
   const loop = (async () => {
-    while (!stopping) {
-      wakeRequested = false;
+    while (!pause.stopping) {
+      pause.beginRound();
       let jobs: JobRecord[] = [];
       try {
         jobs = await claimDueJobs(ctx.pool, workerId, options.batchSize, options.leaseMs);
         await Promise.all(jobs.map((job) => runJob(job).catch((error: unknown) => log.error({ err: describe(error), job: job.id }, 'could not record job result'))));
       } catch (error) {
         log.error({ err: describe(error) }, 'claiming jobs failed; backing off');
-        await sleep(options.pollIntervalMs);
+        await pause.sleep(options.pollIntervalMs);
         continue;
       }
       // A full batch means more may be due: go again at once.
-      if (jobs.length < options.batchSize) await sleep(options.pollIntervalMs);
+      if (jobs.length < options.batchSize) await pause.sleep(options.pollIntervalMs);
     }
   })();
 
@@ -95,8 +77,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
   return {
     id: workerId,
     async stop() {
-      stopping = true;
-      wake();
+      pause.stop();
       await loop;
       await unsubscribe();
       log.info('worker stopped');
