@@ -36,11 +36,6 @@ export async function findRefundOfMerchant(db: Queryable, merchantId: string, re
   return rows[0];
 }
 
-export async function findRefund(db: Queryable, refundId: string): Promise<RefundRecord | undefined> {
-  const { rows } = await db.query<RefundRecord>('SELECT * FROM refunds WHERE id = $1', [refundId]);
-  return rows[0];
-}
-
 export async function lockRefund(db: Queryable, refundId: string): Promise<RefundRecord | undefined> {
   const { rows } = await db.query<RefundRecord>('SELECT * FROM refunds WHERE id = $1 FOR UPDATE', [refundId]);
   return rows[0];

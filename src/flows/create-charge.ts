@@ -8,7 +8,7 @@ import { chargeObject, type ChargeRecord } from '../domain/objects.ts';
 import { writeCharge, type NewCharge } from '../db/charges.ts';
 import type { Cause } from '../db/events.ts';
 import type { FlowContext } from './context.ts';
-import { keyInUse, replayOrReject, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
+import { idempotencyWrite, keyInUse, replayOrReject, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
 
 /** A validated charge request: the new charge row without the id FinCore gives it. */
 export type ChargeRequest = Omit<NewCharge, 'id'>;
@@ -36,7 +36,7 @@ export async function createCharge(ctx: FlowContext, request: ChargeRequest, cau
     charge,
     job: { id: jobId, maxAttempts: ctx.jobMaxAttempts },
     event: { id: newId('evt'), data: { charge: body, job_id: jobId }, cause },
-    idempotency: idempotency && { scope: idempotency.scope, key: idempotency.key, method: idempotency.method, path: idempotency.path, hash: idempotency.requestHash, code: 201, body },
+    idempotency: idempotencyWrite(idempotency, { status: 201, body }),
   });
   if (result.outcome === 'key_in_use') throw keyInUse(idempotency?.key ?? '');
   if (result.outcome === 'replay') {

@@ -20,7 +20,7 @@ import { inTransaction } from '../db/pool.ts';
 import { insertRefund, readRefundFacts, refundAmountsOfCharge, writeRefundIfUnchanged } from '../db/refunds.ts';
 import type { FlowContext } from './context.ts';
 import type { KnownRefundFacts } from './refund-facts-cache.ts';
-import { claimIdempotencyKey, keyInUse, replayOrReject, storeIdempotentResponse, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
+import { claimIdempotencyKey, idempotencyWrite, keyInUse, replayOrReject, storeIdempotentResponse, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
 
 export interface RefundRequest {
   merchantId: string;
@@ -84,7 +84,7 @@ async function createRefundFast(ctx: FlowContext, request: RefundRequest, cause:
       expected: { status: facts.charge.status, reserved: facts.reserved },
       job: { id: jobId, maxAttempts: ctx.jobMaxAttempts },
       event: { id: newId('evt'), data: { refund: body, job_id: jobId }, cause },
-      idempotency: idempotency && { scope: idempotency.scope, key: idempotency.key, method: idempotency.method, path: idempotency.path, hash: idempotency.requestHash, code: 201, body },
+      idempotency: idempotencyWrite(idempotency, { status: 201, body }),
     });
     switch (result.outcome) {
       case 'created':

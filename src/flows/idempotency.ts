@@ -4,7 +4,7 @@
  * process dies between commit and response.
  */
 import { IdempotencyKeyInUse, IdempotencyKeyReused } from '../domain/errors.ts';
-import { findIdempotencyRecord, saveIdempotencyRecord, tryLockIdempotencyKey } from '../db/idempotency.ts';
+import { findIdempotencyRecord, saveIdempotencyRecord, tryLockIdempotencyKey, type IdempotencyWrite } from '../db/idempotency.ts';
 import type { Queryable } from '../db/pool.ts';
 
 export interface IdempotentRequest {
@@ -62,4 +62,9 @@ export async function storeIdempotentResponse(tx: Queryable, request: Idempotent
     response_code: response.status,
     response_body: response.body,
   });
+}
+
+/** The record a one-round-trip write stores with its money movement, for this request and answer. */
+export function idempotencyWrite(request: IdempotentRequest | undefined, response: ApiResponse): IdempotencyWrite | undefined {
+  return request && { scope: request.scope, key: request.key, method: request.method, path: request.path, hash: request.requestHash, code: response.status, body: response.body };
 }

@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Unauthorized } from '../../domain/errors.ts';
+import { hashApiKey } from '../../flows/merchants.ts';
 import { merchantByKeyHash } from '../../flows/queries.ts';
 import type pg from 'pg';
 
@@ -75,7 +76,7 @@ export function registerAuth(app: FastifyInstance, pool: pg.Pool, adminKey: stri
       request.scope = 'admin';
       return;
     }
-    const keyHash = sha256(token).toString('hex');
+    const keyHash = hashApiKey(token);
     const now = Date.now();
     const cached = keyCache.get(keyHash, now);
     if (cached) {
