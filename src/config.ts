@@ -58,6 +58,7 @@ export interface Config {
     leaseMs: number;
     maxAttempts: number;
     batchSize: number;
+    concurrency: number;
     backoffBaseMs: number;
     backoffMaxMs: number;
   };
@@ -173,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       leaseMs: int(env, 'FINCORE_JOB_LEASE_MS', 30_000, 100, 3_600_000),
       maxAttempts: int(env, 'FINCORE_JOB_MAX_ATTEMPTS', 8, 1, 100),
       batchSize: int(env, 'FINCORE_WORKER_BATCH', 16, 1, 1000),
+      concurrency: int(env, 'FINCORE_WORKER_CONCURRENCY', 64, 1, 10_000),
       backoffBaseMs: int(env, 'FINCORE_JOB_BACKOFF_BASE_MS', 500, 1, 3_600_000),
       backoffMaxMs: int(env, 'FINCORE_JOB_BACKOFF_MAX_MS', 300_000, 1, 86_400_000),
     },

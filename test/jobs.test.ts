@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { claimDueJobs, findJob, listDeadJobs, requeueDeadJob } from '../src/db/jobs.ts';
+import { claimDueJobs, enqueueJob, findJob, listDeadJobs, requeueDeadJob } from '../src/db/jobs.ts';
 import type { FlowContext } from '../src/flows/context.ts';
-import { startWorker } from '../src/jobs/worker.ts';
+import type { Queryable } from '../src/db/pool.ts';
+import { CompletionBatch, startWorker } from '../src/jobs/worker.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
 import { call, createMerchant, pspCreateCalls, eventually, startTestFinCore, waitForCharge, type ChargeBody, type TestFinCore } from './helpers.ts';
 
-const workerOptions = { pollIntervalMs: 20, leaseMs: 30_000, batchSize: 8, backoffBaseMs: 5, backoffMaxMs: 20 };
+const workerOptions = { pollIntervalMs: 20, leaseMs: 30_000, batchSize: 8, concurrency: 16, backoffBaseMs: 5, backoffMaxMs: 20 };
 
 describe('job queue', () => {
   let fincore: TestFinCore;
@@ -71,5 +72,48 @@ describe('job queue', () => {
     } finally {
       await worker.stop();
     }
+  });
+
+  it('a slow PSP call does not hold back the jobs claimed after it', async () => {
+    const slow = await call<ChargeBody>(fincore.url, 'POST', '/v1/charges', { key: apiKey, body: { amount: 900, currency: 'usd', payment_method: 'pm_card_visa' } });
+    let release = (): void => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const psp = fincore.ctx.psp;
+    const slowPsp: FlowContext = {
+      ...fincore.ctx,
+      psp: { ...psp, createCharge: async (request) => { if (request.reference === slow.body.id) await gate; return psp.createCharge(request); } },
+    };
+    const worker = await startWorker(slowPsp, { ...workerOptions, batchSize: 4, concurrency: 8 }, pino({ level: 'silent' }));
+    try {
+      await eventually(async () => ((await findJob(fincore.db.pool, (await fincore.db.pool.query<{ id: string }>('SELECT id FROM jobs WHERE ref = $1', [slow.body.id])).rows[0]?.id ?? ''))?.status === 'running' ? true : undefined), 5000, 'slow job claimed');
+      // Claimed in batches of 4 behind the slow one: all must finish while it still hangs.
+      const others: string[] = [];
+      for (let i = 0; i < 20; i++) others.push((await call<ChargeBody>(fincore.url, 'POST', '/v1/charges', { key: apiKey, body: { amount: 100 + i, currency: 'usd', payment_method: 'pm_card_visa' } })).body.id);
+      for (const id of others) assert.equal((await waitForCharge(fincore.url, apiKey, id)).status, 'succeeded');
+      assert.equal((await call<ChargeBody>(fincore.url, 'GET', `/v1/charges/${slow.body.id}`, { key: apiKey })).body.status, 'pending');
+      release();
+      assert.equal((await waitForCharge(fincore.url, apiKey, slow.body.id)).status, 'succeeded');
+    } finally {
+      release();
+      await worker.stop();
+    }
+  });
+
+  it('finished jobs are marked done in groups, and only under the lease of the worker that holds them', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push(await enqueueJob(fincore.db.pool, { type: 'CHARGE', ref: `ch_group_${i}`, maxAttempts: 3 }));
+    const claimed = await claimDueJobs(fincore.db.pool, 'wrk_group', 100, 30_000);
+    assert.deepEqual(claimed.map((j) => j.id).filter((id) => ids.includes(id)).sort(), [...ids].sort());
+
+    const statements: string[] = [];
+    const counting = { query: (text: string, values?: unknown[]) => (statements.push(text), fincore.db.pool.query(text, values)) } as unknown as Queryable;
+    const shared = new CompletionBatch(counting, 'wrk_group');
+    await Promise.all(ids.slice(0, 10).map((id) => shared.complete(id)));
+    assert.equal(statements.length, 1, 'ten jobs finishing together take one statement');
+    for (const id of ids.slice(0, 10)) assert.equal((await findJob(fincore.db.pool, id))?.status, 'done');
+
+    // Another worker's completion of a job it does not hold changes nothing.
+    await new CompletionBatch(fincore.db.pool, 'wrk_stranger').complete(ids[10] as string);
+    assert.equal((await findJob(fincore.db.pool, ids[10] as string))?.status, 'running');
   });
 });

@@ -65,12 +65,12 @@ export async function claimDueJobs(db: Queryable, workerId: string, limit: numbe
   return rows;
 }
 
-/** Only the worker holding the lease may finish the job (a re-claimed job belongs to another). */
-export async function completeJob(db: Queryable, jobId: string, workerId: string): Promise<void> {
+/** Only the worker holding the lease may finish a job (a re-claimed job belongs to another). */
+export async function completeJobs(db: Queryable, jobIds: string[], workerId: string): Promise<void> {
   await db.query(
     `UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, updated_at = now()
-      WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
-    [jobId, workerId],
+      WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = 'running'`,
+    [jobIds, workerId],
   );
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Message } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
-import { completeJob, findJob, scheduleRetry, startQueuedDelivery } from '../db/jobs.ts';
+import { completeJobs, findJob, scheduleRetry, startQueuedDelivery } from '../db/jobs.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { recordDeadLetter } from './dead-letter.ts';
 import { MalformedJobMessage, parseJobMessage } from './message.ts';
@@ -62,7 +62,7 @@ export async function handleQueueRecord(ctx: FlowContext, record: QueueRecord, o
   const delivery = { ...message, attempt: record.receiveCount };
   try {
     await routeJob(ctx, delivery);
-    await completeJob(ctx.pool, job.id, consumerId);
+    await completeJobs(ctx.pool, [job.id], consumerId);
     return 'done';
   } catch (error) {
     const reason = describe(error);

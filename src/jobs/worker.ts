@@ -2,10 +2,16 @@
  * The postgres-transport worker: claims due jobs in batches (FOR UPDATE SKIP LOCKED), runs each
  * through the router, then completes, retries with backoff, or dead-letters it. Woken by
  * NOTIFY / in-process signal, with polling as the fallback. Any number may run side by side.
+ *
+ * Jobs run in a window of `concurrency`: a new batch is claimed as soon as a batch's worth of
+ * room is free, so one slow PSP call never holds back the jobs claimed with it. Finished jobs
+ * are marked done in groups (one statement for all that finished while the previous group was
+ * being written), which turns one commit per job into one per group under load.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { claimDueJobs, completeJob, scheduleRetry, type JobRecord } from '../db/jobs.ts';
+import { claimDueJobs, completeJobs, scheduleRetry, type JobRecord } from '../db/jobs.ts';
+import type { Queryable } from '../db/pool.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { retryDelayMs } from './backoff.ts';
 import { recordDeadLetter } from './dead-letter.ts';
@@ -16,6 +22,8 @@ export interface WorkerOptions {
   pollIntervalMs: number;
   leaseMs: number;
   batchSize: number;
+  /** Jobs in flight at most (at least batchSize). */
+  concurrency: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
 }
@@ -30,18 +38,60 @@ export function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
+/**
+ * Marks finished jobs done, many per statement: while one group is being written, the jobs that
+ * finish meanwhile wait and go in the next (the same idea as PostgreSQL's group commit). A job
+ * counts as finished for its caller only once its group is written.
+ */
+export class CompletionBatch {
+  private waiting: { jobId: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private writing = false;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly workerId: string,
+  ) {}
+
+  complete(jobId: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ jobId, resolve, reject });
+      if (!this.writing) void this.writeGroups();
+    });
+  }
+
+  private async writeGroups(): Promise<void> {
+    this.writing = true;
+    // Let the jobs finishing in this turn of the event loop join the first group.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.waiting.length > 0) {
+      const group = this.waiting;
+      this.waiting = [];
+      try {
+        await completeJobs(this.db, group.map((entry) => entry.jobId), this.workerId);
+        for (const entry of group) entry.resolve();
+      } catch (error) {
+        for (const entry of group) entry.reject(error);
+      }
+    }
+    this.writing = false;
+  }
+}
+
 export async function startWorker(ctx: FlowContext, options: WorkerOptions, logger: Logger): Promise<RunningWorker> {
   const workerId = `wrk_${randomBytes(6).toString('hex')}`;
   const log = logger.child({ worker: workerId });
   const pause = new PollPause();
   const unsubscribe = await ctx.wakeup.subscribe(pause.wake);
+  const completions = new CompletionBatch(ctx.pool, workerId);
+  const window = Math.max(options.concurrency, options.batchSize);
+  const inFlight = new Set<Promise<void>>();
 
   async function runJob(job: JobRecord): Promise<void> {
     const message = { job_id: job.id, job_type: job.job_type, ref: job.ref, attempt: job.attempts };
     try {
       if (job.attempts > job.max_attempts) throw new Error('attempts exhausted (the job outlived its lease too often)');
       await routeJob(ctx, message);
-      await completeJob(ctx.pool, job.id, workerId);
+      await completions.complete(job.id);
       log.debug({ job: message }, 'job done');
     } catch (error) {
       const reason = describe(error);
@@ -56,21 +106,31 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
     }
   }
 
+  function launch(job: JobRecord): void {
+    const running: Promise<void> = runJob(job)
+      .catch((error: unknown) => log.error({ err: describe(error), job: job.id }, 'could not record job result'))
+      .finally(() => inFlight.delete(running));
+    inFlight.add(running);
+  }
+
   const loop = (async () => {
     while (!pause.stopping) {
+      // Claim only when a whole batch fits: fewer, fuller claims.
+      while (inFlight.size > window - options.batchSize) await Promise.race(inFlight);
       pause.beginRound();
       let jobs: JobRecord[] = [];
       try {
         jobs = await claimDueJobs(ctx.pool, workerId, options.batchSize, options.leaseMs);
-        await Promise.all(jobs.map((job) => runJob(job).catch((error: unknown) => log.error({ err: describe(error), job: job.id }, 'could not record job result'))));
       } catch (error) {
         log.error({ err: describe(error) }, 'claiming jobs failed; backing off');
         await pause.sleep(options.pollIntervalMs);
         continue;
       }
-      // A full batch means more may be due: go again at once.
+      for (const job of jobs) launch(job);
+      // A full batch means more may be due: go again as soon as there is room.
       if (jobs.length < options.batchSize) await pause.sleep(options.pollIntervalMs);
     }
+    await Promise.all(inFlight);
   })();
 
   log.info('worker started');

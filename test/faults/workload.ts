@@ -54,7 +54,7 @@ export async function runFaultScenario(options: {
     ...options.env,
   });
   const sim = fincore.simulatorUrl ?? '';
-  const workerOptions = { pollIntervalMs: 100, leaseMs: 30_000, batchSize: 8, backoffBaseMs: 20, backoffMaxMs: 300 };
+  const workerOptions = { pollIntervalMs: 100, leaseMs: 30_000, batchSize: 8, concurrency: 16, backoffBaseMs: 20, backoffMaxMs: 300 };
   const extraWorkers = await Promise.all(Array.from({ length: options.extraWorkers ?? 0 }, () => startWorker(fincore.ctx, workerOptions, fincore.logger)));
   const setFaults = async (faults: Faults & { seed?: number; timeout_hold_ms?: number }) => {
     const answer = await fetch(`${sim}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
