@@ -4,7 +4,25 @@ import type { Queryable } from './pool.ts';
 
 export interface Cause {
   type: 'api_request' | 'job' | 'psp_event' | 'operator' | 'reconciliation';
+  /** The request id, job id, PSP event id, operator action or reconciliation sweep. */
   id: string;
+  /** For an API request: the Idempotency-Key it carried, if any. */
+  idempotencyKey?: string | null;
+}
+
+/** An events row as stored. `sequence` counts the changes of its object: 1, 2, 3, ... */
+export interface EventRow {
+  id: string;
+  merchant_id: string | null;
+  type: string;
+  object_type: 'charge' | 'refund' | 'job' | 'merchant' | 'reconciliation';
+  object_id: string;
+  sequence: number;
+  data: Record<string, unknown>;
+  cause_type: Cause['type'];
+  cause_id: string;
+  cause_idempotency_key: string | null;
+  created_at: Date;
 }
 
 export interface NewEvent {

@@ -32,21 +32,21 @@ export async function enqueueJob(db: Queryable, job: { type: JobType; ref: strin
  * Claims up to `limit` due jobs: queued ones whose time has come, and running ones whose worker
  * let the lease expire (it died). SKIP LOCKED lets several workers claim side by side.
  */
-export async function claimDueJobs(db: Queryable, workerId: string, limit: number, leaseMs: number): Promise<JobRecord[]> {
+export async function claimDueJobs(db: Queryable, workerId: string, limit: number, leaseMs: number, jobTypes?: readonly JobType[]): Promise<JobRecord[]> {
   const { rows } = await db.query<JobRecord>(
     // Two index-ordered scans (jobs_due, jobs_leased), each stopping at the limit. One query with
     // an OR would read and sort every due job to take a few: with a backlog, the claim itself
     // became the worker's bottleneck. (FOR UPDATE is not allowed on a UNION, hence two CTEs.)
     `WITH queued AS (
        SELECT id FROM jobs
-        WHERE status = 'queued' AND run_at <= now()
+        WHERE status = 'queued' AND run_at <= now() AND ($4::text[] IS NULL OR job_type = ANY($4))
         ORDER BY run_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED
      ),
      expired AS (
        SELECT id FROM jobs
-        WHERE status = 'running' AND locked_until < now()
+        WHERE status = 'running' AND locked_until < now() AND ($4::text[] IS NULL OR job_type = ANY($4))
         ORDER BY locked_until
         LIMIT $2
         FOR UPDATE SKIP LOCKED
@@ -60,7 +60,7 @@ export async function claimDueJobs(db: Queryable, workerId: string, limit: numbe
        FROM due
       WHERE jobs.id = due.id
      RETURNING jobs.*`,
-    [workerId, limit, leaseMs],
+    [workerId, limit, leaseMs, jobTypes ?? null],
   );
   return rows;
 }

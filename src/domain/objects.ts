@@ -111,3 +111,42 @@ export function chargeObject(charge: ChargeRecord, refunds: readonly RefundRecor
   if (includeRefunds) object.refunds = refunds.map(refundObject);
   return object;
 }
+
+/** The public event object (GET /v1/events, outbound merchant webhooks). */
+export interface EventObject {
+  id: string;
+  object: 'event';
+  type: string;
+  /** Per object: 1 for its creation, +1 for every later change. A consumer keeps the highest seen. */
+  sequence: number;
+  data: { object_type: string; object_id: string; object: unknown };
+  cause: { type: string; id: string; idempotency_key: string | null };
+  created_at: string;
+}
+
+export interface StoredEvent {
+  id: string;
+  type: string;
+  object_type: string;
+  object_id: string;
+  sequence: number;
+  data: Record<string, unknown>;
+  cause_type: string;
+  cause_id: string;
+  cause_idempotency_key: string | null;
+  created_at: Date;
+}
+
+/** The object's snapshot after the change is stored under its type (`charge`, `refund`, `job`, ...). */
+export function eventObject(event: StoredEvent): EventObject {
+  const snapshot = event.data[event.object_type] ?? event.data;
+  return {
+    id: event.id,
+    object: 'event',
+    type: event.type,
+    sequence: event.sequence,
+    data: { object_type: event.object_type, object_id: event.object_id, object: snapshot },
+    cause: { type: event.cause_type, id: event.cause_id, idempotency_key: event.cause_idempotency_key },
+    created_at: event.created_at.toISOString(),
+  };
+}

@@ -6,3 +6,17 @@ export function retryDelayMs(attempt: number, baseMs: number, maxMs: number, ran
   const exponential = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
   return Math.round(exponential / 2 + (exponential / 2) * random());
 }
+
+/**
+ * Thrown by a job handler that knows when its job should run again (a webhook endpoint's own
+ * retry schedule): the worker retries after `delayMs` instead of its generic backoff.
+ */
+export class RetryAfter extends Error {
+  constructor(
+    readonly delayMs: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RetryAfter';
+  }
+}

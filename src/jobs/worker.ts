@@ -10,10 +10,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { claimDueJobs, completeJobs, scheduleRetry, type JobRecord } from '../db/jobs.ts';
+import { claimDueJobs, completeJobs, scheduleRetry, type JobRecord, type JobType } from '../db/jobs.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { FlowContext } from '../flows/context.ts';
-import { retryDelayMs } from './backoff.ts';
+import { RetryAfter, retryDelayMs } from './backoff.ts';
 import { recordDeadLetter } from './dead-letter.ts';
 import { routeJob } from './router.ts';
 import { PollPause } from './wakeup.ts';
@@ -24,6 +24,8 @@ export interface WorkerOptions {
   batchSize: number;
   /** Jobs in flight at most (at least batchSize). */
   concurrency: number;
+  /** Only these job types (a lane of its own, e.g. merchant webhooks apart from money); default all. */
+  jobTypes?: readonly JobType[];
   backoffBaseMs: number;
   backoffMaxMs: number;
 }
@@ -99,7 +101,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
         await recordDeadLetter(ctx, message, workerId, reason);
         log.error({ job: message, err: reason }, 'job dead-lettered after its last attempt');
       } else {
-        const delay = retryDelayMs(job.attempts, options.backoffBaseMs, options.backoffMaxMs);
+        const delay = error instanceof RetryAfter ? error.delayMs : retryDelayMs(job.attempts, options.backoffBaseMs, options.backoffMaxMs);
         await scheduleRetry(ctx.pool, job.id, workerId, delay, reason);
         log.warn({ job: message, err: reason, retry_in_ms: delay }, 'job failed, retrying');
       }
@@ -120,7 +122,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
       pause.beginRound();
       let jobs: JobRecord[] = [];
       try {
-        jobs = await claimDueJobs(ctx.pool, workerId, options.batchSize, options.leaseMs);
+        jobs = await claimDueJobs(ctx.pool, workerId, options.batchSize, options.leaseMs, options.jobTypes);
       } catch (error) {
         log.error({ err: describe(error) }, 'claiming jobs failed; backing off');
         await pause.sleep(options.pollIntervalMs);
