@@ -10,6 +10,8 @@
  *   fincore jobs dead       list dead-lettered jobs
  *   fincore jobs retry ID   put a dead-lettered job back in the queue
  *   fincore jobs redrive    SQS: move the dead-letter queue's messages back to the job queue
+ *   fincore audit verify    recompute the audit hash chains and check the ledger (exit 1 on a problem)
+ *   fincore audit seal      seal the events the audit relay has not sealed yet, then exit
  */
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -22,8 +24,17 @@ import { startFinCore, type Components } from './main.ts';
 import { startPspSimulator } from './psp-simulator/server.ts';
 import { reconcilePending } from './flows/reconcile.ts';
 import { redriveDeadLetters, sqsClient } from './jobs/sqs.ts';
+import { sealPendingEvents } from './audit/seal.ts';
+import { verifyAuditTrail, type VerifyReport } from './audit/verify.ts';
 
-const USAGE = `usage: fincore <start|api|worker|psp-simulator|reconcile [--all]|migrate|jobs dead|jobs retry <job_id>|jobs redrive>`;
+const USAGE = `usage: fincore <start|api|worker|psp-simulator|reconcile [--all]|migrate|jobs dead|jobs retry <job_id>|jobs redrive|audit verify|audit seal>`;
+
+function printVerifyReport(report: VerifyReport): void {
+  for (const chain of report.chains) process.stdout.write(`chain ${chain.chain}: ${chain.length} events, head ${chain.head}\n`);
+  process.stdout.write(`events in chains checked: ${report.eventsChecked}; waiting to be sealed: ${report.pendingSeal}; ledger entries: ${report.ledgerEntries}; charges checked against the ledger: ${report.chargesChecked}\n`);
+  if (report.ok) process.stdout.write('audit trail OK\n');
+  for (const problem of report.problems) process.stdout.write(`BROKEN: ${problem}\n`);
+}
 
 async function runUntilSignal(config: Config, components: Components): Promise<void> {
   const logger = pino({ level: config.logLevel });
@@ -141,6 +152,27 @@ reconcilePending(flowContext(db, config), sub === '--all' ? 0 : config.reconcile
         }
         const moved = await redriveDeadLetters(sqsClient(config.sqs), config.sqs.dlqUrl, config.sqs.queueUrl);
         process.stdout.write(`moved ${moved} message(s) from the dead-letter queue back to the job queue\n`);
+        return 0;
+      }
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+    case 'audit':
+      if (sub === 'verify') {
+        const report = await withDatabase(config, (db) => verifyAuditTrail(db.pool));
+        printVerifyReport(report);
+        return report.ok ? 0 : 1;
+      }
+      if (sub === 'seal') {
+        const sealed = await withDatabase(config, async (db) => {
+          let total = 0;
+          let sealed: number;
+          do {
+            sealed = await sealPendingEvents(db.pool, config.audit.batchSize);
+            total += sealed;
+          } while (sealed > 0);
+          return total;
+        });
+        process.stdout.write(`sealed ${sealed} event(s)\n`);
         return 0;
       }
       process.stderr.write(`${USAGE}\n`);

@@ -66,6 +66,11 @@ export interface Config {
     afterMs: number;
     intervalMs: number;
   };
+  /** The audit relay: seals committed events into the per-merchant hash chains. */
+  audit: {
+    pollIntervalMs: number;
+    batchSize: number;
+  };
   dbPoolSize: number;
   logLevel: string;
   bodyLimitBytes: number;
@@ -181,6 +186,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcile: {
       afterMs: int(env, 'FINCORE_RECONCILE_AFTER_MS', 30_000, 0, 86_400_000),
       intervalMs: int(env, 'FINCORE_RECONCILE_INTERVAL_MS', 10_000, 10, 86_400_000),
+    },
+    audit: {
+      pollIntervalMs: int(env, 'FINCORE_AUDIT_POLL_MS', 200, 10, 600_000),
+      batchSize: int(env, 'FINCORE_AUDIT_BATCH', 500, 1, 10_000),
     },
     dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
     logLevel: str(env, 'LOG_LEVEL', 'info'),

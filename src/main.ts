@@ -12,6 +12,7 @@ import { migrate } from './db/migrate.ts';
 import { openDatabase, type Database } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
 import { startReconciler } from './jobs/reconciler.ts';
+import { startAuditRelay } from './audit/seal.ts';
 import { startOutboxRelay } from './jobs/outbox-relay.ts';
 import { JobQueue, sqsClient } from './jobs/sqs.ts';
 import { startSqsPoller } from './jobs/sqs-consumer.ts';
@@ -98,6 +99,13 @@ export async function startFinCore(config: Config, components: Components, logge
       }
       const reconciler = startReconciler(ctx, config.reconcile, logger.child({ component: 'reconciler' }));
       closers.push(() => reconciler.stop());
+    }
+
+    // The audit relay runs beside the queue's consumer (postgres) or, on AWS, in the always-on API
+    // service (the Lambda worker only lives while messages arrive).
+    if (config.queue === 'sqs' ? components.api : components.worker) {
+      const relay = startAuditRelay(db.pool, config.audit, logger.child({ component: 'audit-relay' }));
+      closers.push(() => relay.stop());
     }
 
     return { apiUrl, simulatorUrl, db, ctx, logger, close: closeAll };

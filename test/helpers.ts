@@ -2,6 +2,7 @@
  * Starts a real FinCore (database, API over HTTP, worker, PSP simulator) for one test file:
  * a copy of the template data dir on embedded PGlite, or a fresh database on the server.
  */
+import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,11 @@ import pg from 'pg';
 import pino from 'pino';
 import { loadConfig, type Config } from '../src/config.ts';
 import { startFinCore, type Components, type RunningFinCore } from '../src/main.ts';
+import { sealPendingEvents } from '../src/audit/seal.ts';
+import { insertCharge } from '../src/db/charges.ts';
+import { appendEvent } from '../src/db/events.ts';
+import { inTransaction } from '../src/db/pool.ts';
+import { verifyAuditTrail } from '../src/audit/verify.ts';
 
 export const ADMIN_KEY = 'adm_test_key';
 export const onServer = Boolean(process.env.DATABASE_URL);
@@ -70,22 +76,39 @@ export interface TestFinCore extends RunningFinCore {
   stop(): Promise<void>;
 }
 
+/**
+ * Seals what the audit relay has not sealed yet, then runs `fincore audit verify`'s checks:
+ * every test's database must end with an intact audit trail and a ledger that agrees.
+ */
+export async function assertAuditTrailIntact(pool: pg.Pool): Promise<void> {
+  while ((await sealPendingEvents(pool, 1000)) > 0);
+  const report = await verifyAuditTrail(pool);
+  assert.deepEqual(report.problems, [], 'fincore audit verify found problems');
+}
+
 export async function startTestFinCore(
   env: Record<string, string> = {},
   components: Components = { api: true, worker: true, simulator: true },
   database?: TestDatabase,
+  options: { auditCheckOnStop?: boolean } = {},
 ): Promise<TestFinCore> {
   const db = database ?? (await freshDatabase());
   const config = testConfig({ ...db.env, ...env });
   const fincore = await startFinCore(config, components, pino({ level: config.logLevel }));
+  let stopped: Promise<void> | undefined;
+  const stop = async () => {
+    try {
+      if (options.auditCheckOnStop !== false) await assertAuditTrailIntact(fincore.db.pool);
+    } finally {
+      await fincore.close();
+      if (!database) await db.drop();
+    }
+  };
   return {
     ...fincore,
     url: fincore.apiUrl ?? '',
     database: db,
-    async stop() {
-      await fincore.close();
-      if (!database) await db.drop();
-    },
+    stop: () => (stopped ??= stop()),
   };
 }
 
@@ -184,4 +207,15 @@ export interface ListBody<T> {
 export async function pspCreateCalls(simulatorUrl: string | undefined): Promise<Record<string, number>> {
   const response = await fetch(`${simulatorUrl}/sim/state`);
   return ((await response.json()) as { create_requests: Record<string, number> }).create_requests;
+}
+
+/**
+ * A pending charge written without its CHARGE job (it stays pending as long as a test needs),
+ * with the charge.created event the API would write, so the audit trail stays whole.
+ */
+export async function insertPendingCharge(pool: pg.Pool, charge: { id: string; merchantId: string; amount: number; currency?: string }): Promise<void> {
+  await inTransaction(pool, async (tx) => {
+    await insertCharge(tx, { id: charge.id, merchantId: charge.merchantId, amount: charge.amount, currency: charge.currency ?? 'usd', paymentMethod: 'pm_card_visa', description: null, metadata: {} });
+    await appendEvent(tx, { merchantId: charge.merchantId, type: 'charge.created', objectType: 'charge', objectId: charge.id, data: { charge: { id: charge.id } }, cause: { type: 'operator', id: 'test_fixture' } });
+  });
 }

@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { insertCharge } from '../src/db/charges.ts';
 import { reconcilePending } from '../src/flows/reconcile.ts';
 import { newId } from '../src/domain/ids.ts';
-import { call, createMerchant, settledCharge, startTestFinCore, waitForRefund, type ChargeBody, type RefundBody, type TestFinCore } from './helpers.ts';
+import { call, createMerchant, insertPendingCharge, settledCharge, startTestFinCore, waitForRefund, type ChargeBody, type RefundBody, type TestFinCore } from './helpers.ts';
 
 for (const psp of ['simulator', 'stripe']) describe(`reconciliation settles what lost webhooks left pending (${psp} adapter)`, () => {
   let fincore: TestFinCore;
@@ -47,7 +46,7 @@ for (const psp of ['simulator', 'stripe']) describe(`reconciliation settles what
 
   it('a pending charge the PSP never saw stays pending, and a second sweep changes nothing', async () => {
     const id = newId('ch');
-    await insertCharge(fincore.db.pool, { id, merchantId: merchant.id, amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa', description: null, metadata: {} });
+    await insertPendingCharge(fincore.db.pool, { id, merchantId: merchant.id, amount: 100 });
     await new Promise((r) => setTimeout(r, 100));
     const report = await reconcilePending(fincore.ctx, 0);
     assert.ok(report.checked >= 1);

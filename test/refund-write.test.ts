@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { newId } from '../src/domain/ids.ts';
+import { postingsFor } from '../src/domain/ledger.ts';
 import type { RefundRecord } from '../src/domain/objects.ts';
 import { writeRefundIfUnchanged, readRefundFacts, type RefundWrite } from '../src/db/refunds.ts';
 import { call, createMerchant, onServer, settledCharge, startTestFinCore, waitForRefund, type ErrorBody, type RefundBody, type TestFinCore } from './helpers.ts';
@@ -27,6 +28,7 @@ describe('the refund write re-checks its facts', () => {
       expected,
       job: { id: newId('job'), maxAttempts: 3 },
       event: { id: newId('evt'), data: { refund: { id: refund.id } }, cause: { type: 'api_request', id: 'req_test' } },
+      postings: postingsFor('refund_reserved', amount),
       idempotency: key ? { scope: merchant.id, key, method: 'POST', path: '/v1/refunds', hash: 'h', code: 201, body: { id: refund.id } } : undefined,
     };
   }
@@ -36,6 +38,7 @@ describe('the refund write re-checks its facts', () => {
       fincore.db.pool.query('SELECT 1 FROM refunds WHERE id = $1', [refundId]),
       fincore.db.pool.query('SELECT 1 FROM jobs WHERE ref = $1', [refundId]),
       fincore.db.pool.query('SELECT 1 FROM events WHERE object_id = $1', [refundId]),
+      fincore.db.pool.query('SELECT 1 FROM ledger_entries WHERE refund_id = $1', [refundId]),
     ]);
     return counts.map((c) => c.rowCount ?? 0);
   }
@@ -44,7 +47,7 @@ describe('the refund write re-checks its facts', () => {
     const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
     const w = write(charge.id, 1000, { status: 'succeeded', reserved: 0 }, 'key-holds');
     assert.deepEqual(await writeRefundIfUnchanged(fincore.db.pool, w), { outcome: 'created' });
-    assert.deepEqual(await rowsFor(w.refund.id), [1, 1, 1]);
+    assert.deepEqual(await rowsFor(w.refund.id), [1, 1, 1, 2]);
     const facts = await readRefundFacts(fincore.db.pool, merchant.id, charge.id, { scope: merchant.id, key: 'key-holds' });
     assert.equal(facts.reserved, 1000);
     assert.equal(facts.stored?.response_code, 201);
@@ -56,7 +59,7 @@ describe('the refund write re-checks its facts', () => {
     // Decided on a stale read (reserved 0): refused, with what is true now.
     const stale = write(charge.id, 3500, { status: 'succeeded', reserved: 0 }, 'key-stale');
     assert.deepEqual(await writeRefundIfUnchanged(fincore.db.pool, stale), { outcome: 'changed', facts: { charge: { status: 'succeeded', amount: 5000, currency: 'usd' }, reserved: 2000 } });
-    assert.deepEqual(await rowsFor(stale.refund.id), [0, 0, 0]);
+    assert.deepEqual(await rowsFor(stale.refund.id), [0, 0, 0, 0]);
     assert.equal((await readRefundFacts(fincore.db.pool, merchant.id, charge.id, { scope: merchant.id, key: 'key-stale' })).stored, undefined, 'no idempotency record either');
     const wrongStatus = write(charge.id, 10, { status: 'pending', reserved: 2000 });
     assert.equal((await writeRefundIfUnchanged(fincore.db.pool, wrongStatus)).outcome, 'changed');
@@ -81,7 +84,7 @@ describe('the refund write re-checks its facts', () => {
       await holder.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [merchant.id, 'key-busy']);
       const busy = write(charge.id, 100, { status: 'succeeded', reserved: 0 }, 'key-busy');
       assert.deepEqual(await writeRefundIfUnchanged(fincore.db.pool, busy), { outcome: 'key_in_use' });
-      assert.deepEqual(await rowsFor(busy.refund.id), [0, 0, 0]);
+      assert.deepEqual(await rowsFor(busy.refund.id), [0, 0, 0, 0]);
     } finally {
       await holder.query('ROLLBACK');
       holder.release();

@@ -133,14 +133,15 @@ describe('outbox relay and Lambda handler (real database, real PSP simulator)', 
         return { sent: mine.filter((m) => m.job_id !== refusedId).map((m) => m.job_id), failed: mine.filter((m) => m.job_id === refusedId).map((m) => ({ jobId: m.job_id, reason: 'InternalError' })) };
       },
     };
-    const round = await relayOnce(fincore.db.pool, flaky, { batchSize: 100, leaseMs: 300 });
+    // The lease must outlast the assertions below even on a loaded machine.
+    const round = await relayOnce(fincore.db.pool, flaky, { batchSize: 100, leaseMs: 1500 });
     assert.equal(round.sent, 2);
     assert.equal(round.failed, 1);
     assert.equal((await findJob(fincore.db.pool, refusedId ?? ''))?.published_at, null, 'a refused message is not marked sent');
     assert.ok((await findJob(fincore.db.pool, jobs[0]?.id ?? ''))?.published_at instanceof Date);
     // Its lease holds it back at once, then it goes again.
-    assert.equal((await relayOnce(fincore.db.pool, flaky, { batchSize: 100, leaseMs: 300 })).leased, 0);
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    assert.equal((await relayOnce(fincore.db.pool, flaky, { batchSize: 100, leaseMs: 1500 })).leased, 0);
+    await new Promise((resolve) => setTimeout(resolve, 1600));
     const retried = await relayOnce(fincore.db.pool, { publish: async (messages) => ({ sent: messages.map((m) => m.job_id), failed: [] }) }, { batchSize: 100, leaseMs: 300 });
     assert.equal(retried.sent, 1);
     assert.ok((await findJob(fincore.db.pool, refusedId ?? ''))?.published_at instanceof Date);

@@ -19,8 +19,9 @@ import { chargeRoutes } from './routes/charges.ts';
 import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { refundRoutes } from './routes/refunds.ts';
+import { eventRoutes } from './routes/events.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
-import { chargeSchema, errorSchema, merchantSchema, refundSchema } from './schemas.ts';
+import { chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema } from './schemas.ts';
 
 export interface AppOptions {
   ctx: FlowContext;
@@ -53,7 +54,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
-  for (const schema of [errorSchema, refundSchema, chargeSchema, merchantSchema]) {
+  for (const schema of [errorSchema, refundSchema, chargeSchema, merchantSchema, eventSchema]) {
     app.addSchema(schema);
     bodyAjv.addSchema(schema);
     queryAjv.addSchema(schema);
@@ -122,6 +123,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const failpoints = options.failpoints ?? new Failpoints();
   chargeRoutes(app, ctx, failpoints);
   refundRoutes(app, ctx, failpoints);
+  eventRoutes(app, ctx);
   await webhookRoutes(app, ctx);
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 

@@ -126,3 +126,34 @@ export const paginationQuery = {
   limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
   starting_after: { type: 'string', description: 'Id of the last object of the previous page.' },
 } as const;
+
+export const eventSchema = {
+  $id: 'Event',
+  type: 'object',
+  required: ['id', 'object', 'type', 'sequence', 'data', 'cause', 'created_at'],
+  properties: {
+    id: { type: 'string', description: 'Prefix evt_' },
+    object: { type: 'string', enum: ['event'] },
+    type: { type: 'string', description: 'charge.created, charge.succeeded, charge.failed, refund.created, refund.succeeded, refund.failed, job.dead_lettered, reconciliation.settled, merchant.created' },
+    sequence: { type: 'integer', description: "The object's change number: 1 at creation, +1 per change. Keep the highest seen; drop older deliveries." },
+    data: {
+      type: 'object',
+      required: ['object_type', 'object_id', 'object'],
+      properties: {
+        object_type: { type: 'string', enum: ['charge', 'refund', 'job', 'merchant', 'reconciliation'] },
+        object_id: { type: 'string' },
+        object: { type: 'object', additionalProperties: true, description: 'Snapshot of the object right after the change.' },
+      },
+    },
+    cause: {
+      type: 'object',
+      required: ['type', 'id', 'idempotency_key'],
+      properties: {
+        type: { type: 'string', enum: ['api_request', 'job', 'psp_event', 'operator', 'reconciliation'] },
+        id: { type: 'string', description: 'Request id (req_), job id (job_), PSP event id, or reconciliation sweep (recon_).' },
+        idempotency_key: nullableString,
+      },
+    },
+    created_at: timestamp,
+  },
+} as const;

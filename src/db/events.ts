@@ -28,16 +28,55 @@ export interface EventRow {
 export interface NewEvent {
   merchantId: string | null;
   type: string;
-  objectType: 'charge' | 'refund' | 'job' | 'merchant';
+  objectType: EventRow['object_type'];
   objectId: string;
   data: unknown;
   cause: Cause;
 }
 
-export async function appendEvent(db: Queryable, event: NewEvent): Promise<void> {
+/** Returns the event's id. Its `sequence` is set by the database (migration 006). */
+export async function appendEvent(db: Queryable, event: NewEvent): Promise<string> {
+  const id = newId('evt');
   await db.query(
-    `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, cause_type, cause_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [newId('evt'), event.merchantId, event.type, event.objectType, event.objectId, JSON.stringify(event.data), event.cause.type, event.cause.id],
+    `INSERT INTO events (id, merchant_id, type, object_type, object_id, data, cause_type, cause_id, cause_idempotency_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [id, event.merchantId, event.type, event.objectType, event.objectId, JSON.stringify(event.data), event.cause.type, event.cause.id, event.cause.idempotencyKey ?? null],
   );
+  return id;
+}
+
+export interface EventFilter {
+  type?: string;
+  objectId?: string;
+  createdGte?: Date;
+  createdLte?: Date;
+}
+
+/** A merchant's events, newest first (`limit + 1` rows: the extra one says has_more). */
+export async function listEvents(db: Queryable, merchantId: string, filter: EventFilter, limit: number, startingAfter: string | undefined): Promise<EventRow[]> {
+  const { rows } = await db.query<EventRow>(
+    `SELECT * FROM events
+      WHERE merchant_id = $1
+        AND ($2::text IS NULL OR type = $2)
+        AND ($3::text IS NULL OR object_id = $3)
+        -- Compared at the millisecond precision the API shows, so created[lte]=<an event's created_at> includes it.
+        AND ($4::timestamptz IS NULL OR date_trunc('milliseconds', created_at) >= $4)
+        AND ($5::timestamptz IS NULL OR date_trunc('milliseconds', created_at) <= $5)
+        AND ($6::text IS NULL OR id < $6)
+      ORDER BY id DESC
+      LIMIT $7`,
+    [merchantId, filter.type ?? null, filter.objectId ?? null, filter.createdGte ?? null, filter.createdLte ?? null, startingAfter ?? null, limit + 1],
+  );
+  return rows;
+}
+
+export async function findEventOfMerchant(db: Queryable, merchantId: string, eventId: string): Promise<EventRow | undefined> {
+  const { rows } = await db.query<EventRow>('SELECT * FROM events WHERE id = $1 AND merchant_id = $2', [eventId, merchantId]);
+  return rows[0];
+}
+
+/** An object's events in the order they happened (its timeline). */
+export async function eventsOfObject(db: Queryable, objectId: string): Promise<EventRow[]> {
+  const { rows } = await db.query<EventRow>('SELECT * FROM events WHERE object_id = $1 ORDER BY sequence', [objectId]);
+  return rows;
 }

@@ -19,3 +19,14 @@ export async function findMerchantByKeyHash(db: Queryable, apiKeyHash: string): 
   const { rows } = await db.query<MerchantRecord>('SELECT id, name, created_at FROM merchants WHERE api_key_hash = $1', [apiKeyHash]);
   return rows[0];
 }
+
+/** The merchant owning a charge or refund id; null for anything else. */
+export async function merchantOfObject(db: Queryable, objectId: string): Promise<string | null> {
+  const { rows } = await db.query<{ merchant_id: string }>(
+    `SELECT merchant_id FROM payments WHERE id = $1
+     UNION ALL
+     SELECT merchant_id FROM refunds WHERE id = $1`,
+    [objectId],
+  );
+  return rows[0]?.merchant_id ?? null;
+}

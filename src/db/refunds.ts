@@ -1,5 +1,6 @@
 /** SQL for refunds. Refund rows are immutable except for their status fields. */
 import type { Metadata, RefundRecord } from '../domain/objects.ts';
+import type { Posting } from '../domain/ledger.ts';
 import type { RefundAmounts } from '../domain/refund.ts';
 import type { ChargeStatus } from '../domain/status.ts';
 import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
@@ -127,6 +128,8 @@ export interface RefundWrite {
   expected: { status: ChargeStatus; reserved: number };
   job: { id: string; maxAttempts: number };
   event: { id: string; data: unknown; cause: { type: string; id: string } };
+  /** The reservation's ledger postings (src/domain/ledger.ts), written with the refund. */
+  postings: readonly Posting[];
   idempotency: IdempotencyWrite | undefined;
 }
 
@@ -137,7 +140,7 @@ export type RefundWriteResult =
   | { outcome: 'key_in_use' }
   | { outcome: 'replay'; stored: IdempotencyRecord };
 
-/** One round trip: create_refund_if_unchanged (migration 004) writes the decided refund if its facts still hold. */
+/** One round trip: create_refund_if_unchanged (migrations 004, 006) writes the decided refund if its facts still hold. */
 export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite): Promise<RefundWriteResult> {
   const { refund, idempotency } = write;
   const { rows } = await db.query<{
@@ -152,13 +155,14 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
     stored_code: number | null;
     stored_body: unknown;
   }>(
-    `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+    `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
     [
       refund.id, refund.payment_id, refund.merchant_id, refund.amount, refund.currency, refund.reason, JSON.stringify(refund.metadata), refund.created_at,
       write.expected.status, write.expected.reserved,
       write.job.id, write.job.maxAttempts,
       write.event.id, JSON.stringify(write.event.data), write.event.cause.type, write.event.cause.id,
       ...idempotencyParams(idempotency),
+      JSON.stringify(write.postings),
     ],
   );
   const row = rows[0];

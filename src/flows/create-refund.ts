@@ -2,7 +2,7 @@
  * POST /v1/refunds. The fast path: take the facts (charge, the amount its refunds reserve) this
  * process last saw for the charge, or read them (with any stored idempotency record), decide the
  * refund with the domain rules, then write refund + REFUND job + refund.created event +
- * idempotency record in one call that first re-checks those facts under the charge's row lock
+ * idempotency record + its reservation in the ledger in one call that first re-checks those facts under the charge's row lock
  * (db/refunds.ts, migration 004): one round trip for a charge seen before, two otherwise. When a
  * concurrent refund of the same charge moved the facts, the decision is taken again on the fresh
  * ones; after a few such races the refund falls back to one locked transaction in which the key,
@@ -14,7 +14,9 @@ import { newId } from '../domain/ids.ts';
 import { refundObject, type Metadata, type RefundRecord } from '../domain/objects.ts';
 import { decideRefundAmount, decideRefundAmountGivenReserved } from '../domain/refund.ts';
 import { lockChargeOfMerchant } from '../db/charges.ts';
+import { postingsFor } from '../domain/ledger.ts';
 import { appendEvent, type Cause } from '../db/events.ts';
+import { insertJournalEntry } from '../db/ledger.ts';
 import { enqueueJob } from '../db/jobs.ts';
 import { inTransaction } from '../db/pool.ts';
 import { insertRefund, readRefundFacts, refundAmountsOfCharge, writeRefundIfUnchanged } from '../db/refunds.ts';
@@ -84,6 +86,7 @@ async function createRefundFast(ctx: FlowContext, request: RefundRequest, cause:
       expected: { status: facts.charge.status, reserved: facts.reserved },
       job: { id: jobId, maxAttempts: ctx.jobMaxAttempts },
       event: { id: newId('evt'), data: { refund: body, job_id: jobId }, cause },
+      postings: postingsFor('refund_reserved', amount),
       idempotency: idempotencyWrite(idempotency, { status: 201, body }),
     });
     switch (result.outcome) {
@@ -126,7 +129,16 @@ async function createRefundLocked(ctx: FlowContext, request: RefundRequest, caus
     });
     const jobId = await enqueueJob(tx, { type: 'REFUND', ref: refund.id, maxAttempts: ctx.jobMaxAttempts });
     const body = refundObject(refund);
-    await appendEvent(tx, { merchantId: request.merchantId, type: 'refund.created', objectType: 'refund', objectId: refund.id, data: { refund: body, job_id: jobId }, cause });
+    const eventId = await appendEvent(tx, { merchantId: request.merchantId, type: 'refund.created', objectType: 'refund', objectId: refund.id, data: { refund: body, job_id: jobId }, cause });
+    await insertJournalEntry(tx, {
+      eventId,
+      merchantId: request.merchantId,
+      movement: 'refund_reserved',
+      currency: refund.currency,
+      chargeId: charge.id,
+      refundId: refund.id,
+      postings: postingsFor('refund_reserved', refund.amount),
+    });
     const created: ApiResponse = { status: 201, body };
     await storeIdempotentResponse(tx, idempotency, created);
     return created;

@@ -1,6 +1,7 @@
 /** The read side of the API: merchant-scoped reads. Another merchant's object is "missing". */
 import { ResourceMissing } from '../domain/errors.ts';
-import { chargeObject, refundObject, type ChargeObject, type RefundObject, type RefundRecord } from '../domain/objects.ts';
+import { chargeObject, eventObject, refundObject, type ChargeObject, type EventObject, type RefundObject, type RefundRecord } from '../domain/objects.ts';
+import { findEventOfMerchant, listEvents, type EventFilter } from '../db/events.ts';
 import { findChargeWithRefunds, listCharges, refundsOfCharges } from '../db/charges.ts';
 import { findMerchantByKeyHash, type MerchantRecord } from '../db/merchants.ts';
 import type { Queryable } from '../db/pool.ts';
@@ -48,4 +49,15 @@ export async function getRefundsPage(
 ): Promise<ListPage<RefundObject>> {
   const rows = await listRefunds(db, merchantId, filter.chargeId, filter.limit, filter.startingAfter);
   return page(rows, filter.limit, refundObject);
+}
+
+export async function getEvent(db: Queryable, merchantId: string, eventId: string): Promise<EventObject> {
+  const event = await findEventOfMerchant(db, merchantId, eventId);
+  if (!event) throw new ResourceMissing(`No such event: '${eventId}'`, 'id');
+  return eventObject(event);
+}
+
+export async function getEventsPage(db: Queryable, merchantId: string, filter: EventFilter & { limit: number; startingAfter?: string }): Promise<ListPage<EventObject>> {
+  const rows = await listEvents(db, merchantId, filter, filter.limit, filter.startingAfter);
+  return page(rows, filter.limit, eventObject);
 }

@@ -5,6 +5,8 @@
  * its job finished (the request was lost at the PSP) is submitted again with the same
  * idempotency key, which cannot move money twice. Sweeps from several workers are harmless.
  */
+import { newId } from '../domain/ids.ts';
+import { appendEvent } from '../db/events.ts';
 import { requeueFinishedJobOf } from '../db/jobs.ts';
 import { inTransaction } from '../db/pool.ts';
 import { chargesPendingSince, refundsPendingSince, type PendingObject } from '../db/reconciliation.ts';
@@ -23,7 +25,7 @@ export interface ReconcileReport {
 
 type Settle = typeof settleCharge;
 
-async function reconcileOne(ctx: FlowContext, pending: PendingObject, ask: (lookup: PspLookup) => Promise<PspOutcome | null>, settle: Settle): Promise<SettleResult | 'undecided' | 'error' | 'resubmitted'> {
+async function reconcileOne(ctx: FlowContext, sweepIdOf: (merchantId: string) => string, pending: PendingObject, ask: (lookup: PspLookup) => Promise<PspOutcome | null>, settle: Settle): Promise<SettleResult | 'undecided' | 'error' | 'resubmitted'> {
   const id = pending.id;
   let outcome: PspOutcome | null;
   try {
@@ -38,11 +40,35 @@ async function reconcileOne(ctx: FlowContext, pending: PendingObject, ask: (look
   }
   if (outcome.status === 'pending') return 'undecided';
   const decided = outcome;
-  return inTransaction(ctx.pool, (tx) => settle(tx, id, decided, { type: 'reconciliation', id: `sweep_${Date.now()}` }));
+  const sweepId = sweepIdOf(pending.merchant_id);
+  const cause = { type: 'reconciliation' as const, id: sweepId };
+  return inTransaction(ctx.pool, async (tx) => {
+    const result = await settle(tx, id, decided, cause);
+    if (result === 'settled') {
+      // The operator's record of the sweep's action, beside the object's own state change.
+      await appendEvent(tx, {
+        merchantId: pending.merchant_id,
+        type: 'reconciliation.settled',
+        objectType: 'reconciliation',
+        objectId: sweepId,
+        data: { reconciliation: { id: sweepId, object: 'reconciliation', settled_object_id: id, psp_status: decided.status, psp_reference: decided.pspReference || null } },
+        cause,
+      });
+    }
+    return result;
+  });
 }
 
 export async function reconcilePending(ctx: FlowContext, olderThanMs: number, limit = 200): Promise<ReconcileReport> {
   const report: ReconcileReport = { checked: 0, settled: 0, errors: 0, resubmitted: 0 };
+  // One reconciliation object per merchant per sweep: its events number 1, 2, 3 without gaps
+  // in what that merchant sees.
+  const sweeps = new Map<string, string>();
+  const sweepIdOf = (merchantId: string): string => {
+    let id = sweeps.get(merchantId);
+    if (!id) sweeps.set(merchantId, (id = newId('recon')));
+    return id;
+  };
   const work: Array<[PendingObject[], (lookup: PspLookup) => Promise<PspOutcome | null>, Settle]> = [
     [await chargesPendingSince(ctx.pool, olderThanMs, limit), (lookup) => ctx.psp.getCharge(lookup), settleCharge],
     [await refundsPendingSince(ctx.pool, olderThanMs, limit), (lookup) => ctx.psp.getRefund(lookup), settleRefund],
@@ -50,7 +76,7 @@ export async function reconcilePending(ctx: FlowContext, olderThanMs: number, li
   for (const [objects, ask, settle] of work) {
     for (const pending of objects) {
       report.checked++;
-      const result = await reconcileOne(ctx, pending, ask, settle);
+      const result = await reconcileOne(ctx, sweepIdOf, pending, ask, settle);
       if (result === 'settled') report.settled++;
       if (result === 'error') report.errors++;
       if (result === 'resubmitted') report.resubmitted++;

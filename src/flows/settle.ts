@@ -1,13 +1,15 @@
 /**
  * Moving a charge or refund to its terminal state, from whatever told us the outcome (a PSP
  * webhook, the PSP's synchronous answer to the worker). Runs inside the caller's transaction:
- * the row is locked, the state machine decides, and the change gets its audit event. A late or
- * repeated outcome for a terminal object changes nothing.
+ * the row is locked, the state machine decides, and the change gets its audit event and, when
+ * money moved, its ledger postings. A late or repeated outcome for a terminal object changes nothing.
  */
 import { chargeObject, refundObject } from '../domain/objects.ts';
 import { decideSettlement } from '../domain/status.ts';
 import { lockCharge, settleChargeRow } from '../db/charges.ts';
+import { postingsFor, refundSettlementMovement } from '../domain/ledger.ts';
 import { appendEvent, type Cause } from '../db/events.ts';
+import { insertJournalEntry } from '../db/ledger.ts';
 import type { Queryable } from '../db/pool.ts';
 import { lockRefund, settleRefundRow } from '../db/refunds.ts';
 import type { PspOutcome } from '../psp/gateway.ts';
@@ -25,7 +27,7 @@ export async function settleCharge(tx: Queryable, chargeId: string, outcome: Psp
     failureMessage: decision.to === 'failed' ? (outcome.failureMessage ?? 'The payment service provider declined the charge.') : null,
     pspReference: outcome.pspReference || null,
   });
-  await appendEvent(tx, {
+  const eventId = await appendEvent(tx, {
     merchantId: settled.merchant_id,
     type: `charge.${decision.to}`,
     objectType: 'charge',
@@ -33,6 +35,18 @@ export async function settleCharge(tx: Queryable, chargeId: string, outcome: Psp
     data: { charge: chargeObject(settled, [], false) },
     cause,
   });
+  // A failed charge moved no money: nothing to post.
+  if (decision.to === 'succeeded') {
+    await insertJournalEntry(tx, {
+      eventId,
+      merchantId: settled.merchant_id,
+      movement: 'charge_succeeded',
+      currency: settled.currency,
+      chargeId,
+      refundId: null,
+      postings: postingsFor('charge_succeeded', settled.amount),
+    });
+  }
   return 'settled';
 }
 
@@ -46,13 +60,23 @@ export async function settleRefund(tx: Queryable, refundId: string, outcome: Psp
     failureReason: decision.to === 'failed' ? (outcome.failureMessage ?? 'The payment service provider declined the refund.') : null,
     pspReference: outcome.pspReference || null,
   });
-  await appendEvent(tx, {
+  const eventId = await appendEvent(tx, {
     merchantId: settled.merchant_id,
     type: `refund.${decision.to}`,
     objectType: 'refund',
     objectId: refundId,
     data: { refund: refundObject(settled) },
     cause,
+  });
+  const movement = refundSettlementMovement(decision.to);
+  await insertJournalEntry(tx, {
+    eventId,
+    merchantId: settled.merchant_id,
+    movement,
+    currency: settled.currency,
+    chargeId: settled.payment_id,
+    refundId,
+    postings: postingsFor(movement, settled.amount),
   });
   return 'settled';
 }

@@ -20,5 +20,5 @@ export async function answer(reply: FastifyReply, flow: () => Promise<ApiRespons
 }
 
 export function requestCause(request: FastifyRequest): Cause {
-  return { type: 'api_request', id: request.id };
+  return { type: 'api_request', id: request.id, idempotencyKey: request.idempotency?.key ?? null };
 }

@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import { ParameterInvalid } from '../../domain/errors.ts';
+import type { FlowContext } from '../../flows/context.ts';
+import { getEvent, getEventsPage } from '../../flows/queries.ts';
+import { sendApiResponse } from '../plugins/idempotency.ts';
+import { errorResponses, listSchema, paginationQuery } from '../schemas.ts';
+
+const ISO_8601 = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?(Z|[+-]\\d{2}:\\d{2})?)?$';
+
+/** A timestamp filter that matched the pattern but names no real instant (2026-13-45) is refused too. */
+function instant(value: string | undefined, param: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw new ParameterInvalid(`Invalid ${param}: '${value}' is not a date.`, param);
+  return at;
+}
+
+interface EventsQuery {
+  limit: number;
+  starting_after?: string;
+  type?: string;
+  object_id?: string;
+  'created[gte]'?: string;
+  'created[lte]'?: string;
+}
+
+export function eventRoutes(app: FastifyInstance, ctx: FlowContext): void {
+  app.get<{ Querystring: EventsQuery }>(
+    '/v1/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: "List the merchant's events, newest first",
+        description: 'Every change of a charge or refund, with its snapshot, cause and per-object sequence. Filters combine.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ...paginationQuery,
+            type: { type: 'string', maxLength: 100, description: 'Only events of this type, e.g. refund.succeeded.' },
+            object_id: { type: 'string', maxLength: 255, description: 'Only events of this object (ch_..., re_...): its timeline, newest first.' },
+            'created[gte]': { type: 'string', pattern: ISO_8601, description: 'Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z).' },
+            'created[lte]': { type: 'string', pattern: ISO_8601, description: 'Created at or before (ISO 8601).' },
+          },
+        },
+        response: { 200: listSchema('Event'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query;
+      const body = await getEventsPage(ctx.pool, request.scope, {
+        limit: query.limit,
+        startingAfter: query.starting_after,
+        type: query.type,
+        objectId: query.object_id,
+        createdGte: instant(query['created[gte]'], 'created[gte]'),
+        createdLte: instant(query['created[lte]'], 'created[lte]'),
+      });
+      return sendApiResponse(reply, { status: 200, body });
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/events/:id',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Retrieve an event',
+        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        response: { 200: { $ref: 'Event#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getEvent(ctx.pool, request.scope, request.params.id) }),
+  );
+}
