@@ -588,6 +588,8 @@ describe('API contract', () => {
       assert.ok(doc.body.paths['/v1/refunds']?.post);
       assert.ok(doc.body.paths['/v1/refunds']?.get);
       assert.ok(doc.body.paths['/v1/merchants']?.post);
+      assert.ok(doc.body.paths['/v1/events']?.get);
+      assert.ok(doc.body.paths['/v1/events/{id}']?.get);
     });
 
     it('/docs serves HTML', async () => {
