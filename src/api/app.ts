@@ -20,6 +20,7 @@ import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { refundRoutes } from './routes/refunds.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import { chargeSchema, errorSchema, merchantSchema, refundSchema } from './schemas.ts';
 
 export interface AppOptions {
@@ -122,6 +123,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const failpoints = options.failpoints ?? new Failpoints();
   chargeRoutes(app, ctx, failpoints);
   refundRoutes(app, ctx, failpoints);
+  webhookEndpointRoutes(app, ctx);
   await webhookRoutes(app, ctx);
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
