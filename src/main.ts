@@ -93,8 +93,16 @@ export async function startFinCore(config: Config, components: Components, logge
         const poller = startSqsPoller(ctx, queue, { maxReceiveCount: config.sqs.maxReceiveCount, leaseMs: config.worker.leaseMs, waitSeconds: 1 }, logger.child({ component: 'sqs-worker' }));
         closers.push(() => poller.stop());
       } else {
-        const worker: RunningWorker = await startWorker(ctx, config.worker, logger.child({ component: 'worker' }));
+        // Two lanes: a slow or failing merchant endpoint holds only the webhook lane's slots,
+        // never the ones charges and refunds need.
+        const worker: RunningWorker = await startWorker(ctx, { ...config.worker, jobTypes: ['CHARGE', 'REFUND'] }, logger.child({ component: 'worker' }));
         closers.push(() => worker.stop());
+        const webhookWorker: RunningWorker = await startWorker(
+          ctx,
+          { ...config.worker, concurrency: config.webhooks.concurrency, batchSize: Math.min(config.worker.batchSize, config.webhooks.concurrency), jobTypes: ['WEBHOOK'] },
+          logger.child({ component: 'webhook-worker' }),
+        );
+        closers.push(() => webhookWorker.stop());
       }
       const reconciler = startReconciler(ctx, config.reconcile, logger.child({ component: 'reconciler' }));
       closers.push(() => reconciler.stop());
