@@ -14,6 +14,7 @@ import { appendEvent, type EventRow } from '../src/db/events.ts';
 import { inTransaction } from '../src/db/pool.ts';
 import { eventObject } from '../src/domain/objects.ts';
 import { parseJobMessage } from '../src/jobs/message.ts';
+import { isPrivateAddress, postWebhook } from '../src/webhooks/deliver.ts';
 import { fanOutEvents } from '../src/webhooks/fan-out.ts';
 import { signWebhook, verifyWebhookSignature } from '../src/webhooks/signature.ts';
 import { call, createMerchant, eventually, settledCharge, waitForRefund, type ErrorBody, type ListBody, type RefundBody, type TestFinCore, startTestFinCore } from './helpers.ts';
@@ -493,6 +494,25 @@ describe('merchant webhooks', () => {
     assert.equal(verify(body, signWebhook('whsec_test', Math.floor(Date.now() / 1000) - 600, body), 'whsec_test'), false);
     // And it is the logic src/webhooks/signature.ts exports.
     assert.equal(verifyWebhookSignature(body, header, 'whsec_test'), true);
+  });
+
+  it('private addresses are refused unless allowed, by literal address and by the name resolved at connect time', async () => {
+    for (const address of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1']) {
+      assert.equal(isPrivateAddress(address), true, address);
+    }
+    for (const address of ['8.8.8.8', '93.184.216.34', '2606:4700::1111']) assert.equal(isPrivateAddress(address), false, address);
+    const r = await receiver();
+    const strict = { timeoutMs: 2000, allowPrivateNetworks: false };
+    const byAddress = await postWebhook(`http://127.0.0.1:${r.port}/x`, '{}', {}, strict);
+    assert.equal(byAddress.delivered, false);
+    assert.match(byAddress.error ?? '', /private address/);
+    const byName = await postWebhook(`http://localhost:${r.port}/x`, '{}', {}, strict);
+    assert.equal(byName.delivered, false);
+    assert.match(byName.error ?? '', /private address/);
+    assert.equal(r.received.length, 0);
+    const allowed = await postWebhook(`http://localhost:${r.port}/x`, '{"id":"evt_x"}', {}, { ...strict, allowPrivateNetworks: true });
+    assert.deepEqual(allowed, { delivered: true, responseStatus: 200, error: null });
+    assert.equal(r.received.length, 1);
   });
 
   it('a WEBHOOK job message carries a delivery id', () => {

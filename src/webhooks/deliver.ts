@@ -38,13 +38,15 @@ const httpsAgent = new HttpsAgent({ keepAlive: true });
 /**
  * Addresses a merchant's URL may not reach unless FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS is set:
  * loopback, private, carrier-grade NAT, link-local (cloud metadata at 169.254.169.254), multicast,
- * reserved, and their IPv6 counterparts (IPv4-mapped ones included).
+ * reserved, and their IPv6 counterparts (IPv4-mapped ones are judged as the IPv4 address).
  */
 const privateRanges = new BlockList();
 for (const [network, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 3]] as const) {
   privateRanges.addSubnet(network, prefix, 'ipv4');
 }
-for (const [network, prefix] of [['::', 127], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) {
+// No ::ffff:0:0/96 rule: BlockList checks IPv4-mapped addresses against the IPv4 rules itself, and
+// such a rule would match every IPv4 address.
+for (const [network, prefix] of [['::', 127], ['64:ff9b::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) {
   privateRanges.addSubnet(network, prefix, 'ipv6');
 }
 
