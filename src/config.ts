@@ -140,11 +140,10 @@ function queue(env: NodeJS.ProcessEnv): Config['queue'] {
   return name;
 }
 
-function webhooks(env: NodeJS.ProcessEnv, jobLeaseMs: number): Config['webhooks'] {
+function webhooks(env: NodeJS.ProcessEnv): Config['webhooks'] {
+  // Keep it below FINCORE_JOB_LEASE_MS: an attempt outliving its job's lease may be sent a second
+  // time by another worker (harmless for a receiver that drops copies by event id, but wasteful).
   const timeoutMs = int(env, 'FINCORE_WEBHOOK_TIMEOUT_MS', 10_000, 10, 600_000);
-  // A delivery still waiting for its endpoint when the job's lease ends would be claimed and
-  // sent a second time by another worker.
-  if (timeoutMs >= jobLeaseMs) throw new ConfigError(`FINCORE_WEBHOOK_TIMEOUT_MS (${timeoutMs}) must be shorter than FINCORE_JOB_LEASE_MS (${jobLeaseMs})`);
   const allowPrivate = str(env, 'FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS', 'false');
   if (allowPrivate !== 'true' && allowPrivate !== 'false') throw new ConfigError(`FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS must be "true" or "false", got "${allowPrivate}"`);
   return {
@@ -216,7 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       afterMs: int(env, 'FINCORE_RECONCILE_AFTER_MS', 30_000, 0, 86_400_000),
       intervalMs: int(env, 'FINCORE_RECONCILE_INTERVAL_MS', 10_000, 10, 86_400_000),
     },
-    webhooks: webhooks(env, int(env, 'FINCORE_JOB_LEASE_MS', 30_000, 100, 3_600_000)),
+    webhooks: webhooks(env),
     dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
