@@ -20,7 +20,7 @@ import { DataDirLockedError } from './db/embedded.ts';
 import { findJob, listDeadJobs, requeueDeadJob } from './db/jobs.ts';
 import { openDatabase } from './db/pool.ts';
 import { flowContext } from './context.ts';
-import { startFinCore, type Components } from './main.ts';
+import { merchantWebhookFanOut, startFinCore, type Components } from './main.ts';
 import { startPspSimulator } from './psp-simulator/server.ts';
 import { reconcilePending } from './flows/reconcile.ts';
 import { redriveDeadLetters, sqsClient } from './jobs/sqs.ts';
@@ -167,7 +167,7 @@ reconcilePending(flowContext(db, config), sub === '--all' ? 0 : config.reconcile
           let total = 0;
           let sealed: number;
           do {
-            sealed = await sealPendingEvents(db.pool, config.audit.batchSize);
+            sealed = await sealPendingEvents(db.pool, config.audit.batchSize, merchantWebhookFanOut(config));
             total += sealed;
           } while (sealed > 0);
           return total;

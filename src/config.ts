@@ -71,6 +71,22 @@ export interface Config {
     pollIntervalMs: number;
     batchSize: number;
   };
+  /** Outbound merchant webhooks (README "Webhooks to your systems"). */
+  webhooks: {
+    /** Hard limit on one delivery attempt, connect to last byte read. */
+    timeoutMs: number;
+    /** Exponential backoff with jitter between the attempts of one delivery. */
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+    /** Attempts continue while the next one starts within this long after the series began. */
+    retryWindowMs: number;
+    /** WEBHOOK jobs in flight at once, in their own worker lane. */
+    concurrency: number;
+    /** WEBHOOK jobs' max_attempts: high on purpose, the retry window ends them, not a count. */
+    jobMaxAttempts: number;
+    /** Deliver to loopback, private and link-local addresses (local development, tests). */
+    allowPrivateNetworks: boolean;
+  };
   dbPoolSize: number;
   logLevel: string;
   bodyLimitBytes: number;
@@ -127,6 +143,23 @@ function queue(env: NodeJS.ProcessEnv): Config['queue'] {
   if (name !== 'postgres' && name !== 'sqs') throw new ConfigError(`FINCORE_QUEUE must be "postgres" or "sqs", got "${name}"`);
   if (name === 'sqs' && !env.FINCORE_SQS_QUEUE_URL) throw new ConfigError('FINCORE_QUEUE=sqs needs FINCORE_SQS_QUEUE_URL');
   return name;
+}
+
+function webhooks(env: NodeJS.ProcessEnv): Config['webhooks'] {
+  // Keep it below FINCORE_JOB_LEASE_MS: an attempt outliving its job's lease may be sent a second
+  // time by another worker (harmless for a receiver that drops copies by event id, but wasteful).
+  const timeoutMs = int(env, 'FINCORE_WEBHOOK_TIMEOUT_MS', 10_000, 10, 600_000);
+  const allowPrivate = str(env, 'FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS', 'false');
+  if (allowPrivate !== 'true' && allowPrivate !== 'false') throw new ConfigError(`FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS must be "true" or "false", got "${allowPrivate}"`);
+  return {
+    timeoutMs,
+    backoffBaseMs: int(env, 'FINCORE_WEBHOOK_BACKOFF_BASE_MS', 30_000, 1, 3_600_000),
+    backoffMaxMs: int(env, 'FINCORE_WEBHOOK_BACKOFF_MAX_MS', 3_600_000, 1, 86_400_000),
+    retryWindowMs: int(env, 'FINCORE_WEBHOOK_RETRY_WINDOW_MS', 3 * 86_400_000, 1000, 30 * 86_400_000),
+    concurrency: int(env, 'FINCORE_WEBHOOK_CONCURRENCY', 16, 1, 10_000),
+    jobMaxAttempts: 10_000,
+    allowPrivateNetworks: allowPrivate === 'true',
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -191,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollIntervalMs: int(env, 'FINCORE_AUDIT_POLL_MS', 200, 10, 600_000),
       batchSize: int(env, 'FINCORE_AUDIT_BATCH', 500, 1, 10_000),
     },
+    webhooks: webhooks(env),
     dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),

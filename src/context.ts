@@ -35,5 +35,6 @@ export function flowContext(db: Database, config: Config, simulatorUrl?: string)
     wakeup: new JobWakeup(db.pool, db.embedded),
     jobMaxAttempts: config.worker.maxAttempts,
     refundFacts: new RefundFactsCache(),
+    webhooks: config.webhooks,
   };
 }

@@ -12,7 +12,8 @@ import { migrate } from './db/migrate.ts';
 import { openDatabase, type Database } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
 import { startReconciler } from './jobs/reconciler.ts';
-import { startAuditRelay } from './audit/seal.ts';
+import { startAuditRelay, type EventFollower } from './audit/seal.ts';
+import { fanOutEvents } from './webhooks/fan-out.ts';
 import { startOutboxRelay } from './jobs/outbox-relay.ts';
 import { JobQueue, sqsClient } from './jobs/sqs.ts';
 import { startSqsPoller } from './jobs/sqs-consumer.ts';
@@ -35,6 +36,11 @@ export interface RunningFinCore {
   ctx: FlowContext;
   logger: Logger;
   close(): Promise<void>;
+}
+
+/** What follows the sealed audit trail: each event goes to the merchant's webhook endpoints. */
+export function merchantWebhookFanOut(config: Config): EventFollower {
+  return (tx, events) => fanOutEvents(tx, events, { maxAttempts: config.webhooks.jobMaxAttempts });
 }
 
 export async function startFinCore(config: Config, components: Components, logger: Logger = pino({ level: config.logLevel })): Promise<RunningFinCore> {
@@ -94,8 +100,16 @@ export async function startFinCore(config: Config, components: Components, logge
         const poller = startSqsPoller(ctx, queue, { maxReceiveCount: config.sqs.maxReceiveCount, leaseMs: config.worker.leaseMs, waitSeconds: 1 }, logger.child({ component: 'sqs-worker' }));
         closers.push(() => poller.stop());
       } else {
-        const worker: RunningWorker = await startWorker(ctx, config.worker, logger.child({ component: 'worker' }));
+        // Two lanes: a slow or failing merchant endpoint holds only the webhook lane's slots,
+        // never the ones charges and refunds need.
+        const worker: RunningWorker = await startWorker(ctx, { ...config.worker, jobTypes: ['CHARGE', 'REFUND'] }, logger.child({ component: 'worker' }));
         closers.push(() => worker.stop());
+        const webhookWorker: RunningWorker = await startWorker(
+          ctx,
+          { ...config.worker, concurrency: config.webhooks.concurrency, batchSize: Math.min(config.worker.batchSize, config.webhooks.concurrency), jobTypes: ['WEBHOOK'] },
+          logger.child({ component: 'webhook-worker' }),
+        );
+        closers.push(() => webhookWorker.stop());
       }
       const reconciler = startReconciler(ctx, config.reconcile, logger.child({ component: 'reconciler' }));
       closers.push(() => reconciler.stop());
@@ -104,7 +118,7 @@ export async function startFinCore(config: Config, components: Components, logge
     // The audit relay runs beside the queue's consumer (postgres) or, on AWS, in the always-on API
     // service (the Lambda worker only lives while messages arrive).
     if (config.queue === 'sqs' ? components.api : components.worker) {
-      const relay = startAuditRelay(db.pool, config.audit, logger.child({ component: 'audit-relay' }));
+      const relay = startAuditRelay(db.pool, config.audit, logger.child({ component: 'audit-relay' }), merchantWebhookFanOut(config), () => ctx.wakeup.jobsCommitted());
       closers.push(() => relay.stop());
     }
 

@@ -45,7 +45,7 @@ interface Posting {
 }
 
 async function sealAll(fincore: TestFinCore): Promise<void> {
-  while ((await sealPendingEvents(fincore.db.pool, 1000)) > 0);
+  while ((await sealPendingEvents(fincore.db.pool, 1000, async () => undefined)) > 0);
 }
 
 describe('audit trail: events API and ledger', () => {

@@ -21,6 +21,7 @@ import { merchantRoutes } from './routes/merchants.ts';
 import { refundRoutes } from './routes/refunds.ts';
 import { eventRoutes } from './routes/events.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import { chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema } from './schemas.ts';
 
 export interface AppOptions {
@@ -124,6 +125,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   chargeRoutes(app, ctx, failpoints);
   refundRoutes(app, ctx, failpoints);
   eventRoutes(app, ctx);
+  webhookEndpointRoutes(app, ctx);
   await webhookRoutes(app, ctx);
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 

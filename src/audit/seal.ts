@@ -19,8 +19,11 @@ type SealableRow = EventRow & HashedEventContent & { seal_position: number };
 // One sealer at a time: a chain is appended to by one writer, so positions never collide.
 const SEALER_LOCK = 7340002;
 
-/** Seals up to `limit` events; returns how many (0: nothing pending, or another sealer is at work). */
-export async function sealPendingEvents(pool: pg.Pool, limit: number, follower?: EventFollower): Promise<number> {
+/**
+ * Seals up to `limit` events and hands them to `follower`; returns how many (0: nothing pending,
+ * or another sealer is at work). Events leave the inbox here, so every caller passes the follower.
+ */
+export async function sealPendingEvents(pool: pg.Pool, limit: number, follower: EventFollower): Promise<number> {
   return inTransaction(pool, async (tx) => {
     const { rows: lock } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [SEALER_LOCK]);
     if (!lock[0]?.locked) return 0;
@@ -50,7 +53,7 @@ export async function sealPendingEvents(pool: pg.Pool, limit: number, follower?:
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])`,
       [links.map((l) => l.chain), links.map((l) => l.position), links.map((l) => l.event_id), links.map((l) => l.content_hash), links.map((l) => l.prev_hash), links.map((l) => l.hash)],
     );
-    if (follower) await follower(tx, events);
+    await follower(tx, events);
     await tx.query('DELETE FROM events_to_seal WHERE position = ANY($1::bigint[])', [events.map((e) => e.seal_position)]);
     return events.length;
   });
@@ -61,8 +64,11 @@ export interface AuditRelayOptions {
   batchSize: number;
 }
 
-/** Runs sealPendingEvents until stopped: at once again after a full batch, else after a pause. */
-export function startAuditRelay(pool: pg.Pool, options: AuditRelayOptions, logger: Logger, follower?: EventFollower): { stop(): Promise<void> } {
+/**
+ * Runs sealPendingEvents until stopped: at once again after a full batch, else after a pause.
+ * `afterSeal` runs after each committed batch (to wake the workers for the deliveries it queued).
+ */
+export function startAuditRelay(pool: pg.Pool, options: AuditRelayOptions, logger: Logger, follower: EventFollower, afterSeal: () => void): { stop(): Promise<void> } {
   const pause = new PollPause();
   const loop = (async () => {
     while (!pause.stopping) {
@@ -70,6 +76,7 @@ export function startAuditRelay(pool: pg.Pool, options: AuditRelayOptions, logge
       let sealed = 0;
       try {
         sealed = await sealPendingEvents(pool, options.batchSize, follower);
+        if (sealed > 0) afterSeal();
       } catch (error) {
         logger.error({ err: error instanceof Error ? error.message : String(error) }, 'sealing audit events failed; retrying');
       }

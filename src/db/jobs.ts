@@ -2,7 +2,7 @@
 import { newId } from '../domain/ids.ts';
 import type { Queryable } from './pool.ts';
 
-export type JobType = 'CHARGE' | 'REFUND';
+export type JobType = 'CHARGE' | 'REFUND' | 'WEBHOOK';
 
 export interface JobRecord {
   id: string;

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { JobWakeup } from '../jobs/wakeup.ts';
 import type { PspGateway } from '../psp/gateway.ts';
 import type { RefundFactsCache } from './refund-facts-cache.ts';
+import type { WebhookDeliverySettings } from '../webhooks/deliver.ts';
 
 /** What flows need from the outside world, built once at start-up. */
 export interface FlowContext {
@@ -11,4 +12,6 @@ export interface FlowContext {
   jobMaxAttempts: number;
   /** Facts of recently refunded charges, re-checked by the database before any write. */
   refundFacts: RefundFactsCache;
+  /** Outbound merchant webhooks: delivery timeout, retry schedule, which addresses are allowed. */
+  webhooks: WebhookDeliverySettings & { jobMaxAttempts: number };
 }

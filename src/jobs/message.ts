@@ -12,7 +12,7 @@ export interface JobMessage {
   attempt: number;
 }
 
-const REF_PREFIX: Record<JobType, string> = { CHARGE: 'ch_', REFUND: 're_' };
+const REF_PREFIX: Record<JobType, string> = { CHARGE: 'ch_', REFUND: 're_', WEBHOOK: 'whd_' };
 
 export class MalformedJobMessage extends Error {
   constructor(message: string) {
@@ -22,7 +22,7 @@ export class MalformedJobMessage extends Error {
 }
 
 function isJobType(value: unknown): value is JobType {
-  return value === 'CHARGE' || value === 'REFUND';
+  return value === 'CHARGE' || value === 'REFUND' || value === 'WEBHOOK';
 }
 
 /** Parses a message body from the queue; anything else is a permanent failure, never retried into success. */
@@ -36,7 +36,7 @@ export function parseJobMessage(body: string): JobMessage {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MalformedJobMessage('body is not a JSON object');
   const { job_id: jobId, job_type: jobType, ref, attempt } = parsed as Record<string, unknown>;
   if (typeof jobId !== 'string' || !jobId.startsWith('job_')) throw new MalformedJobMessage('job_id must be a job id (job_...)');
-  if (!isJobType(jobType)) throw new MalformedJobMessage('job_type must be CHARGE or REFUND');
+  if (!isJobType(jobType)) throw new MalformedJobMessage('job_type must be CHARGE, REFUND or WEBHOOK');
   if (typeof ref !== 'string' || !ref.startsWith(REF_PREFIX[jobType])) throw new MalformedJobMessage(`ref must be a ${REF_PREFIX[jobType]}... id for a ${jobType} job`);
   if (attempt !== undefined && (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1)) throw new MalformedJobMessage('attempt must be a positive integer');
   return { job_id: jobId, job_type: jobType, ref, attempt: typeof attempt === 'number' ? attempt : 1 };

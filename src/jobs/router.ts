@@ -3,6 +3,7 @@ import type { JobType } from '../db/jobs.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { executeCharge } from '../flows/execute-charge.ts';
 import { executeRefund } from '../flows/execute-refund.ts';
+import { deliverWebhook } from '../webhooks/deliver.ts';
 import type { JobMessage } from './message.ts';
 
 export type { JobMessage } from './message.ts';
@@ -12,6 +13,7 @@ type JobHandler = (ctx: FlowContext, job: JobMessage) => Promise<void>;
 const handlers: Record<JobType, JobHandler> = {
   CHARGE: (ctx, job) => executeCharge(ctx, job.ref, { type: 'job', id: job.job_id }),
   REFUND: (ctx, job) => executeRefund(ctx, job.ref, { type: 'job', id: job.job_id }),
+  WEBHOOK: (ctx, job) => deliverWebhook(ctx, job.ref, job.attempt),
 };
 
 export function routeJob(ctx: FlowContext, job: JobMessage): Promise<void> {

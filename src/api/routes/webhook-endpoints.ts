@@ -1,0 +1,166 @@
+import type { FastifyInstance } from 'fastify';
+import type { FlowContext } from '../../flows/context.ts';
+import {
+  createWebhookEndpoint,
+  deleteWebhookEndpoint,
+  getWebhookDeliveriesPage,
+  getWebhookEndpoint,
+  getWebhookEndpointsPage,
+  resendWebhookDelivery,
+} from '../../webhooks/endpoints.ts';
+import { sendApiResponse } from '../plugins/idempotency.ts';
+import { errorResponses, idempotencyHeader, listSchema, paginationQuery } from '../schemas.ts';
+import { answer } from './respond.ts';
+
+const timestamp = { type: 'string', format: 'date-time' } as const;
+
+const endpointProperties = {
+  id: { type: 'string', description: 'Prefix we_' },
+  object: { type: 'string', enum: ['webhook_endpoint'] },
+  url: { type: 'string' },
+  enabled_events: { type: 'array', items: { type: 'string' } },
+  description: { type: ['string', 'null'] },
+  status: { type: 'string', enum: ['enabled', 'deleted'], description: 'A deleted endpoint receives nothing more; its pending deliveries are stopped (failed).' },
+  created_at: timestamp,
+} as const;
+const endpointRequired = ['id', 'object', 'url', 'enabled_events', 'description', 'status', 'created_at'] as const;
+
+// Two schemas on purpose: the serializer drops what a schema does not list, so no read of an
+// endpoint can ever carry its secret, whatever the object it is handed.
+export const webhookEndpointSchema = { $id: 'WebhookEndpoint', type: 'object', required: endpointRequired, properties: endpointProperties } as const;
+export const createdWebhookEndpointSchema = {
+  $id: 'WebhookEndpointWithSecret',
+  type: 'object',
+  required: [...endpointRequired, 'secret'],
+  properties: {
+    ...endpointProperties,
+    secret: { type: 'string', description: 'Prefix whsec_. The key that signs every delivery (FinCore-Signature). Shown only in this response (and in its idempotent replay).' },
+  },
+} as const;
+
+export const webhookDeliverySchema = {
+  $id: 'WebhookDelivery',
+  type: 'object',
+  required: ['id', 'object', 'endpoint_id', 'event_id', 'event_type', 'status', 'attempts', 'last_attempt_at', 'last_response_status', 'last_error', 'next_attempt_at', 'created_at'],
+  properties: {
+    id: { type: 'string', description: 'Prefix whd_' },
+    object: { type: 'string', enum: ['webhook_delivery'] },
+    endpoint_id: { type: 'string' },
+    event_id: { type: 'string' },
+    event_type: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
+    attempts: { type: 'integer', description: 'HTTP attempts made, resends included.' },
+    last_attempt_at: { type: ['string', 'null'], format: 'date-time' },
+    last_response_status: { type: ['integer', 'null'], description: 'null when the endpoint gave no answer (timeout, connection refused).' },
+    last_error: { type: ['string', 'null'], description: "The endpoint's answer (first 1 KB) or the network error of the last failed attempt." },
+    next_attempt_at: { type: ['string', 'null'], format: 'date-time' },
+    created_at: timestamp,
+  },
+} as const;
+
+const endpointParams = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
+
+interface CreateWebhookEndpointBody {
+  url: string;
+  enabled_events: string[];
+  description?: string | null;
+}
+
+export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): void {
+  for (const schema of [webhookEndpointSchema, createdWebhookEndpointSchema, webhookDeliverySchema]) app.addSchema(schema);
+
+  app.post<{ Body: CreateWebhookEndpointBody }>(
+    '/v1/webhook_endpoints',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Register a URL to receive events (signed POSTs). The signing secret is shown only in this response.',
+        headers: idempotencyHeader,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url', 'enabled_events'],
+          properties: {
+            url: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', description: 'http or https, at most 2048 characters.' },
+            enabled_events: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 100,
+              items: { type: 'string', maxLength: 100, pattern: '^(\\*|[a-z][a-z_]*(\\.[a-z][a-z_]*)+)$' },
+              description: 'Event types (e.g. "refund.succeeded"), or "*" for all.',
+            },
+            description: { type: ['string', 'null'], maxLength: 1000 },
+          },
+        },
+        response: { 201: { $ref: 'WebhookEndpointWithSecret#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      answer(reply, () =>
+        createWebhookEndpoint(ctx, request.scope, { url: request.body.url, enabledEvents: request.body.enabled_events, description: request.body.description ?? null }, request.idempotency),
+      ),
+  );
+
+  app.get<{ Querystring: { limit: number; starting_after?: string } }>(
+    '/v1/webhook_endpoints',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'List webhook endpoints, newest first (deleted ones included, with status "deleted")',
+        querystring: { type: 'object', additionalProperties: false, properties: paginationQuery },
+        response: { 200: listSchema('WebhookEndpoint'), ...errorResponses },
+      },
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getWebhookEndpointsPage(ctx, request.scope, request.query.limit, request.query.starting_after) }),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/webhook_endpoints/:id',
+    {
+      schema: { tags: ['webhooks'], summary: 'Retrieve a webhook endpoint (never its secret)', params: endpointParams, response: { 200: { $ref: 'WebhookEndpoint#' }, ...errorResponses } },
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getWebhookEndpoint(ctx, request.scope, request.params.id) }),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/webhook_endpoints/:id',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Delete a webhook endpoint: it receives nothing more and its pending deliveries stop. Answers the endpoint with status "deleted".',
+        params: endpointParams,
+        response: { 200: { $ref: 'WebhookEndpoint#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await deleteWebhookEndpoint(ctx, request.scope, request.params.id) }),
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { limit: number; starting_after?: string } }>(
+    '/v1/webhook_endpoints/:id/deliveries',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: "The endpoint's delivery log, newest first",
+        params: endpointParams,
+        querystring: { type: 'object', additionalProperties: false, properties: paginationQuery },
+        response: { 200: listSchema('WebhookDelivery'), ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      sendApiResponse(reply, { status: 200, body: await getWebhookDeliveriesPage(ctx, request.scope, request.params.id, request.query.limit, request.query.starting_after) }),
+  );
+
+  app.post<{ Params: { id: string; delivery_id: string } }>(
+    '/v1/webhook_endpoints/:id/deliveries/:delivery_id/resend',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Send the delivery\'s event to the endpoint again (a new attempt series with a fresh retry window)',
+        headers: idempotencyHeader,
+        params: { type: 'object', properties: { id: { type: 'string' }, delivery_id: { type: 'string' } }, required: ['id', 'delivery_id'] },
+        response: { 202: { $ref: 'WebhookDelivery#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => answer(reply, () => resendWebhookDelivery(ctx, request.scope, request.params.id, request.params.delivery_id, request.idempotency)),
+  );
+}

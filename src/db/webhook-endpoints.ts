@@ -1,0 +1,275 @@
+/** SQL for outbound merchant webhooks: endpoints, their deliveries, and the fan-out of events to them. */
+import type { StoredEvent } from '../domain/objects.ts';
+import type { Queryable } from './pool.ts';
+
+export interface WebhookEndpointRecord {
+  id: string;
+  merchant_id: string;
+  url: string;
+  enabled_events: string[];
+  description: string | null;
+  secret: string;
+  status: 'enabled' | 'deleted';
+  created_at: Date;
+  deleted_at: Date | null;
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface WebhookDeliveryRecord {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_attempt_at: Date | null;
+  last_response_status: number | null;
+  last_error: string | null;
+  next_attempt_at: Date | null;
+  series_started_at: Date;
+  created_at: Date;
+}
+
+export async function insertWebhookEndpoint(
+  db: Queryable,
+  endpoint: Pick<WebhookEndpointRecord, 'id' | 'merchant_id' | 'url' | 'enabled_events' | 'description' | 'secret'>,
+): Promise<WebhookEndpointRecord> {
+  const { rows } = await db.query<WebhookEndpointRecord>(
+    `INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, description, secret)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     RETURNING *`,
+    [endpoint.id, endpoint.merchant_id, endpoint.url, endpoint.enabled_events, endpoint.description, endpoint.secret],
+  );
+  return rows[0] as WebhookEndpointRecord;
+}
+
+export async function findWebhookEndpoint(db: Queryable, merchantId: string, endpointId: string): Promise<WebhookEndpointRecord | undefined> {
+  const { rows } = await db.query<WebhookEndpointRecord>('SELECT * FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2', [endpointId, merchantId]);
+  return rows[0];
+}
+
+/** Newest first; one row more than `limit` tells whether there is a next page. */
+export async function listWebhookEndpoints(db: Queryable, merchantId: string, limit: number, startingAfter: string | undefined): Promise<WebhookEndpointRecord[]> {
+  const { rows } = await db.query<WebhookEndpointRecord>(
+    `SELECT * FROM webhook_endpoints
+      WHERE merchant_id = $1 AND ($2::text IS NULL OR id < $2)
+      ORDER BY id DESC
+      LIMIT $3`,
+    [merchantId, startingAfter ?? null, limit + 1],
+  );
+  return rows;
+}
+
+/**
+ * Deletes (keeps, marked deleted) the merchant's endpoint and stops its pending deliveries, in one
+ * statement. Deleting again returns the endpoint as it is; another merchant's endpoint: undefined.
+ */
+export async function deleteWebhookEndpoint(db: Queryable, merchantId: string, endpointId: string): Promise<WebhookEndpointRecord | undefined> {
+  const { rows } = await db.query<WebhookEndpointRecord>(
+    `WITH deleted AS (
+       UPDATE webhook_endpoints SET status = 'deleted', deleted_at = coalesce(deleted_at, now())
+        WHERE id = $1 AND merchant_id = $2
+       RETURNING *
+     ),
+     stopped AS (
+       UPDATE webhook_deliveries
+          SET status = 'failed', last_error = 'endpoint deleted', next_attempt_at = NULL
+        WHERE endpoint_id IN (SELECT id FROM deleted) AND status = 'pending'
+     )
+     SELECT * FROM deleted`,
+    [endpointId, merchantId],
+  );
+  return rows[0];
+}
+
+export async function listWebhookDeliveries(db: Queryable, endpointId: string, limit: number, startingAfter: string | undefined): Promise<WebhookDeliveryRecord[]> {
+  const { rows } = await db.query<WebhookDeliveryRecord>(
+    `SELECT * FROM webhook_deliveries
+      WHERE endpoint_id = $1 AND ($2::text IS NULL OR id < $2)
+      ORDER BY id DESC
+      LIMIT $3`,
+    [endpointId, startingAfter ?? null, limit + 1],
+  );
+  return rows;
+}
+
+export async function findWebhookDelivery(db: Queryable, deliveryId: string): Promise<WebhookDeliveryRecord | undefined> {
+  const { rows } = await db.query<WebhookDeliveryRecord>('SELECT * FROM webhook_deliveries WHERE id = $1', [deliveryId]);
+  return rows[0];
+}
+
+/**
+ * Starts a new attempt series for a delivery of an enabled endpoint of this merchant: pending
+ * again, due now, its retry window restarting. Its WEBHOOK job is put back in the queue, or a new
+ * one written when none is waiting (the old one finished or is running right now).
+ * `undefined`: no such delivery of that merchant's endpoint.
+ */
+export async function restartWebhookDelivery(
+  db: Queryable,
+  merchantId: string,
+  endpointId: string,
+  deliveryId: string,
+  job: { id: string; maxAttempts: number },
+): Promise<WebhookDeliveryRecord | undefined> {
+  const { rows } = await db.query<WebhookDeliveryRecord>(
+    `WITH restarted AS (
+       UPDATE webhook_deliveries d
+          SET status = 'pending', next_attempt_at = now(), series_started_at = now()
+         FROM webhook_endpoints e
+        WHERE d.id = $1 AND d.endpoint_id = $2 AND e.id = d.endpoint_id AND e.merchant_id = $3 AND e.status = 'enabled'
+       RETURNING d.*
+     ),
+     requeued AS (
+       UPDATE jobs SET run_at = now(), attempts = 0, updated_at = now(), published_at = NULL
+        WHERE job_type = 'WEBHOOK' AND ref IN (SELECT id FROM restarted) AND status = 'queued'
+       RETURNING id
+     ),
+     written AS (
+       INSERT INTO jobs (id, job_type, ref, max_attempts)
+       SELECT $4, 'WEBHOOK', id, $5 FROM restarted WHERE NOT EXISTS (SELECT 1 FROM requeued)
+     )
+     SELECT * FROM restarted`,
+    [deliveryId, endpointId, merchantId, job.id, job.maxAttempts],
+  );
+  return rows[0];
+}
+
+/** What one delivery attempt needs: the delivery, where it goes, and the stored event it carries. */
+export interface DeliveryTarget {
+  delivery: Pick<WebhookDeliveryRecord, 'id' | 'status'>;
+  endpoint: Pick<WebhookEndpointRecord, 'id' | 'url' | 'secret' | 'status'>;
+  event: StoredEvent;
+}
+
+export async function findDeliveryTarget(db: Queryable, deliveryId: string): Promise<DeliveryTarget | undefined> {
+  // to_jsonb(ev): the whole stored event (sequence and cause included) for eventObject();
+  // created_at is read as a column so it is parsed like every other timestamp.
+  const { rows } = await db.query<{
+    id: string;
+    status: WebhookDeliveryRecord['status'];
+    endpoint_id: string;
+    url: string;
+    secret: string;
+    endpoint_status: WebhookEndpointRecord['status'];
+    event: Omit<StoredEvent, 'created_at'>;
+    event_created_at: Date;
+  }>(
+    `SELECT d.id, d.status, e.id AS endpoint_id, e.url, e.secret, e.status AS endpoint_status,
+            to_jsonb(ev) AS event, ev.created_at AS event_created_at
+       FROM webhook_deliveries d
+       JOIN webhook_endpoints e ON e.id = d.endpoint_id
+       JOIN events ev ON ev.id = d.event_id
+      WHERE d.id = $1`,
+    [deliveryId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    delivery: { id: row.id, status: row.status },
+    endpoint: { id: row.endpoint_id, url: row.url, secret: row.secret, status: row.endpoint_status },
+    event: { ...row.event, created_at: row.event_created_at },
+  };
+}
+
+export interface AttemptOutcome {
+  delivered: boolean;
+  responseStatus: number | null;
+  error: string | null;
+  /** When to try again if this attempt failed. */
+  retryInMs: number;
+  retryWindowMs: number;
+}
+
+/**
+ * Logs one attempt on a pending delivery and decides its state, on the database's clock: delivered
+ * -> succeeded; failed, with the next attempt still inside the retry window -> pending (due then);
+ * otherwise -> failed. Returns the new state, or undefined when the delivery was no longer pending
+ * (its endpoint was deleted meanwhile): nothing is changed then.
+ */
+export async function recordDeliveryAttempt(db: Queryable, deliveryId: string, outcome: AttemptOutcome): Promise<WebhookDeliveryRecord | undefined> {
+  const { rows } = await db.query<WebhookDeliveryRecord>(
+    `WITH next AS (
+       SELECT id, now() + make_interval(secs => $5::double precision / 1000) AS attempt_at,
+              series_started_at + make_interval(secs => $6::double precision / 1000) AS window_ends_at
+         FROM webhook_deliveries WHERE id = $1 AND status = 'pending'
+     )
+     UPDATE webhook_deliveries d
+        SET attempts = d.attempts + 1,
+            last_attempt_at = now(),
+            last_response_status = $3,
+            last_error = $4,
+            status = CASE WHEN $2 THEN 'succeeded' WHEN next.attempt_at <= next.window_ends_at THEN 'pending' ELSE 'failed' END,
+            next_attempt_at = CASE WHEN NOT $2 AND next.attempt_at <= next.window_ends_at THEN next.attempt_at END
+       FROM next
+      WHERE d.id = next.id AND d.status = 'pending'
+     RETURNING d.*`,
+    [deliveryId, outcome.delivered, outcome.responseStatus, outcome.error, outcome.retryInMs, outcome.retryWindowMs],
+  );
+  return rows[0];
+}
+
+/** Marks a pending delivery failed without an attempt (its endpoint is gone). */
+export async function stopWebhookDelivery(db: Queryable, deliveryId: string, reason: string): Promise<void> {
+  await db.query(`UPDATE webhook_deliveries SET status = 'failed', last_error = $2, next_attempt_at = NULL WHERE id = $1 AND status = 'pending'`, [deliveryId, reason]);
+}
+
+/** One matching (event, endpoint) pair of a fan-out, in event order. */
+export interface FanOutPair {
+  event_id: string;
+  event_type: string;
+  endpoint_id: string;
+}
+
+/**
+ * The enabled endpoints each event goes to: its merchant's, subscribed to its type or to "*",
+ * registered before the event happened (events reach the fan-out moments after they commit; an
+ * endpoint registered in between must not receive the past). Events without a merchant go
+ * nowhere. Ordered by the events' position in the batch.
+ */
+export async function matchEndpoints(db: Queryable, events: readonly { id: string; merchant_id: string | null; type: string; created_at: Date }[]): Promise<FanOutPair[]> {
+  const { rows } = await db.query<FanOutPair>(
+    `SELECT ev.event_id, ev.event_type, e.id AS endpoint_id
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS ev (event_id, merchant_id, event_type, created_at, position)
+       JOIN webhook_endpoints e
+         ON e.merchant_id = ev.merchant_id AND e.status = 'enabled' AND date_trunc('milliseconds', e.created_at) <= ev.created_at
+        AND (ev.event_type = ANY (e.enabled_events) OR '*' = ANY (e.enabled_events))
+      ORDER BY ev.position, e.id`,
+    [events.map((e) => e.id), events.map((e) => e.merchant_id), events.map((e) => e.type), events.map((e) => e.created_at)],
+  );
+  return rows;
+}
+
+/**
+ * Writes a delivery and its WEBHOOK job for each pair, in one statement. A pair already delivered
+ * to (the batch handed over again) writes nothing, nor does an endpoint deleted since it was matched.
+ * Returns the deliveries written.
+ */
+export async function insertDeliveries(
+  db: Queryable,
+  pairs: readonly (FanOutPair & { delivery_id: string; job_id: string })[],
+  maxAttempts: number,
+): Promise<number> {
+  if (pairs.length === 0) return 0;
+  const { rows } = await db.query<{ written: number }>(
+    `WITH pair AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                AS p (delivery_id, job_id, endpoint_id, event_id, event_type)
+     ),
+     delivery AS (
+       INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type)
+       SELECT p.delivery_id, p.endpoint_id, p.event_id, p.event_type
+         FROM pair p JOIN webhook_endpoints e ON e.id = p.endpoint_id AND e.status = 'enabled'
+       ON CONFLICT ON CONSTRAINT webhook_deliveries_once_per_endpoint DO NOTHING
+       RETURNING id
+     ),
+     job AS (
+       INSERT INTO jobs (id, job_type, ref, max_attempts)
+       SELECT p.job_id, 'WEBHOOK', p.delivery_id, $6 FROM pair p JOIN delivery d ON d.id = p.delivery_id
+       RETURNING id
+     )
+     SELECT count(*)::integer AS written FROM job`,
+    [pairs.map((p) => p.delivery_id), pairs.map((p) => p.job_id), pairs.map((p) => p.endpoint_id), pairs.map((p) => p.event_id), pairs.map((p) => p.event_type), maxAttempts],
+  );
+  return rows[0]?.written ?? 0;
+}
