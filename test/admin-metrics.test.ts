@@ -59,7 +59,9 @@ describe('metrics and the admin API', () => {
   const admin = <T>(method: string, path: string, key = ADMIN_KEY) => call<T>(fincore.url, method, path, { key });
 
   it('/metrics: Prometheus text with HTTP, money, settle latency, jobs, queue, PSP and webhook series; no ids in labels', async () => {
-    const response = await fetch(`${fincore.url}/metrics`);
+    assert.equal((await fetch(`${fincore.url}/metrics`)).status, 401, 'the series name the traffic: admin key only');
+    const scrape = () => fetch(`${fincore.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const response = await scrape();
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /text\/plain/);
     const patterns = [
@@ -81,7 +83,7 @@ describe('metrics and the admin API', () => {
     // A job counts as succeeded once its completion is written, which may trail the webhook.
     let missing: RegExp[] = patterns;
     const text = await eventually(async () => {
-      const scraped = await (await fetch(`${fincore.url}/metrics`)).text();
+      const scraped = await (await scrape()).text();
       missing = patterns.filter((p) => !p.test(scraped));
       return missing.length === 0 ? scraped : undefined;
     }, 5000, 'every series').catch(() => assert.fail(`missing series: ${missing.join(', ')}`));
