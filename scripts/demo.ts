@@ -1,0 +1,162 @@
+/**
+ * `npm run demo`: a realistic stream of money movements to watch in the dashboard.
+ *
+ * Against a running FinCore when FINCORE_URL and FINCORE_ADMIN_KEY are set (e.g. the values
+ * `npm start` printed); otherwise it starts one of its own (embedded PGlite in a temporary
+ * directory, built-in PSP simulator) and keeps it running after the stream until Ctrl-C.
+ * Two merchants; charges in several currencies, some declined; partial and full refunds, refunds
+ * the issuer declines, and bursts of concurrent refunds on one charge (some refused: never more
+ * than the charge). DEMO_CHARGES sets the number of charges (default 60).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../src/config.ts';
+import { startFinCore, type RunningFinCore } from '../src/main.ts';
+
+interface Answer<T> {
+  status: number;
+  body: T;
+}
+interface Charge {
+  id: string;
+  amount: number;
+  currency: string;
+  status: string;
+}
+interface Refund {
+  id: string;
+  status: string;
+}
+
+const CHARGES = Number.parseInt(process.env.DEMO_CHARGES ?? '60', 10);
+const currencies = ['usd', 'eur', 'gbp', 'jpy', 'kwd'];
+const amountIn = (currency: string) => (currency === 'jpy' ? 500 + Math.floor(Math.random() * 20_000) : currency === 'kwd' ? 5_000 + Math.floor(Math.random() * 90_000) : 500 + Math.floor(Math.random() * 30_000));
+const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
+
+async function api<T>(base: string, method: string, path: string, key: string, body?: unknown): Promise<Answer<T>> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json', 'idempotency-key': randomUUID() }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+function progress(label: string, done: number, total: number): void {
+  if (!process.stderr.isTTY && done !== total) return;
+  const width = 30;
+  const filled = Math.round((done / Math.max(total, 1)) * width);
+  process.stderr.write(`\r${label.padEnd(22)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done === total ? '\n' : ''}`);
+}
+
+async function settled<T extends { status: string }>(base: string, key: string, path: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await api<T>(base, 'GET', path, key);
+    if (answer.body.status !== 'pending' || Date.now() > deadline) return answer.body;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function main(): Promise<void> {
+  let base = process.env.FINCORE_URL ?? '';
+  let adminKey = process.env.FINCORE_ADMIN_KEY ?? '';
+  let own: RunningFinCore | undefined;
+  let ownDataDir = '';
+  if (!base) {
+    const config = loadConfig({ ...process.env, FINCORE_DATA_DIR: mkdtempSync(join(tmpdir(), 'fincore-demo-')), PORT: process.env.PORT ?? '3100', FINCORE_SIM_PORT: process.env.FINCORE_SIM_PORT ?? '4110', LOG_LEVEL: 'warn' });
+    own = await startFinCore(config, { api: true, worker: true, simulator: true }, pino({ level: 'warn' }));
+    base = own.apiUrl ?? '';
+    adminKey = config.adminKey;
+    ownDataDir = config.dataDir;
+    process.stderr.write(`Started a FinCore of its own at ${base} (admin key ${adminKey}); embedded database in ${config.dataDir}\n`);
+  } else if (!adminKey) {
+    throw new Error('FINCORE_URL is set: set FINCORE_ADMIN_KEY too (npm start prints it)');
+  }
+
+  const merchants = [];
+  for (const name of ['Northwind Coffee', 'Blue Harbor Books']) {
+    const created = await api<{ id: string; api_key: string }>(base, 'POST', '/v1/merchants', adminKey, { name });
+    if (created.status !== 201) throw new Error(`creating a merchant answered ${created.status}: ${JSON.stringify(created.body)}`);
+    merchants.push({ name, id: created.body.id, key: created.body.api_key });
+  }
+
+  // Charges: mostly cards that succeed, some declined, some whose refunds the issuer will decline.
+  const charges: { merchant: (typeof merchants)[number]; charge: Charge }[] = [];
+  for (let i = 0; i < CHARGES; i++) {
+    const merchant = pick(merchants);
+    const currency = pick(currencies);
+    const method = i % 10 === 3 ? 'pm_card_chargeDeclined' : i % 10 === 7 ? 'pm_card_refundFail' : pick(['pm_card_visa', 'pm_card_mastercard']);
+    const created = await api<Charge>(base, 'POST', '/v1/charges', merchant.key, { amount: amountIn(currency), currency, payment_method: method, description: `Order #${1000 + i}` });
+    if (created.status === 201) charges.push({ merchant, charge: created.body });
+    progress('charges', i + 1, CHARGES);
+  }
+  let done = 0;
+  for (const entry of charges) {
+    entry.charge = await settled<Charge>(base, entry.merchant.key, `/v1/charges/${entry.charge.id}`);
+    progress('charges settling', ++done, charges.length);
+  }
+
+  // Refunds: partial, full, declined by the issuer, and bursts of concurrent refunds.
+  const succeeded = charges.filter((c) => c.charge.status === 'succeeded');
+  const refunds: { key: string; id: string }[] = [];
+  let refused = 0;
+  let step = 0;
+  for (const [index, { merchant, charge }] of succeeded.entries()) {
+    const kind = index % 4;
+    if (kind === 0) {
+      const partial = await api<Refund>(base, 'POST', '/v1/refunds', merchant.key, { charge_id: charge.id, amount: Math.max(1, Math.floor(charge.amount / 3)), reason: 'requested_by_customer' });
+      if (partial.status === 201) refunds.push({ key: merchant.key, id: partial.body.id });
+    } else if (kind === 1) {
+      const full = await api<Refund>(base, 'POST', '/v1/refunds', merchant.key, { charge_id: charge.id, reason: 'duplicate' });
+      if (full.status === 201) refunds.push({ key: merchant.key, id: full.body.id });
+    } else if (kind === 2) {
+      // Five refunds of 30% at once: at most three fit; the others are refused, never over-refunded.
+      const burst = await Promise.all(Array.from({ length: 5 }, () => api<Refund>(base, 'POST', '/v1/refunds', merchant.key, { charge_id: charge.id, amount: Math.max(1, Math.floor(charge.amount * 0.3)) })));
+      for (const answer of burst) {
+        if (answer.status === 201) refunds.push({ key: merchant.key, id: answer.body.id });
+        else refused++;
+      }
+    }
+    progress('refunds', ++step, succeeded.length);
+  }
+  let settledRefunds = 0;
+  let failedRefunds = 0;
+  for (const refund of refunds) {
+    const final = await settled<Refund>(base, refund.key, `/v1/refunds/${refund.id}`);
+    if (final.status === 'failed') failedRefunds++;
+    progress('refunds settling', ++settledRefunds, refunds.length);
+  }
+
+  const declined = charges.length - succeeded.length;
+  const example = succeeded.find((c) => c.charge.id)?.charge.id ?? '';
+  process.stdout.write(
+    [
+      '',
+      `Demo done: ${charges.length} charges (${declined} declined), ${refunds.length} refunds (${failedRefunds} declined by the issuer), ${refused} concurrent refunds refused (they would have over-refunded).`,
+      `Merchants: ${merchants.map((m) => `${m.name} (${m.id})`).join(', ')}`,
+      '',
+      'Where to look:',
+      `  Dashboard:        ${base}/dashboard   (sign in with the admin key${own ? `: ${adminKey}` : ''})`,
+      `  A charge:         ${base}/dashboard/#/charges/${example}   (refunds, ledger postings, timeline)`,
+      `  Events API:       curl -H 'Authorization: Bearer <merchant key>' ${base}/v1/events`,
+      own
+        ? `  Audit check:      FINCORE_DATA_DIR=${ownDataDir} npm run fincore -- audit verify   (after this demo's FinCore stopped)`
+        : `  Audit check:      npm run fincore -- audit verify   (with the same DATABASE_URL / FINCORE_DATA_DIR as the running FinCore)`,
+      '',
+    ].join('\n'),
+  );
+  if (own && process.env.DEMO_EXIT !== '1') {
+    process.stdout.write('This FinCore keeps running so you can look around. Ctrl-C stops it.\n');
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
+  await own?.close();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
