@@ -16,6 +16,7 @@ import { registerIdempotency, rememberRefusal, sendApiResponse } from './plugins
 import { IdempotencyKeyReused } from '../domain/errors.ts';
 import { registerRateLimit } from './plugins/rate-limit.ts';
 import { chargeRoutes } from './routes/charges.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { refundRoutes } from './routes/refunds.ts';
@@ -127,6 +128,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   eventRoutes(app, ctx);
   webhookEndpointRoutes(app, ctx);
   await webhookRoutes(app, ctx);
+  dashboardRoutes(app);
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
   return app;
