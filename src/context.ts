@@ -3,6 +3,7 @@
  * configuration names, and the job wakeup. Shared by every entry point (main.ts, cli.ts,
  * lambda.ts) and kept free of the HTTP server so the Lambda bundle does not carry it.
  */
+import { pspCalls } from './metrics.ts';
 import { ConfigError, type Config } from './config.ts';
 import type { Database } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
@@ -16,6 +17,31 @@ import { createStripeGateway } from './psp/stripe/adapter.ts';
 const SIMULATOR_STRIPE_KEY = 'sk_test_fincore_simulator';
 
 /** The PSP adapter the configuration names. */
+/** Times every PSP call (fincore_psp_request_duration_seconds) without changing what it does. */
+export function timedGateway(gateway: PspGateway): PspGateway {
+  const timed = <A, R>(operation: string, call: (arg: A) => Promise<R>) => async (arg: A): Promise<R> => {
+    const end = pspCalls.startTimer({ operation });
+    try {
+      const result = await call(arg);
+      end({ outcome: 'ok' });
+      return result;
+    } catch (error) {
+      end({ outcome: error instanceof Error ? error.name : 'error' });
+      throw error;
+    }
+  };
+  return {
+    name: gateway.name,
+    webhook: gateway.webhook,
+    supportsPaymentMethod: (paymentMethod) => gateway.supportsPaymentMethod(paymentMethod),
+    verifyWebhook: (rawBody, headers, nowMs) => gateway.verifyWebhook(rawBody, headers, nowMs),
+    createCharge: timed('create_charge', (request) => gateway.createCharge(request)),
+    createRefund: timed('create_refund', (request) => gateway.createRefund(request)),
+    getCharge: timed('get_charge', (lookup) => gateway.getCharge(lookup)),
+    getRefund: timed('get_refund', (lookup) => gateway.getRefund(lookup)),
+  };
+}
+
 export function pspGateway(config: Config, simulatorUrl?: string): PspGateway {
   if (config.psp === 'stripe') {
     // With no STRIPE_API_BASE, the simulator started in this process plays Stripe, if there is one.
@@ -31,7 +57,7 @@ export function pspGateway(config: Config, simulatorUrl?: string): PspGateway {
 export function flowContext(db: Database, config: Config, simulatorUrl?: string): FlowContext {
   return {
     pool: db.pool,
-    psp: pspGateway(config, simulatorUrl),
+    psp: timedGateway(pspGateway(config, simulatorUrl)),
     wakeup: new JobWakeup(db.pool, db.embedded),
     jobMaxAttempts: config.worker.maxAttempts,
     refundFacts: new RefundFactsCache(),

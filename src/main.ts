@@ -14,6 +14,7 @@ import type { FlowContext } from './flows/context.ts';
 import { startReconciler } from './jobs/reconciler.ts';
 import { startAuditRelay, type EventFollower } from './audit/seal.ts';
 import { fanOutEvents } from './webhooks/fan-out.ts';
+import { observeQueue } from './metrics.ts';
 import { startOutboxRelay } from './jobs/outbox-relay.ts';
 import { JobQueue, sqsClient } from './jobs/sqs.ts';
 import { startSqsPoller } from './jobs/sqs-consumer.ts';
@@ -76,6 +77,7 @@ export async function startFinCore(config: Config, components: Components, logge
     }
 
     const ctx = flowContext(db, config, simulatorUrl);
+    observeQueue(db.pool);
 
     if (components.api) {
       const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimitPerSecond: config.rateLimitPerSecond, logger: logger.child({ component: 'api' }), version: VERSION, failpoints: new Failpoints(new Set(config.failpoints)) });

@@ -2,6 +2,7 @@
  * buildApp assembles the Fastify application; it never listens (tests use it over real HTTP
  * via listen in main.ts, or inject). Plugins: request ids, auth, idempotency, one error mapper.
  */
+import { countRequestAnswered, httpDuration, registry } from '../metrics.ts';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Ajv, type Options as AjvOptions } from 'ajv';
@@ -21,6 +22,7 @@ import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { refundRoutes } from './routes/refunds.ts';
 import { eventRoutes } from './routes/events.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import { chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema } from './schemas.ts';
@@ -64,6 +66,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('Request-Id', request.id);
+  });
+  // The route template, never the URL: ids in labels would make the series unbounded.
+  app.addHook('onResponse', async (request, reply) => {
+    countRequestAnswered();
+    httpDuration.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
   // Draining: a request in flight when close() began would leave its kept-alive connection open
@@ -126,8 +133,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   chargeRoutes(app, ctx, failpoints);
   refundRoutes(app, ctx, failpoints);
   eventRoutes(app, ctx);
+  adminRoutes(app, ctx);
   webhookEndpointRoutes(app, ctx);
   await webhookRoutes(app, ctx);
+  app.get('/metrics', { config: { auth: 'none' }, schema: { hide: true } }, async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
   dashboardRoutes(app);
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 

@@ -2,6 +2,8 @@
  * JSON schemas for every route: they validate requests (unknown fields rejected), serialize
  * responses, and are the source of the OpenAPI document at /openapi.json.
  */
+import { ParameterInvalid } from '../domain/errors.ts';
+
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
 
@@ -157,3 +159,15 @@ export const eventSchema = {
     created_at: timestamp,
   },
 } as const;
+
+/** Query filters `created[gte]` / `created[lte]`: ISO 8601, checked by pattern and then as a real date. */
+export const ISO_8601 = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?(Z|[+-]\\d{2}:\\d{2})?)?$';
+
+/** A timestamp filter that matched the pattern but names no real instant (2026-13-45) is refused too. */
+export function instant(value: string | undefined, param: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime())) throw new ParameterInvalid(`Invalid ${param}: '${value}' is not a date.`, param);
+  return at;
+}
+

@@ -3,6 +3,7 @@
  * and writes the charge (pending), its CHARGE job, the charge.created event and the idempotent
  * response, in one transaction. No PSP call inside a request.
  */
+import { moneyMovementsCreated } from '../metrics.ts';
 import { newId } from '../domain/ids.ts';
 import { chargeObject, type ChargeRecord } from '../domain/objects.ts';
 import { writeCharge, type NewCharge } from '../db/charges.ts';
@@ -44,5 +45,6 @@ export async function createCharge(ctx: FlowContext, request: ChargeRequest, cau
     throw new StoredResponseFound(replayOrReject(result.stored, idempotency));
   }
   ctx.wakeup.jobsCommitted();
+  moneyMovementsCreated.inc({ object: 'charge', currency: body.currency });
   return { status: 201, body };
 }

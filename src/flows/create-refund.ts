@@ -11,7 +11,7 @@
  */
 import { ResourceMissing } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
-import { refundObject, type Metadata, type RefundRecord } from '../domain/objects.ts';
+import { refundObject, type Metadata, type RefundObject, type RefundRecord } from '../domain/objects.ts';
 import { decideRefundAmount, decideRefundAmountGivenReserved } from '../domain/refund.ts';
 import { lockChargeOfMerchant } from '../db/charges.ts';
 import { postingsFor } from '../domain/ledger.ts';
@@ -20,6 +20,7 @@ import { insertJournalEntry } from '../db/ledger.ts';
 import { enqueueJob } from '../db/jobs.ts';
 import { inTransaction } from '../db/pool.ts';
 import { insertRefund, readRefundFacts, refundAmountsOfCharge, writeRefundIfUnchanged } from '../db/refunds.ts';
+import { moneyMovementsCreated } from '../metrics.ts';
 import type { FlowContext } from './context.ts';
 import type { KnownRefundFacts } from './refund-facts-cache.ts';
 import { claimIdempotencyKey, idempotencyWrite, keyInUse, replayOrReject, storeIdempotentResponse, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
@@ -39,6 +40,7 @@ const FAST_PATH_ATTEMPTS = 3;
 export async function createRefund(ctx: FlowContext, request: RefundRequest, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
   const response = (await createRefundFast(ctx, request, cause, idempotency)) ?? (await createRefundLocked(ctx, request, cause, idempotency));
   ctx.wakeup.jobsCommitted();
+  moneyMovementsCreated.inc({ object: 'refund', currency: (response.body as RefundObject).currency });
   return response;
 }
 

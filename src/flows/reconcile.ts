@@ -8,6 +8,7 @@
 import { newId } from '../domain/ids.ts';
 import { appendEvent } from '../db/events.ts';
 import { requeueFinishedJobOf } from '../db/jobs.ts';
+import { reconciliationActions } from '../metrics.ts';
 import { inTransaction } from '../db/pool.ts';
 import { chargesPendingSince, refundsPendingSince, type PendingObject } from '../db/reconciliation.ts';
 import type { PspLookup, PspOutcome } from '../psp/gateway.ts';
@@ -77,6 +78,7 @@ export async function reconcilePending(ctx: FlowContext, olderThanMs: number, li
     for (const pending of objects) {
       report.checked++;
       const result = await reconcileOne(ctx, sweepIdOf, pending, ask, settle);
+      reconciliationActions.inc({ action: result === 'unknown_object' ? 'ignored' : result });
       if (result === 'settled') report.settled++;
       if (result === 'error') report.errors++;
       if (result === 'resubmitted') report.resubmitted++;

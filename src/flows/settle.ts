@@ -9,6 +9,7 @@ import { decideSettlement } from '../domain/status.ts';
 import { lockCharge, settleChargeRow } from '../db/charges.ts';
 import { postingsFor, refundSettlementMovement } from '../domain/ledger.ts';
 import { appendEvent, type Cause } from '../db/events.ts';
+import { moneyMovementsSettled, secondsSince, settleLatency } from '../metrics.ts';
 import { insertJournalEntry } from '../db/ledger.ts';
 import type { Queryable } from '../db/pool.ts';
 import { lockRefund, settleRefundRow } from '../db/refunds.ts';
@@ -35,6 +36,7 @@ export async function settleCharge(tx: Queryable, chargeId: string, outcome: Psp
     data: { charge: chargeObject(settled, [], false) },
     cause,
   });
+  countSettled('charge', decision.to, settled.currency, settled.created_at);
   // A failed charge moved no money: nothing to post.
   if (decision.to === 'succeeded') {
     await insertJournalEntry(tx, {
@@ -68,6 +70,7 @@ export async function settleRefund(tx: Queryable, refundId: string, outcome: Psp
     data: { refund: refundObject(settled) },
     cause,
   });
+  countSettled('refund', decision.to, settled.currency, settled.created_at);
   const movement = refundSettlementMovement(decision.to);
   await insertJournalEntry(tx, {
     eventId,
@@ -79,4 +82,11 @@ export async function settleRefund(tx: Queryable, refundId: string, outcome: Psp
     postings: postingsFor(movement, settled.amount),
   });
   return 'settled';
+}
+
+// Counted as the change is made, inside the caller's transaction: a transaction that then rolls
+// back (rare: a lost connection) is counted anyway. Metrics may over-count; the ledger may not.
+function countSettled(object: 'charge' | 'refund', status: string, currency: string, createdAt: Date): void {
+  moneyMovementsSettled.inc({ object, status, currency });
+  settleLatency.observe({ object, status }, secondsSince(createdAt));
 }

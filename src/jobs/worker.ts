@@ -15,6 +15,7 @@ import type { Queryable } from '../db/pool.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { RetryAfter, retryDelayMs } from './backoff.ts';
 import { recordDeadLetter } from './dead-letter.ts';
+import { jobOutcomes } from '../metrics.ts';
 import { routeJob } from './router.ts';
 import { PollPause } from './wakeup.ts';
 
@@ -94,15 +95,18 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
       if (job.attempts > job.max_attempts) throw new Error('attempts exhausted (the job outlived its lease too often)');
       await routeJob(ctx, message);
       await completions.complete(job.id);
+      jobOutcomes.inc({ job_type: job.job_type, outcome: 'succeeded' });
       log.debug({ job: message }, 'job done');
     } catch (error) {
       const reason = describe(error);
       if (job.attempts >= job.max_attempts) {
         await recordDeadLetter(ctx, message, workerId, reason);
+        jobOutcomes.inc({ job_type: job.job_type, outcome: 'dead' });
         log.error({ job: message, err: reason }, 'job dead-lettered after its last attempt');
       } else {
         const delay = error instanceof RetryAfter ? error.delayMs : retryDelayMs(job.attempts, options.backoffBaseMs, options.backoffMaxMs);
         await scheduleRetry(ctx.pool, job.id, workerId, delay, reason);
+        jobOutcomes.inc({ job_type: job.job_type, outcome: 'retried' });
         log.warn({ job: message, err: reason, retry_in_ms: delay }, 'job failed, retrying');
       }
     }
@@ -128,7 +132,10 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
         await pause.sleep(options.pollIntervalMs);
         continue;
       }
-      for (const job of jobs) launch(job);
+      for (const job of jobs) {
+        jobOutcomes.inc({ job_type: job.job_type, outcome: 'claimed' });
+        launch(job);
+      }
       // A full batch means more may be due: go again as soon as there is room.
       if (jobs.length < options.batchSize) await pause.sleep(options.pollIntervalMs);
     }

@@ -1,19 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { ParameterInvalid } from '../../domain/errors.ts';
 import type { FlowContext } from '../../flows/context.ts';
 import { getEvent, getEventsPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { errorResponses, listSchema, paginationQuery } from '../schemas.ts';
-
-const ISO_8601 = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?(Z|[+-]\\d{2}:\\d{2})?)?$';
-
-/** A timestamp filter that matched the pattern but names no real instant (2026-13-45) is refused too. */
-function instant(value: string | undefined, param: string): Date | undefined {
-  if (value === undefined) return undefined;
-  const at = new Date(value);
-  if (Number.isNaN(at.getTime())) throw new ParameterInvalid(`Invalid ${param}: '${value}' is not a date.`, param);
-  return at;
-}
+import { errorResponses, instant, ISO_8601, listSchema, paginationQuery } from '../schemas.ts';
 
 interface EventsQuery {
   limit: number;

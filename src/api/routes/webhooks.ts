@@ -1,3 +1,4 @@
+import { webhookIntake } from '../../metrics.ts';
 import type { FastifyInstance } from 'fastify';
 import { ParameterInvalid } from '../../domain/errors.ts';
 import type { FlowContext } from '../../flows/context.ts';
@@ -31,8 +32,10 @@ export async function webhookRoutes(app: FastifyInstance, ctx: FlowContext): Pro
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         try {
           const { result } = await ingestPspWebhook(ctx, raw, request.headers);
+          webhookIntake.inc({ result });
           return reply.code(200).send({ received: true, duplicate: result === 'duplicate', ignored: result === 'not_for_fincore' });
         } catch (error) {
+          if (error instanceof WebhookVerificationError) webhookIntake.inc({ result: 'rejected_signature' });
           if (error instanceof WebhookVerificationError) throw new ParameterInvalid(`Webhook rejected: ${error.message}`, signatureHeader);
           throw error;
         }

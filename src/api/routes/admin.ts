@@ -1,0 +1,115 @@
+/**
+ * The operator's API (admin key): what the dashboard shows and the one action it takes (retry a
+ * dead job). Across merchants; read-only otherwise.
+ */
+import type { FastifyInstance } from 'fastify';
+import { totals, listMerchants, overview } from '../../db/admin.ts';
+import { adminChargeDetail, adminChargesPage, adminDeadJobs, adminEndpoints, adminRefundsPage, adminRetryJob } from '../../flows/admin.ts';
+import type { FlowContext } from '../../flows/context.ts';
+import { requestsAnsweredTotal } from '../../metrics.ts';
+import { sendApiResponse } from '../plugins/idempotency.ts';
+import { errorResponses, instant, ISO_8601, paginationQuery } from '../schemas.ts';
+
+const anyObject = { type: 'object', additionalProperties: true } as const;
+const admin = { auth: 'admin' as const };
+const ok = { 200: anyObject, ...errorResponses };
+
+interface ListQuery {
+  limit: number;
+  starting_after?: string;
+  merchant_id?: string;
+  status?: string;
+  currency?: string;
+  charge_id?: string;
+  'created[gte]'?: string;
+  'created[lte]'?: string;
+}
+
+const listQuery = (extra: Record<string, unknown> = {}) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...paginationQuery,
+    merchant_id: { type: 'string', maxLength: 255 },
+    status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
+    currency: { type: 'string', pattern: '^[a-z]{3}$' },
+    'created[gte]': { type: 'string', pattern: ISO_8601 },
+    'created[lte]': { type: 'string', pattern: ISO_8601 },
+    ...extra,
+  },
+});
+
+function filterOf(query: ListQuery) {
+  return {
+    merchantId: query.merchant_id,
+    status: query.status,
+    currency: query.currency,
+    chargeId: query.charge_id,
+    createdGte: instant(query['created[gte]'], 'created[gte]'),
+    createdLte: instant(query['created[lte]'], 'created[lte]'),
+  };
+}
+
+export function adminRoutes(app: FastifyInstance, ctx: FlowContext): void {
+  const schema = (summary: string, extra: Record<string, unknown> = {}) => ({ tags: ['admin'], summary, response: ok, ...extra });
+
+  app.get('/v1/admin/overview', { config: admin, schema: schema('Totals across merchants: money by currency, statuses, queue, audit backlog') }, async (_request, reply) =>
+    sendApiResponse(reply, { status: 200, body: { object: 'overview', ...(await overview(ctx.pool)) } }),
+  );
+
+  app.get('/v1/admin/stats', { config: admin, schema: schema('Cumulative totals (poll twice for rates) and settle latency over the last 60 s') }, async (_request, reply) =>
+    sendApiResponse(reply, { status: 200, body: { object: 'stats', at: new Date().toISOString(), requests_total: requestsAnsweredTotal(), ...(await totals(ctx.pool, 60)) } }),
+  );
+
+  app.get('/v1/admin/merchants', { config: admin, schema: schema('Merchants, newest first') }, async (_request, reply) => {
+    const merchants = await listMerchants(ctx.pool);
+    return sendApiResponse(reply, {
+      status: 200,
+      body: { object: 'list', has_more: false, data: merchants.map((m) => ({ id: m.id, object: 'merchant', name: m.name, created_at: m.created_at.toISOString() })) },
+    });
+  });
+
+  app.get<{ Querystring: ListQuery }>('/v1/admin/charges', { config: admin, schema: schema('Charges of every merchant, newest first, with filters', { querystring: listQuery() }) }, async (request, reply) =>
+    sendApiResponse(reply, { status: 200, body: await adminChargesPage(ctx.pool, filterOf(request.query), request.query.limit, request.query.starting_after) }),
+  );
+
+  app.get<{ Querystring: ListQuery }>(
+    '/v1/admin/refunds',
+    { config: admin, schema: schema('Refunds of every merchant, newest first, with filters', { querystring: listQuery({ charge_id: { type: 'string', maxLength: 255 } }) }) },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminRefundsPage(ctx.pool, filterOf(request.query), request.query.limit, request.query.starting_after) }),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/admin/charges/:id',
+    { config: admin, schema: schema('A charge with its refunds, refundable amount, ledger postings and event timeline', { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } }) },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminChargeDetail(ctx.pool, request.params.id) }),
+  );
+
+  app.get<{ Querystring: { status: 'dead'; limit: number } }>(
+    '/v1/admin/jobs',
+    {
+      config: admin,
+      schema: schema('Dead-lettered jobs, most recently dead first', {
+        querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['dead'], default: 'dead' }, limit: paginationQuery.limit } },
+      }),
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminDeadJobs(ctx.pool, request.query.limit) }),
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/admin/jobs/:id/retry',
+    { config: admin, schema: schema('Queue a dead job again with fresh attempts (replaying twice is harmless)', { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } }) },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminRetryJob(ctx, request.params.id) }),
+  );
+
+  app.get<{ Querystring: { merchant_id?: string } }>(
+    '/v1/admin/webhook_endpoints',
+    {
+      config: admin,
+      schema: schema("Merchants' webhook endpoints with their delivery counts", {
+        querystring: { type: 'object', additionalProperties: false, properties: { merchant_id: { type: 'string', maxLength: 255 } } },
+      }),
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminEndpoints(ctx.pool, request.query.merchant_id) }),
+  );
+}
