@@ -182,10 +182,10 @@ describe('operator dashboard in Chromium', { skip: browserSkip, timeout: 180_000
 
     const ledger = page.getByTestId('charge-ledger');
     const movements = await ledger.locator('tbody.movement').evaluateAll((bodies) => bodies.map((b) => b.getAttribute('data-movement')));
-    assert.deepEqual(movements, ['charge.succeeded', 'refund.created', 'refund.succeeded']);
+    assert.deepEqual(movements, ['charge_succeeded', 'refund_reserved', 'refund_succeeded']);
     assert.deepEqual(await ledger.getByTestId('movement-check').allTextContents(), ['✓ balanced', '✓ balanced', '✓ balanced']);
     assert.equal(await ledger.locator('tr[data-account]').count(), detail.body.ledger.length);
-    const chargeSucceeded = ledger.locator('tbody[data-movement="charge.succeeded"]');
+    const chargeSucceeded = ledger.locator('tbody[data-movement="charge_succeeded"]');
     assert.match((await chargeSucceeded.locator('tr[data-account="psp_clearing"]').textContent()) ?? '', /psp_clearing\$50\.00/);
     assert.match((await chargeSucceeded.locator('tr[data-account="merchant_balance"]').textContent()) ?? '', /merchant_balance\$50\.00/);
 
@@ -202,9 +202,11 @@ describe('operator dashboard in Chromium', { skip: browserSkip, timeout: 180_000
 
   it('a dead charge job is retried from the dead jobs page and its charge then succeeds', async () => {
     const sim = fincore.simulatorUrl ?? '';
-    const setFaults = async (faults: Record<string, number>) => {
+    // POST /sim/faults merges into the current settings ({} changes nothing): set the rate back to 0.
+    const setFaults = async (faults: { failure_rate: number }) => {
       const answer = await fetch(`${sim}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
-      assert.equal(answer.status, 200, await answer.text());
+      assert.equal(answer.status, 200);
+      assert.equal(((await answer.json()) as { failure_rate: number }).failure_rate, faults.failure_rate);
     };
     await setFaults({ failure_rate: 1 });
     let chargeId = '';
@@ -217,7 +219,7 @@ describe('operator dashboard in Chromium', { skip: browserSkip, timeout: 180_000
         return dead.body.data.some((job) => job.ref === chargeId) ? true : undefined;
       }, 15_000, 'the charge job to be dead-lettered');
     } finally {
-      await setFaults({});
+      await setFaults({ failure_rate: 0 });
     }
     const page = await desktop.newPage();
     await signIn(page);
