@@ -40,7 +40,7 @@ async function runUntilSignal(config: Config, components: Components): Promise<v
   const logger = pino({ level: config.logLevel });
   const fincore = await startFinCore(config, components, logger);
   const lines = ['', 'FinCore is running.'];
-  if (fincore.apiUrl) lines.push(`  API:            ${fincore.apiUrl}`, `  API docs:       ${fincore.apiUrl}/docs`, `  OpenAPI:        ${fincore.apiUrl}/openapi.json`);
+  if (fincore.apiUrl) lines.push(`  API:            ${fincore.apiUrl}`, `  API docs:       ${fincore.apiUrl}/docs`, `  Dashboard:      ${fincore.apiUrl}/dashboard`, `  OpenAPI:        ${fincore.apiUrl}/openapi.json`);
   if (fincore.simulatorUrl) lines.push(`  PSP simulator:  ${fincore.simulatorUrl}  (state: ${fincore.simulatorUrl}/sim/state)`);
   else if (components.worker) lines.push(`  PSP simulator:  ${config.simUrl}  (outside this process)`);
   lines.push(`  Database:       ${config.databaseUrl ? 'PostgreSQL server (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}`);

@@ -33,6 +33,7 @@ describe('fincore CLI', () => {
       const api = await eventually(async () => /API:\s+(http:\/\/\S+)/.exec(output)?.[1], 30_000, 'the API URL to be printed');
       const adminKey = await eventually(async () => /Admin key:\s+(\S+)/.exec(output)?.[1], 5000, 'the admin key to be printed');
       assert.match(output, /API docs:\s+http:\/\/\S+\/docs/);
+      assert.match(output, /Dashboard:\s+http:\/\/\S+\/dashboard/);
 
       const merchant = await call<{ api_key: string }>(api, 'POST', '/v1/merchants', { key: adminKey, body: { name: 'CLI shop' } });
       assert.equal(merchant.status, 201);

@@ -23,6 +23,12 @@ const files = only.length > 0
       ...readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => join('test', f)),
     ].sort();
 
+// The browser test loads the real bundle: build it first (Vite, ~2 s), so it is never stale.
+if (files.some((f) => f.includes('dashboard'))) {
+  const built = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'dashboard/vite.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
+  if (built.status !== 0) process.exit(built.status ?? 1);
+}
+
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
 if (template) rmSync(template, { recursive: true, force: true });
 process.exit(result.status ?? 1);

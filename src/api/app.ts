@@ -17,6 +17,7 @@ import { registerIdempotency, rememberRefusal, sendApiResponse } from './plugins
 import { IdempotencyKeyReused } from '../domain/errors.ts';
 import { registerRateLimit } from './plugins/rate-limit.ts';
 import { chargeRoutes } from './routes/charges.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { refundRoutes } from './routes/refunds.ts';
@@ -138,6 +139,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/metrics', { config: { auth: 'admin' }, schema: { hide: true } }, async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );
+  dashboardRoutes(app);
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
   return app;

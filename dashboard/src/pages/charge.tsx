@@ -1,0 +1,236 @@
+import { ApiError, request } from '../api.ts';
+import { Card, ErrorNote, StatusBadge, TableWrap } from '../components.tsx';
+import { formatTime } from '../format.ts';
+import { usePolled } from '../hooks.ts';
+import { accountBalances, groupMovements } from '../ledger.ts';
+import { formatAmount } from '../money.ts';
+import type { ChargeDetail, EventCause } from '../types.ts';
+
+function CauseText({ cause }: { cause: EventCause }) {
+  switch (cause.type) {
+    case 'api_request':
+      return (
+        <span>
+          API request <code>{cause.id}</code>
+          {cause.idempotency_key ? (
+            <>
+              {' '}
+              · Idempotency-Key <code>{cause.idempotency_key}</code>
+            </>
+          ) : (
+            <span class="muted"> · no Idempotency-Key</span>
+          )}
+        </span>
+      );
+    case 'job':
+      return (
+        <span>
+          job <code>{cause.id}</code>
+        </span>
+      );
+    case 'psp_event':
+      return (
+        <span>
+          PSP event <code>{cause.id}</code>
+        </span>
+      );
+    case 'reconciliation':
+      return (
+        <span>
+          reconciliation <code>{cause.id}</code>
+        </span>
+      );
+    default:
+      return (
+        <span>
+          {cause.type} {cause.id ? <code>{cause.id}</code> : null}
+        </span>
+      );
+  }
+}
+
+export function ChargePage({ id }: { id: string }) {
+  // Refreshed every 2 s so a pending charge or refund is seen settling; cheap for one charge.
+  const detail = usePolled(() => request<ChargeDetail>(`/v1/admin/charges/${encodeURIComponent(id)}`), [id], 2000);
+  const d = detail.data;
+  if (!d) {
+    if (detail.error instanceof ApiError && detail.error.status === 404) {
+      return (
+        <div class="page">
+          <h2>Charge {id}</h2>
+          <p class="error" role="alert">
+            No charge {id}.
+          </p>
+        </div>
+      );
+    }
+    return (
+      <div class="page">
+        <h2>Charge {id}</h2>
+        <ErrorNote error={detail.error} />
+        {detail.loading ? <p class="muted">Loading…</p> : null}
+      </div>
+    );
+  }
+  const c = d.charge;
+  const refunds = c.refunds ?? [];
+  const movements = groupMovements(d.ledger);
+  const balances = accountBalances(d.ledger);
+
+  return (
+    <div class="page" data-testid="charge-page">
+      <p>
+        <a href="#/charges">← Charges</a>
+      </p>
+      <h2 class="mono wrap">{c.id}</h2>
+      <ErrorNote error={detail.error} />
+      <div class="cards">
+        <Card title="Amount" testId="charge-amount">
+          <p class="big">{formatAmount(c.amount, c.currency)}</p>
+          <p class="muted">{c.payment_method}</p>
+        </Card>
+        <Card title="Status" testId="charge-status">
+          <p class="big">
+            <StatusBadge status={c.status} />
+          </p>
+          {c.failure_code ? (
+            <p class="error-text">
+              {c.failure_code}: {c.failure_message}
+            </p>
+          ) : null}
+        </Card>
+        <Card title="Refundable" testId="charge-refundable">
+          <p class="big">{formatAmount(d.refundable_amount, c.currency)}</p>
+          <p class="muted">refunded {formatAmount(c.amount_refunded, c.currency)}</p>
+        </Card>
+        <Card title="Merchant" testId="charge-merchant">
+          <p class="mono wrap">{d.merchant_id}</p>
+          <p class="muted">created {formatTime(c.created_at)}</p>
+        </Card>
+      </div>
+
+      <section>
+        <h3>Refunds ({refunds.length})</h3>
+        <TableWrap label="Refunds of this charge">
+          <table data-testid="charge-refunds">
+            <thead>
+              <tr>
+                <th>Refund</th>
+                <th class="num">Amount</th>
+                <th>Status</th>
+                <th>Reason</th>
+                <th>Created</th>
+                <th>Updated</th>
+              </tr>
+            </thead>
+            <tbody>
+              {refunds.map((r) => (
+                <tr key={r.id} data-id={r.id}>
+                  <td class="mono">{r.id}</td>
+                  <td class="num">{formatAmount(r.amount, r.currency)}</td>
+                  <td>
+                    <StatusBadge status={r.status} />
+                    {r.failure_reason ? <span class="muted small"> {r.failure_reason}</span> : null}
+                  </td>
+                  <td>{r.reason ?? '—'}</td>
+                  <td>{formatTime(r.created_at)}</td>
+                  <td>{formatTime(r.updated_at)}</td>
+                </tr>
+              ))}
+              {refunds.length === 0 ? (
+                <tr>
+                  <td colSpan={6} class="muted">
+                    No refunds.
+                  </td>
+                </tr>
+              ) : null}
+            </tbody>
+          </table>
+        </TableWrap>
+      </section>
+
+      <section>
+        <h3>Ledger postings</h3>
+        <p class="muted small">Debits are positive, credits negative; each movement sums to zero.</p>
+        <TableWrap label="Ledger postings">
+          <table data-testid="charge-ledger">
+            <thead>
+              <tr>
+                <th>Movement</th>
+                <th>Account</th>
+                <th class="num">Debit</th>
+                <th class="num">Credit</th>
+                <th>Refund</th>
+                <th>Posted</th>
+              </tr>
+            </thead>
+            {movements.map((m) => (
+              <tbody key={`${m.eventId}|${m.currency}`} class="movement" data-movement={m.movement} data-event={m.eventId}>
+                {m.entries.map((e, i) => (
+                  <tr key={e.id} data-account={e.account}>
+                    <td>{i === 0 ? m.movement : ''}</td>
+                    <td class="mono">{e.account}</td>
+                    <td class="num">{e.amount > 0 ? formatAmount(e.amount, e.currency) : ''}</td>
+                    <td class="num">{e.amount < 0 ? formatAmount(-e.amount, e.currency) : ''}</td>
+                    <td class="mono">{e.refund_id ?? ''}</td>
+                    <td>{formatTime(e.created_at)}</td>
+                  </tr>
+                ))}
+                <tr class="subtotal">
+                  <td colSpan={2} class={m.net === 0 ? 'ok' : 'error-text'} data-testid="movement-check">
+                    {m.net === 0 ? '✓ balanced' : `✗ off by ${formatAmount(m.net, m.currency)}`}
+                  </td>
+                  <td class="num">{formatAmount(m.debits, m.currency)}</td>
+                  <td class="num">{formatAmount(-m.credits, m.currency)}</td>
+                  <td colSpan={2} class="muted small mono">
+                    event {m.eventId}
+                  </td>
+                </tr>
+              </tbody>
+            ))}
+            {movements.length === 0 ? (
+              <tbody>
+                <tr>
+                  <td colSpan={6} class="muted">
+                    No postings: a pending or declined charge moves no money.
+                  </td>
+                </tr>
+              </tbody>
+            ) : null}
+          </table>
+        </TableWrap>
+        {balances.length > 0 ? (
+          <p class="balances" data-testid="charge-balances">
+            {balances.map((b) => (
+              <span key={`${b.account}|${b.currency}`}>
+                <code>{b.account}</code> {formatAmount(b.balance, b.currency)}
+              </span>
+            ))}
+          </p>
+        ) : null}
+      </section>
+
+      <section>
+        <h3>Timeline</h3>
+        <ol class="timeline" data-testid="charge-timeline">
+          {d.events.map((e) => (
+            <li key={e.id} data-type={e.type} data-cause={e.cause.type}>
+              <div class="timeline-head">
+                <b>{e.type}</b>
+                <span class="seq" title="sequence of this object's changes">
+                  #{e.sequence}
+                </span>
+                <span class="mono small">{e.data.object_id}</span>
+                <time class="muted small">{formatTime(e.created_at)}</time>
+              </div>
+              <div class="small">
+                caused by <CauseText cause={e.cause} />
+              </div>
+              <div class="muted small mono">{e.id}</div>
+            </li>
+          ))}
+        </ol>
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,80 @@
+import { useState } from 'preact/hooks';
+import { query, request } from '../api.ts';
+import { createdRange, emptyFilters, ErrorNote, FilterBar, Pager, StatusBadge, TableWrap, useCursorPages, useMerchants, type ListFilters } from '../components.tsx';
+import { formatTime } from '../format.ts';
+import { usePolled } from '../hooks.ts';
+import { formatAmount } from '../money.ts';
+import { chargeHref } from '../route.ts';
+import type { Charge, List } from '../types.ts';
+
+const PAGE_SIZE = 25;
+
+export function Charges() {
+  const merchants = useMerchants();
+  const [filters, setFilters] = useState<ListFilters>(emptyFilters);
+  const filterKey = JSON.stringify(filters);
+  const pages = useCursorPages(filterKey);
+  // Refreshed every 2 s: a pending charge turns succeeded or failed in place.
+  const list = usePolled(
+    () =>
+      request<List<Charge>>(
+        '/v1/admin/charges' +
+          query({ merchant_id: filters.merchant_id, status: filters.status, currency: filters.currency, ...createdRange(filters), limit: PAGE_SIZE, starting_after: pages.cursor }),
+      ),
+    [filterKey, pages.cursor],
+    2000,
+  );
+  const rows = list.data?.data ?? [];
+  const names = new Map(merchants.map((m) => [m.id, m.name]));
+
+  return (
+    <div class="page">
+      <h2>Charges</h2>
+      <FilterBar filters={filters} onChange={setFilters} merchants={merchants} />
+      <ErrorNote error={list.error} />
+      <TableWrap label="Charges">
+        <table data-testid="charges-table">
+          <thead>
+            <tr>
+              <th>Charge</th>
+              <th>Merchant</th>
+              <th class="num">Amount</th>
+              <th class="num">Refunded</th>
+              <th>Status</th>
+              <th>Payment method</th>
+              <th>Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((c) => (
+              <tr key={c.id} data-id={c.id}>
+                <td>
+                  <a href={chargeHref(c.id)} class="mono">
+                    {c.id}
+                  </a>
+                </td>
+                <td>{c.merchant_id ? (names.get(c.merchant_id) ?? c.merchant_id) : '—'}</td>
+                <td class="num">{formatAmount(c.amount, c.currency)}</td>
+                <td class="num">{c.amount_refunded > 0 ? formatAmount(c.amount_refunded, c.currency) : '—'}</td>
+                <td>
+                  <StatusBadge status={c.status} />
+                  {c.failure_code ? <span class="muted small"> {c.failure_code}</span> : null}
+                </td>
+                <td class="mono">{c.payment_method}</td>
+                <td>{formatTime(c.created_at)}</td>
+              </tr>
+            ))}
+            {rows.length === 0 && !list.loading ? (
+              <tr>
+                <td colSpan={7} class="muted">
+                  No charges match.
+                </td>
+              </tr>
+            ) : null}
+          </tbody>
+        </table>
+      </TableWrap>
+      <Pager page={pages.page} hasMore={list.data?.has_more ?? false} lastId={rows[rows.length - 1]?.id} onNext={pages.next} onPrevious={pages.previous} />
+    </div>
+  );
+}

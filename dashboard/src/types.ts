@@ -1,0 +1,137 @@
+// Shapes of the admin API's answers (API.md and the admin API spec), as the dashboard reads them.
+
+export type Status = 'pending' | 'succeeded' | 'failed';
+
+export interface List<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+}
+
+export interface StatusCounts {
+  pending: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface Overview {
+  object: 'overview';
+  merchants: number;
+  charges: StatusCounts;
+  refunds: StatusCounts;
+  volume: { currency: string; charged: number; refunded: number; refund_pending: number }[];
+  queue: { queued: number; running: number; dead: number; oldest_due_age_seconds: number | null };
+  audit: { pending_seal: number };
+}
+
+export interface Stats {
+  object: 'stats';
+  at: string;
+  requests_total: number;
+  charges_created_total: number;
+  refunds_created_total: number;
+  refunds_settled_total: number;
+  settle_latency_ms: { p50: number | null; p99: number | null; count: number; window_seconds: number };
+  queue_depth: number;
+}
+
+export interface Merchant {
+  id: string;
+  object: 'merchant';
+  name: string;
+  created_at: string;
+}
+
+export interface Refund {
+  id: string;
+  object: 'refund';
+  charge_id: string;
+  merchant_id?: string;
+  amount: number;
+  currency: string;
+  status: Status;
+  reason: string | null;
+  failure_reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Charge {
+  id: string;
+  object: 'charge';
+  merchant_id?: string;
+  amount: number;
+  currency: string;
+  status: Status;
+  payment_method: string;
+  description: string | null;
+  amount_refunded: number;
+  refunded: boolean;
+  failure_code: string | null;
+  failure_message: string | null;
+  refunds?: Refund[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface LedgerEntry {
+  id: string;
+  event_id: string;
+  movement: string;
+  account: string;
+  currency: string;
+  amount: number;
+  refund_id: string | null;
+  created_at: string;
+}
+
+export interface EventCause {
+  type: string;
+  id: string | null;
+  idempotency_key?: string | null;
+}
+
+export interface FinCoreEvent {
+  id: string;
+  object: 'event';
+  type: string;
+  sequence: number;
+  data: { object_type: string; object_id: string; object: Record<string, unknown> };
+  cause: EventCause;
+  created_at: string;
+}
+
+export interface ChargeDetail {
+  object: 'charge_detail';
+  merchant_id: string;
+  charge: Charge;
+  refundable_amount: number;
+  ledger: LedgerEntry[];
+  events: FinCoreEvent[];
+}
+
+export interface Job {
+  id: string;
+  object: 'job';
+  job_type: string;
+  ref: string;
+  status: string;
+  attempts: number;
+  max_attempts: number;
+  last_error: string | null;
+  run_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookEndpoint {
+  id: string;
+  object: 'webhook_endpoint';
+  merchant_id: string;
+  url: string;
+  enabled_events: string[];
+  status: string;
+  created_at: string;
+  deliveries: StatusCounts;
+  last_delivery_at: string | null;
+}
