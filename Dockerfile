@@ -12,7 +12,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc --noEmit
+COPY dashboard ./dashboard
+RUN npx tsc --noEmit && npx tsc --noEmit -p dashboard
+# The operator dashboard is bundled here (Vite is a dev dependency) and served from dashboard/dist.
+RUN npm run build:dashboard
 RUN npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime: production dependencies and the sources, nothing else.
@@ -25,6 +28,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/src ./src
+COPY --from=build /app/dashboard/dist ./dashboard/dist
 USER node
 EXPOSE 3000
 # node's own fetch: the slim image has no curl. PORT is read so an override does not break it.
