@@ -19,7 +19,7 @@ import { startOutboxRelay } from './jobs/outbox-relay.ts';
 import { JobQueue, sqsClient } from './jobs/sqs.ts';
 import { startSqsPoller } from './jobs/sqs-consumer.ts';
 import { startWorker, type RunningWorker } from './jobs/worker.ts';
-import { faultsFromEnv, startPspSimulator } from './psp-simulator/server.ts';
+import { startPspSimulator } from './psp-simulator/server.ts';
 
 export const VERSION = '0.1.0';
 
