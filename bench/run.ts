@@ -29,6 +29,7 @@ import {
   createBenchTables,
   insertBenchCharges,
   insertRefundBacklog,
+  neutraliseAuditBacklog,
   neutraliseQueuedJobs,
   settleLatency,
   tableRows,
@@ -709,6 +710,8 @@ async function main(): Promise<{ results: Results; options: Options }> {
   if (has('settle')) {
     const left = await withSql(neutraliseQueuedJobs);
     if (left) log(`${left} jobs queued by the POST runs marked done (never executed) so the queue starts empty`);
+    const unsealed = await withSql(neutraliseAuditBacklog);
+    if (unsealed) log(`${unsealed} events of the POST runs left unsealed (audit relay inbox emptied) so the relay starts idle`);
     // Without this the dead index entries of those rows would slow the workers' claims (the
     // server may run without autovacuum): the bench's own leftovers must not cost FinCore.
     if (admin) await admin.exec('VACUUM (ANALYZE) jobs');
@@ -775,6 +778,8 @@ async function main(): Promise<{ results: Results; options: Options }> {
       const backlog = await withSql(async (sql) => {
         const left = await neutraliseQueuedJobs(sql);
         if (left) log(`${left} leftover jobs marked done before the backlog`);
+        const unsealed = await neutraliseAuditBacklog(sql);
+        if (unsealed) log(`${unsealed} leftover events left unsealed before the backlog`);
         log(`worker: backlog of ${options.backlog} REFUND jobs (refund rows + jobs + refund.created events, as the API writes them)`);
         if (admin) await sql.exec('VACUUM jobs'); // each batch starts without the last one's dead index entries
         const inserted = await insertRefundBacklog(sql, batch, setA, options.backlog);
