@@ -133,13 +133,15 @@ export async function findJob(db: Queryable, jobId: string): Promise<JobRecord |
 
 /**
  * Queues a finished job of this object again (reconciliation found the PSP has no record of it).
- * Jobs still queued, running or dead are left alone: they are in hand or an operator's call.
+ * Jobs still queued, running or dead are left alone: they are in hand or an operator's call. Only
+ * a job that finished before the PSP was asked counts: one finishing while the question was on
+ * its way has just reached the PSP, and sending it again would be a second create call.
  */
-export async function requeueFinishedJobOf(db: Queryable, ref: string): Promise<boolean> {
+export async function requeueFinishedJobOf(db: Queryable, ref: string, finishedBefore: Date): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), updated_at = now(), published_at = NULL
-      WHERE ref = $1 AND status = 'done'`,
-    [ref],
+      WHERE ref = $1 AND status = 'done' AND updated_at < $2`,
+    [ref, finishedBefore],
   );
   return (rowCount ?? 0) > 0;
 }

@@ -29,13 +29,14 @@ type Settle = typeof settleCharge;
 async function reconcileOne(ctx: FlowContext, sweepIdOf: (merchantId: string) => string, pending: PendingObject, ask: (lookup: PspLookup) => Promise<PspOutcome | null>, settle: Settle): Promise<SettleResult | 'undecided' | 'error' | 'resubmitted'> {
   const id = pending.id;
   let outcome: PspOutcome | null;
+  const askedAt = new Date();
   try {
     outcome = await ask({ reference: id, pspReference: pending.psp_reference, chargePspReference: pending.charge_psp_reference });
   } catch {
     return 'error';
   }
   if (!outcome) {
-    if (!(await requeueFinishedJobOf(ctx.pool, id))) return 'undecided';
+    if (!(await requeueFinishedJobOf(ctx.pool, id, askedAt))) return 'undecided';
     ctx.wakeup.jobsCommitted();
     return 'resubmitted';
   }
