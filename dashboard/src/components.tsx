@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { request, type ApiError } from './api.ts';
+import { query, request, type ApiError } from './api.ts';
 import { usePolled } from './hooks.ts';
 import type { List, Merchant } from './types.ts';
 
@@ -146,4 +146,24 @@ export function FilterBar({ filters, onChange, merchants }: { filters: ListFilte
       </button>
     </form>
   );
+}
+
+/**
+ * A cross-merchant list page's state: the filter bar, cursor paging, and the page of rows,
+ * refreshed every 2 s (a pending charge or refund turns terminal in place).
+ */
+export function useFilteredList<T>(path: string, pageSize: number) {
+  const merchants = useMerchants();
+  const [filters, setFilters] = useState<ListFilters>(emptyFilters);
+  const filterKey = JSON.stringify(filters);
+  const pages = useCursorPages(filterKey);
+  const list = usePolled(
+    () =>
+      request<List<T>>(
+        path + query({ merchant_id: filters.merchant_id, status: filters.status, currency: filters.currency, ...createdRange(filters), limit: pageSize, starting_after: pages.cursor }),
+      ),
+    [filterKey, pages.cursor],
+    2000,
+  );
+  return { merchants, filters, setFilters, pages, list, rows: list.data?.data ?? [], names: new Map(merchants.map((m) => [m.id, m.name])) };
 }

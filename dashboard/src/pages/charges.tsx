@@ -1,31 +1,13 @@
-import { useState } from 'preact/hooks';
-import { query, request } from '../api.ts';
-import { createdRange, emptyFilters, ErrorNote, FilterBar, Pager, StatusBadge, TableWrap, useCursorPages, useMerchants, type ListFilters } from '../components.tsx';
+import { ErrorNote, FilterBar, Pager, StatusBadge, TableWrap, useFilteredList } from '../components.tsx';
 import { formatTime } from '../format.ts';
-import { usePolled } from '../hooks.ts';
 import { formatAmount } from '../money.ts';
 import { chargeHref } from '../route.ts';
-import type { Charge, List } from '../types.ts';
+import type { Charge } from '../types.ts';
 
 const PAGE_SIZE = 25;
 
 export function Charges() {
-  const merchants = useMerchants();
-  const [filters, setFilters] = useState<ListFilters>(emptyFilters);
-  const filterKey = JSON.stringify(filters);
-  const pages = useCursorPages(filterKey);
-  // Refreshed every 2 s: a pending charge turns succeeded or failed in place.
-  const list = usePolled(
-    () =>
-      request<List<Charge>>(
-        '/v1/admin/charges' +
-          query({ merchant_id: filters.merchant_id, status: filters.status, currency: filters.currency, ...createdRange(filters), limit: PAGE_SIZE, starting_after: pages.cursor }),
-      ),
-    [filterKey, pages.cursor],
-    2000,
-  );
-  const rows = list.data?.data ?? [];
-  const names = new Map(merchants.map((m) => [m.id, m.name]));
+  const { merchants, filters, setFilters, pages, list, rows, names } = useFilteredList<Charge>('/v1/admin/charges', PAGE_SIZE);
 
   return (
     <div class="page">
