@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../src/config.ts';
 import { startFinCore, type RunningFinCore } from '../src/main.ts';
-import { call, createCharges, createMerchant, statusesOf, type Merchant, type SeededCharge } from './lib/api.ts';
+import { call, createCharges, createMerchant, createRefunds, statusesOf, type Merchant, type SeededCharge } from './lib/api.ts';
 import { apiUrlOf, Child, killAllNow, stopAll, type StoppedInfo } from './lib/children.ts';
 import {
   backlogProgress,
@@ -46,6 +46,7 @@ const BENCH_DIR = new URL('./', import.meta.url).pathname;
 const REFERENCE_SQL = join(BENCH_DIR, 'reference_refund.sql');
 const FINCORE_SQL = join(BENCH_DIR, 'fincore_refund.sql');
 const CHARGE_AMOUNT = 99_999_999; // the largest amount FinCore takes: refunds of 1..500 never exhaust it
+const HISTORY_REFUND_AMOUNT = 100; // the one settled refund each seeded charge starts with
 
 // ---------------------------------------------------------------------------------- options
 
@@ -509,19 +510,29 @@ async function main(): Promise<{ results: Results; options: Options }> {
   const setB = options.scale ? await createCharges(seeder.url, merchants, options.charges, CHARGE_AMOUNT) : [];
   const allCharges = [...setA, ...setB];
   log(`seeded ${merchants.length} merchants and ${allCharges.length} charges of ${CHARGE_AMOUNT}; waiting for them to succeed`);
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    let succeeded: number;
-    if (admin) {
-      succeeded = await countSucceeded(admin, allCharges.map((c) => c.id));
-    } else {
-      const statuses = await statusesOf(seeder.url, 'charges', allCharges.map((c) => ({ id: c.id, key: c.merchant.apiKey })));
-      succeeded = [...statuses.values()].filter((s) => s === 'succeeded').length;
+  const waitUntilSucceeded = async (kind: 'charges' | 'refunds', objects: Array<{ id: string; key: string }>) => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      let succeeded: number;
+      if (admin) {
+        succeeded = await countSucceeded(admin, kind === 'charges' ? 'payments' : 'refunds', objects.map((o) => o.id));
+      } else {
+        const statuses = await statusesOf(seeder.url, kind, objects);
+        succeeded = [...statuses.values()].filter((s) => s === 'succeeded').length;
+      }
+      if (succeeded === objects.length) return;
+      if (Date.now() > deadline) throw new Error(`only ${succeeded} of ${objects.length} seeded ${kind} succeeded within 120 s`);
+      await sleep(500);
     }
-    if (succeeded === allCharges.length) break;
-    if (Date.now() > deadline) throw new Error(`only ${succeeded} of ${allCharges.length} seeded charges succeeded within 120 s`);
-    await sleep(500);
-  }
+  };
+  await waitUntilSucceeded('charges', allCharges.map((c) => ({ id: c.id, key: c.merchant.apiKey })));
+  // A young database in use rather than an empty one: each charge gets one settled refund before
+  // the ANALYZE below. Plans that FinCore's connections cache (the foreign-key checks, the refund
+  // function's statements) are made against these statistics; made against an empty refunds
+  // table they stay sequential scans while the table grows, which a server with autovacuum
+  // would correct within a minute but this run (autovacuum may be off) never would.
+  const historyRefunds = await createRefunds(seeder.url, allCharges, HISTORY_REFUND_AMOUNT);
+  await waitUntilSucceeded('refunds', historyRefunds.map((id, i) => ({ id, key: allCharges[i]?.merchant.apiKey ?? '' })));
   await stopped(seeder.child);
   await withSql(async (sql) => {
     await createBenchTables(sql);

@@ -75,6 +75,24 @@ export async function createCharges(baseUrl: string, merchants: Merchant[], coun
   return charges;
 }
 
+/** One refund of `amount` of each charge, `concurrency` requests at a time; returns the refund ids. */
+export async function createRefunds(baseUrl: string, charges: SeededCharge[], amount: number, concurrency = 16): Promise<string[]> {
+  const refundIds: string[] = new Array<string>(charges.length);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      const charge = charges[i];
+      if (!charge) return;
+      const answer = await call(baseUrl, 'POST', '/v1/refunds', charge.merchant.apiKey, { charge_id: charge.id, amount, reason: 'requested_by_customer' });
+      if (answer.status !== 201) throw new Error(`POST /v1/refunds answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+      refundIds[i] = String(answer.body.id);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return refundIds;
+}
+
 /** Statuses of objects by GET (embedded mode, where the bench cannot read the database meanwhile). */
 export async function statusesOf(baseUrl: string, kind: 'charges' | 'refunds', objects: Array<{ id: string; key: string }>, concurrency = 8): Promise<Map<string, string>> {
   const statuses = new Map<string, string>();

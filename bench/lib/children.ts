@@ -42,7 +42,10 @@ export class Child {
     readonly command: string[],
     env: NodeJS.ProcessEnv,
   ) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...command], {
+    // BENCH_NODE_ARGS: extra Node flags for every child, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'
+    // (Node refuses --cpu-prof in NODE_OPTIONS).
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    this.child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli.ts', ...command], {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

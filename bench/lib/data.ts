@@ -28,8 +28,8 @@ export async function insertBenchCharges(sql: Sql, charges: SeededCharge[], firs
   );
 }
 
-export async function countSucceeded(sql: Sql, chargeIds: string[]): Promise<number> {
-  const rows = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM payments WHERE id = ANY($1::text[]) AND status = 'succeeded'`, [chargeIds]);
+export async function countSucceeded(sql: Sql, table: 'payments' | 'refunds', ids: string[]): Promise<number> {
+  const rows = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE id = ANY($1::text[]) AND status = 'succeeded'`, [ids]);
   return rows[0]?.n ?? 0;
 }
 
