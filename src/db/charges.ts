@@ -86,12 +86,13 @@ export interface ChargeSettlement {
   pspReference: string | null;
 }
 
+/** Called with the row locked and the move decided; see settleRefundRow for why no status predicate. */
 export async function settleChargeRow(db: Queryable, chargeId: string, settlement: ChargeSettlement): Promise<ChargeRecord> {
   const { rows } = await db.query<ChargeRecord>(
     `UPDATE payments
         SET status = $2, failure_code = $3, failure_message = $4,
             psp_reference = coalesce(psp_reference, $5), updated_at = now()
-      WHERE id = $1 AND status = 'pending'
+      WHERE id = $1
       RETURNING *`,
     [chargeId, settlement.status, settlement.failureCode, settlement.failureMessage, settlement.pspReference],
   );
