@@ -31,6 +31,7 @@ import {
   insertRefundBacklog,
   neutraliseAuditBacklog,
   neutraliseQueuedJobs,
+  queueIsEmpty,
   settleLatency,
   tableRows,
   type BacklogProgress,
@@ -845,8 +846,7 @@ async function main(): Promise<{ results: Results; options: Options }> {
         log(`  ${workerCount} worker process(es) draining`);
         const deadlineAt = Date.now() + options.drainTimeoutS * 1000;
         for (;;) {
-          progress = await backlogProgress(admin!, batch);
-          if (progress.done + progress.dead >= progress.total) {
+          if (await queueIsEmpty(admin!)) {
             drained = true;
             break;
           }
@@ -859,6 +859,7 @@ async function main(): Promise<{ results: Results; options: Options }> {
         apiCpuMs = (api.child.cpuMs() ?? 0) - apiCpu0;
         const workerCpu = processes.slice(1).map((p, i) => (p.child.cpuMs() ?? 0) - (cpuBefore[i] ?? 0));
         cpuMs = workerCpu.reduce((a, b) => a + b, 0);
+        progress = await backlogProgress(admin!, batch);
         if (!drained) log(`  stopped after the drain timeout (${options.drainTimeoutS} s): ${progress?.done ?? 0} of ${options.backlog} jobs done; jobs/s is over those`);
         doneAtWallEnd = progress.done;
         for (const p of processes.slice(1)) p.child.sample();
