@@ -5,7 +5,11 @@
  */
 import { pspCalls } from './metrics.ts';
 import { ConfigError, type Config } from './config.ts';
+import type pg from 'pg';
+import { recordChargePspReferences } from './db/charges.ts';
+import { GroupedWrites } from './db/grouped-writes.ts';
 import type { Database } from './db/pool.ts';
+import { recordRefundPspReferences } from './db/refunds.ts';
 import type { FlowContext } from './flows/context.ts';
 import { RefundFactsCache } from './flows/refund-facts-cache.ts';
 import { JobWakeup } from './jobs/wakeup.ts';
@@ -53,6 +57,13 @@ export function pspGateway(config: Config, simulatorUrl?: string): PspGateway {
   return createSimulatorGateway({ baseUrl: simulatorUrl ?? config.simUrl, webhookSecret: config.pspWebhookSecret, timeoutMs: config.pspTimeoutMs });
 }
 
+export function pspReferenceWriters(pool: pg.Pool): FlowContext['pspReferences'] {
+  return {
+    charges: new GroupedWrites((references) => recordChargePspReferences(pool, references)),
+    refunds: new GroupedWrites((references) => recordRefundPspReferences(pool, references)),
+  };
+}
+
 /** `simulatorUrl`: the simulator started in this process, when there is one. */
 export function flowContext(db: Database, config: Config, simulatorUrl?: string): FlowContext {
   return {
@@ -61,6 +72,7 @@ export function flowContext(db: Database, config: Config, simulatorUrl?: string)
     wakeup: new JobWakeup(db.pool, db.embedded),
     jobMaxAttempts: config.worker.maxAttempts,
     refundFacts: new RefundFactsCache(),
+    pspReferences: pspReferenceWriters(db.pool),
     webhooks: config.webhooks,
   };
 }

@@ -1,7 +1,7 @@
 /** SQL for charges (table `payments`) and the refunds read with them. */
 import type { ChargeRecord, Metadata, RefundRecord } from '../domain/objects.ts';
 import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
-import type { Queryable } from './pool.ts';
+import type { PspReferenceOf, Queryable } from './pool.ts';
 
 export interface NewCharge {
   id: string;
@@ -29,9 +29,13 @@ export async function lockChargeOfMerchant(db: Queryable, merchantId: string, ch
   return rows[0];
 }
 
-export async function lockCharge(db: Queryable, chargeId: string): Promise<ChargeRecord | undefined> {
-  const { rows } = await db.query<ChargeRecord>('SELECT * FROM payments WHERE id = $1 FOR UPDATE', [chargeId]);
-  return rows[0];
+/** The charge, locked, and the transaction's now() (what `updated_at = now()` will write). */
+export async function lockCharge(db: Queryable, chargeId: string): Promise<{ row: ChargeRecord; lockedAt: Date } | undefined> {
+  const { rows } = await db.query<ChargeRecord & { locked_at: Date }>('SELECT *, now() AS locked_at FROM payments WHERE id = $1 FOR UPDATE', [chargeId]);
+  const found = rows[0];
+  if (!found) return undefined;
+  const { locked_at: lockedAt, ...row } = found;
+  return { row, lockedAt };
 }
 
 export async function findCharge(db: Queryable, chargeId: string): Promise<ChargeRecord | undefined> {
@@ -79,28 +83,18 @@ export async function refundsOfCharges(db: Queryable, chargeIds: readonly string
   return rows;
 }
 
-export interface ChargeSettlement {
-  status: 'succeeded' | 'failed';
-  failureCode: string | null;
-  failureMessage: string | null;
-  pspReference: string | null;
-}
-
-/** Called with the row locked and the move decided; see settleRefundRow for why no status predicate. */
-export async function settleChargeRow(db: Queryable, chargeId: string, settlement: ChargeSettlement): Promise<ChargeRecord> {
-  const { rows } = await db.query<ChargeRecord>(
-    `UPDATE payments
-        SET status = $2, failure_code = $3, failure_message = $4,
-            psp_reference = coalesce(psp_reference, $5), updated_at = now()
-      WHERE id = $1
-      RETURNING *`,
-    [chargeId, settlement.status, settlement.failureCode, settlement.failureMessage, settlement.pspReference],
-  );
-  return rows[0] as ChargeRecord;
-}
-
 export async function recordChargePspReference(db: Queryable, chargeId: string, pspReference: string): Promise<void> {
   await db.query('UPDATE payments SET psp_reference = $2 WHERE id = $1 AND psp_reference IS NULL', [chargeId, pspReference]);
+}
+
+/** Many charges' PSP references in one statement (the worker's pending answers, grouped). */
+export async function recordChargePspReferences(db: Queryable, references: readonly PspReferenceOf[]): Promise<void> {
+  await db.query(
+    `UPDATE payments p SET psp_reference = given.psp_reference
+       FROM unnest($1::text[], $2::text[]) AS given (id, psp_reference)
+      WHERE p.id = ANY($1::text[]) AND p.id = given.id AND p.psp_reference IS NULL`,
+    [references.map((r) => r.id), references.map((r) => r.pspReference)],
+  );
 }
 
 // to_jsonb() turns timestamps into strings and bigints into numbers; restore the record types.

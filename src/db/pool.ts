@@ -10,6 +10,12 @@ pg.types.setTypeParser(20, (value: string) => Number.parseInt(value, 10));
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
+/** A charge's or refund's reference at the PSP. */
+export interface PspReferenceOf {
+  id: string;
+  pspReference: string;
+}
+
 export interface Database {
   pool: pg.Pool;
   /** Embedded PGlite: one shared session, so no LISTEN/NOTIFY across connections. */

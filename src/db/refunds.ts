@@ -4,7 +4,7 @@ import type { Posting } from '../domain/ledger.ts';
 import type { RefundAmounts } from '../domain/refund.ts';
 import type { ChargeStatus } from '../domain/status.ts';
 import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
-import type { Queryable } from './pool.ts';
+import type { PspReferenceOf, Queryable } from './pool.ts';
 
 export interface NewRefund {
   id: string;
@@ -37,9 +37,13 @@ export async function findRefundOfMerchant(db: Queryable, merchantId: string, re
   return rows[0];
 }
 
-export async function lockRefund(db: Queryable, refundId: string): Promise<RefundRecord | undefined> {
-  const { rows } = await db.query<RefundRecord>('SELECT * FROM refunds WHERE id = $1 FOR UPDATE', [refundId]);
-  return rows[0];
+/** The refund, locked, and the transaction's now() (what `updated_at = now()` will write). */
+export async function lockRefund(db: Queryable, refundId: string): Promise<{ row: RefundRecord; lockedAt: Date } | undefined> {
+  const { rows } = await db.query<RefundRecord & { locked_at: Date }>('SELECT *, now() AS locked_at FROM refunds WHERE id = $1 FOR UPDATE', [refundId]);
+  const found = rows[0];
+  if (!found) return undefined;
+  const { locked_at: lockedAt, ...row } = found;
+  return { row, lockedAt };
 }
 
 export async function listRefunds(
@@ -61,30 +65,6 @@ export async function listRefunds(
   return rows;
 }
 
-export interface RefundSettlement {
-  status: 'succeeded' | 'failed';
-  failureReason: string | null;
-  pspReference: string | null;
-}
-
-/**
- * Called with the row locked and the move decided (flows/settle.ts); the table's trigger refuses a
- * terminal status changing. No `AND status = 'pending'` here on purpose: with it the planner may
- * walk the whole refunds_pending partial index (every pending refund) instead of the primary key,
- * as it did in the bench with 15,000 refunds pending (12 ms per settle): a PSP outage's backlog
- * would make each settle cost as much as the backlog is long.
- */
-export async function settleRefundRow(db: Queryable, refundId: string, settlement: RefundSettlement): Promise<RefundRecord> {
-  const { rows } = await db.query<RefundRecord>(
-    `UPDATE refunds
-        SET status = $2, failure_reason = $3, psp_reference = coalesce(psp_reference, $4), updated_at = now()
-      WHERE id = $1
-      RETURNING *`,
-    [refundId, settlement.status, settlement.failureReason, settlement.pspReference],
-  );
-  return rows[0] as RefundRecord;
-}
-
 /** A refund with its charge's PSP reference: all a REFUND job needs, in one query. */
 export async function findRefundWithChargePspReference(db: Queryable, refundId: string): Promise<(RefundRecord & { charge_psp_reference: string | null }) | undefined> {
   const { rows } = await db.query<RefundRecord & { charge_psp_reference: string | null }>(
@@ -98,6 +78,16 @@ export async function findRefundWithChargePspReference(db: Queryable, refundId: 
 
 export async function recordRefundPspReference(db: Queryable, refundId: string, pspReference: string): Promise<void> {
   await db.query('UPDATE refunds SET psp_reference = $2 WHERE id = $1 AND psp_reference IS NULL', [refundId, pspReference]);
+}
+
+/** Many refunds' PSP references in one statement (the worker's pending answers, grouped). */
+export async function recordRefundPspReferences(db: Queryable, references: readonly PspReferenceOf[]): Promise<void> {
+  await db.query(
+    `UPDATE refunds r SET psp_reference = given.psp_reference
+       FROM unnest($1::text[], $2::text[]) AS given (id, psp_reference)
+      WHERE r.id = ANY($1::text[]) AND r.id = given.id AND r.psp_reference IS NULL`,
+    [references.map((r) => r.id), references.map((r) => r.pspReference)],
+  );
 }
 
 /** What deciding a refund needs, read in one query without locks (the write re-checks it). */

@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import type { GroupedWrites } from '../db/grouped-writes.ts';
+import type { PspReferenceOf } from '../db/pool.ts';
 import type { JobWakeup } from '../jobs/wakeup.ts';
 import type { PspGateway } from '../psp/gateway.ts';
 import type { RefundFactsCache } from './refund-facts-cache.ts';
@@ -12,6 +14,11 @@ export interface FlowContext {
   jobMaxAttempts: number;
   /** Facts of recently refunded charges, re-checked by the database before any write. */
   refundFacts: RefundFactsCache;
+  /**
+   * PSP references from pending answers, recorded in groups: one statement (and commit) for all
+   * the jobs that got their answer meanwhile, instead of one each.
+   */
+  pspReferences: { charges: GroupedWrites<PspReferenceOf>; refunds: GroupedWrites<PspReferenceOf> };
   /** Outbound merchant webhooks: delivery timeout, retry schedule, which addresses are allowed. */
   webhooks: WebhookDeliverySettings & { jobMaxAttempts: number };
 }

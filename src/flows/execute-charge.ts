@@ -26,9 +26,10 @@ export async function executeCharge(ctx: FlowContext, chargeId: string, cause: C
   }
 
   // Phase 3: record what the PSP said. A pending answer waits for the webhook.
-  // A pending answer only records the PSP reference: one statement, no transaction needed.
+  // A pending answer only records the PSP reference, grouped with other jobs' (no transaction
+  // needed; the webhook's settle records it too if it comes first).
   if (outcome.status === 'pending') {
-    if (outcome.pspReference) await recordChargePspReference(ctx.pool, charge.id, outcome.pspReference);
+    if (outcome.pspReference) await ctx.pspReferences.charges.add({ id: charge.id, pspReference: outcome.pspReference });
     return;
   }
   await inTransaction(ctx.pool, async (tx) => {

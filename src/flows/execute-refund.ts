@@ -28,9 +28,10 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
     outcome = { pspReference: '', status: 'failed', failureCode: error.code, failureMessage: error.message };
   }
 
-  // A pending answer only records the PSP reference: one statement, no transaction needed.
+  // A pending answer only records the PSP reference, grouped with other jobs' (no transaction
+  // needed; the webhook's settle records it too if it comes first).
   if (outcome.status === 'pending') {
-    if (outcome.pspReference) await recordRefundPspReference(ctx.pool, refund.id, outcome.pspReference);
+    if (outcome.pspReference) await ctx.pspReferences.refunds.add({ id: refund.id, pspReference: outcome.pspReference });
     return;
   }
   await inTransaction(ctx.pool, async (tx) => {

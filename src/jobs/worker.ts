@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { claimDueJobs, completeJobs, scheduleRetry, type JobRecord, type JobType } from '../db/jobs.ts';
+import { GroupedWrites } from '../db/grouped-writes.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { RetryAfter, retryDelayMs } from './backoff.ts';
@@ -41,42 +42,15 @@ export function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-/**
- * Marks finished jobs done, many per statement: while one group is being written, the jobs that
- * finish meanwhile wait and go in the next (the same idea as PostgreSQL's group commit). A job
- * counts as finished for its caller only once its group is written.
- */
-export class CompletionBatch {
-  private waiting: { jobId: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
-  private writing = false;
-
-  constructor(
-    private readonly db: Queryable,
-    private readonly workerId: string,
-  ) {}
-
-  complete(jobId: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ jobId, resolve, reject });
-      if (!this.writing) void this.writeGroups();
-    });
+/** Marks finished jobs done, many per statement (see GroupedWrites). */
+export class CompletionBatch extends GroupedWrites<string> {
+  constructor(db: Queryable, workerId: string) {
+    super((jobIds) => completeJobs(db, jobIds, workerId));
   }
 
-  private async writeGroups(): Promise<void> {
-    this.writing = true;
-    // Let the jobs finishing in this turn of the event loop join the first group.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.waiting.length > 0) {
-      const group = this.waiting;
-      this.waiting = [];
-      try {
-        await completeJobs(this.db, group.map((entry) => entry.jobId), this.workerId);
-        for (const entry of group) entry.resolve();
-      } catch (error) {
-        for (const entry of group) entry.reject(error);
-      }
-    }
-    this.writing = false;
+  /** Resolves once the job is marked done; only under this worker's lease. */
+  complete(jobId: string): Promise<void> {
+    return this.add(jobId);
   }
 }
 
