@@ -6,10 +6,11 @@
 import { pspCalls } from './metrics.ts';
 import { ConfigError, type Config } from './config.ts';
 import type pg from 'pg';
-import { recordChargePspReferences } from './db/charges.ts';
+import { findCharges, recordChargePspReferences } from './db/charges.ts';
+import { GroupedReads } from './db/grouped-reads.ts';
 import { GroupedWrites } from './db/grouped-writes.ts';
 import type { Database } from './db/pool.ts';
-import { recordRefundPspReferences } from './db/refunds.ts';
+import { findRefundsWithChargePspReference, recordRefundPspReferences } from './db/refunds.ts';
 import type { FlowContext } from './flows/context.ts';
 import { RefundFactsCache } from './flows/refund-facts-cache.ts';
 import { JobWakeup } from './jobs/wakeup.ts';
@@ -64,6 +65,13 @@ export function pspReferenceWriters(pool: pg.Pool): FlowContext['pspReferences']
   };
 }
 
+export function jobReaders(pool: pg.Pool): FlowContext['jobReads'] {
+  return {
+    charges: new GroupedReads((ids) => findCharges(pool, ids)),
+    refunds: new GroupedReads((ids) => findRefundsWithChargePspReference(pool, ids)),
+  };
+}
+
 /** `simulatorUrl`: the simulator started in this process, when there is one. */
 export function flowContext(db: Database, config: Config, simulatorUrl?: string): FlowContext {
   return {
@@ -73,6 +81,7 @@ export function flowContext(db: Database, config: Config, simulatorUrl?: string)
     jobMaxAttempts: config.worker.maxAttempts,
     refundFacts: new RefundFactsCache(),
     pspReferences: pspReferenceWriters(db.pool),
+    jobReads: jobReaders(db.pool),
     webhooks: config.webhooks,
   };
 }

@@ -38,9 +38,10 @@ export async function lockCharge(db: Queryable, chargeId: string): Promise<{ row
   return { row, lockedAt };
 }
 
-export async function findCharge(db: Queryable, chargeId: string): Promise<ChargeRecord | undefined> {
-  const { rows } = await db.query<ChargeRecord>('SELECT * FROM payments WHERE id = $1', [chargeId]);
-  return rows[0];
+/** Charges by id, one query for many CHARGE jobs. */
+export async function findCharges(db: Queryable, chargeIds: readonly string[]): Promise<Map<string, ChargeRecord>> {
+  const { rows } = await db.query<ChargeRecord>('SELECT * FROM payments WHERE id = ANY($1::text[])', [chargeIds]);
+  return new Map(rows.map((row) => [row.id, row]));
 }
 
 /** A charge with all its refunds, oldest refund first, in one round trip (LEFT JOIN). */

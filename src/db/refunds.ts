@@ -65,15 +65,17 @@ export async function listRefunds(
   return rows;
 }
 
-/** A refund with its charge's PSP reference: all a REFUND job needs, in one query. */
-export async function findRefundWithChargePspReference(db: Queryable, refundId: string): Promise<(RefundRecord & { charge_psp_reference: string | null }) | undefined> {
-  const { rows } = await db.query<RefundRecord & { charge_psp_reference: string | null }>(
+export type RefundWithChargePspReference = RefundRecord & { charge_psp_reference: string | null };
+
+/** Refunds with their charges' PSP references: all REFUND jobs need, one query for many jobs. */
+export async function findRefundsWithChargePspReference(db: Queryable, refundIds: readonly string[]): Promise<Map<string, RefundWithChargePspReference>> {
+  const { rows } = await db.query<RefundWithChargePspReference>(
     `SELECT r.*, p.psp_reference AS charge_psp_reference
        FROM refunds r JOIN payments p ON p.id = r.payment_id
-      WHERE r.id = $1`,
-    [refundId],
+      WHERE r.id = ANY($1::text[])`,
+    [refundIds],
   );
-  return rows[0];
+  return new Map(rows.map((row) => [row.id, row]));
 }
 
 export async function recordRefundPspReference(db: Queryable, refundId: string, pspReference: string): Promise<void> {

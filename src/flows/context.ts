@@ -1,5 +1,8 @@
 import type pg from 'pg';
+import type { GroupedReads } from '../db/grouped-reads.ts';
 import type { GroupedWrites } from '../db/grouped-writes.ts';
+import type { RefundWithChargePspReference } from '../db/refunds.ts';
+import type { ChargeRecord } from '../domain/objects.ts';
 import type { PspReferenceOf } from '../db/pool.ts';
 import type { JobWakeup } from '../jobs/wakeup.ts';
 import type { PspGateway } from '../psp/gateway.ts';
@@ -19,6 +22,8 @@ export interface FlowContext {
    * the jobs that got their answer meanwhile, instead of one each.
    */
   pspReferences: { charges: GroupedWrites<PspReferenceOf>; refunds: GroupedWrites<PspReferenceOf> };
+  /** What CHARGE and REFUND jobs read first, grouped: a claimed batch's jobs read in one query. */
+  jobReads: { charges: GroupedReads<ChargeRecord>; refunds: GroupedReads<RefundWithChargePspReference> };
   /** Outbound merchant webhooks: delivery timeout, retry schedule, which addresses are allowed. */
   webhooks: WebhookDeliverySettings & { jobMaxAttempts: number };
 }

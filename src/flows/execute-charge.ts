@@ -3,7 +3,7 @@
  * charge twice. The PSP call sits between transactions, never inside one.
  * A transient PSP error propagates: the worker retries the job with backoff.
  */
-import { findCharge, recordChargePspReference } from '../db/charges.ts';
+import { recordChargePspReference } from '../db/charges.ts';
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
@@ -12,7 +12,7 @@ import { settleCharge } from './settle.ts';
 
 export async function executeCharge(ctx: FlowContext, chargeId: string, cause: Cause): Promise<void> {
   // Phase 1: read. A charge already settled (webhook arrived first, job replayed) needs nothing.
-  const charge = await findCharge(ctx.pool, chargeId);
+  const charge = await ctx.jobReads.charges.read(chargeId);
   if (!charge || charge.status !== 'pending') return;
 
   // Phase 2: the PSP call, outside any transaction.

@@ -4,13 +4,13 @@
  */
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
-import { findRefundWithChargePspReference, recordRefundPspReference } from '../db/refunds.ts';
+import { recordRefundPspReference } from '../db/refunds.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
 import type { FlowContext } from './context.ts';
 import { settleRefund } from './settle.ts';
 
 export async function executeRefund(ctx: FlowContext, refundId: string, cause: Cause): Promise<void> {
-  const refund = await findRefundWithChargePspReference(ctx.pool, refundId);
+  const refund = await ctx.jobReads.refunds.read(refundId);
   if (!refund || refund.status !== 'pending') return;
 
   let outcome: PspOutcome;

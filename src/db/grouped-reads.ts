@@ -1,0 +1,35 @@
+/**
+ * Reads by id that many concurrent callers make, done many per statement: the ids asked for in
+ * one turn of the event loop go in one `id = ANY(...)` query. The worker starts a claimed batch's
+ * jobs in one turn, so their first reads become one round trip instead of one each.
+ */
+export class GroupedReads<V> {
+  private waiting = new Map<string, { resolve: (value: V | undefined) => void; reject: (error: unknown) => void }[]>();
+  private scheduled = false;
+
+  constructor(private readonly readGroup: (ids: string[]) => Promise<Map<string, V>>) {}
+
+  read(id: string): Promise<V | undefined> {
+    return new Promise((resolve, reject) => {
+      const callers = this.waiting.get(id);
+      if (callers) callers.push({ resolve, reject });
+      else this.waiting.set(id, [{ resolve, reject }]);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.readWaiting());
+      }
+    });
+  }
+
+  private async readWaiting(): Promise<void> {
+    const group = this.waiting;
+    this.waiting = new Map();
+    this.scheduled = false;
+    try {
+      const found = await this.readGroup([...group.keys()]);
+      for (const [id, callers] of group) for (const caller of callers) caller.resolve(found.get(id));
+    } catch (error) {
+      for (const callers of group.values()) for (const caller of callers) caller.reject(error);
+    }
+  }
+}
