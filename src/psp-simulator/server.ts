@@ -183,6 +183,8 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
 
   const charges = new Map<string, SimCharge>();
   const refunds = new Map<string, SimRefund>();
+  /** Each charge's refunds: the refundable check reads its charge's only, never every refund (it did: quadratic over a bench run). */
+  const refundsByCharge = new Map<string, SimRefund[]>();
   const chargesByReference = new Map<string, string>();
   const refundsByReference = new Map<string, string>();
   /** `${route} ${Idempotency-Key}` -> first successful response. */
@@ -248,8 +250,8 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
 
   function refundableAmount(charge: SimCharge): number {
     let reserved = 0;
-    for (const refund of refunds.values()) {
-      if (refund.charge === charge.id && refund.status !== 'failed') reserved += refund.amount;
+    for (const refund of refundsByCharge.get(charge.id) ?? []) {
+      if (refund.status !== 'failed') reserved += refund.amount;
     }
     return charge.amount - reserved;
   }
@@ -325,6 +327,9 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       failure_reason: null,
     };
     refunds.set(refund.id, refund);
+    const ofCharge = refundsByCharge.get(charge.id);
+    if (ofCharge) ofCharge.push(refund);
+    else refundsByCharge.set(charge.id, [refund]);
     if (!refundsByReference.has(reference)) refundsByReference.set(reference, refund.id);
     logger.info({ refundId: refund.id, chargeId: charge.id, reference, amount }, 'psp simulator refund created');
     const refundedCharge = charge;

@@ -58,6 +58,8 @@ function formatAmount(minor: number, currency: string): string {
 export class StripeLedger implements LedgerView {
   private readonly paymentIntents = new Map<string, PaymentIntentRecord>();
   private readonly refunds = new Map<string, RefundRecord>();
+  /** A payment intent's refunds, oldest first: a refund's checks read its charge's only, never every refund. */
+  private readonly refundsByPaymentIntent = new Map<string, RefundRecord[]>();
   private readonly paymentIntentByCharge = new Map<string, string>();
 
   constructor(private readonly options: LedgerOptions) {}
@@ -77,7 +79,7 @@ export class StripeLedger implements LedgerView {
 
   /** Oldest first. */
   refundsOf(paymentIntentId: string): RefundRecord[] {
-    return [...this.refunds.values()].filter((r) => r.paymentIntentId === paymentIntentId);
+    return [...(this.refundsByPaymentIntent.get(paymentIntentId) ?? [])];
   }
 
   /** Oldest first. */
@@ -207,6 +209,9 @@ export class StripeLedger implements LedgerView {
       reference: input.reference ?? id,
     };
     this.refunds.set(refund.id, refund);
+    const ofPaymentIntent = this.refundsByPaymentIntent.get(pi.id);
+    if (ofPaymentIntent) ofPaymentIntent.push(refund);
+    else this.refundsByPaymentIntent.set(pi.id, [refund]);
     if (refund.pendingReason === 'processing') {
       if (this.options.settleMs > 0) this.options.later(() => this.settleRefund(refund));
       else this.settleRefund(refund, request);
