@@ -724,9 +724,10 @@ async function main(): Promise<{ results: Results; options: Options }> {
     if (left) log(`${left} jobs queued by the POST runs marked done (never executed) so the queue starts empty`);
     const unsealed = await withSql(neutraliseAuditBacklog);
     if (unsealed) log(`${unsealed} events of the POST runs left unsealed (audit relay inbox emptied) so the relay starts idle`);
-    // Without this the dead index entries of those rows would slow the workers' claims (the
-    // server may run without autovacuum): the bench's own leftovers must not cost FinCore.
-    if (admin) await admin.exec('VACUUM (ANALYZE) jobs');
+    // Without this the dead index entries of those rows would slow the workers' claims and the
+    // relay's inbox reads (the server may run without autovacuum): the bench's own leftovers must
+    // not cost FinCore.
+    if (admin) await admin.exec('VACUUM (ANALYZE) jobs, events_to_seal');
     const app = await startFinCoreProcess('start (API + worker; simulator outside)', 'start');
     log(`settle: ${options.settleRate} refunds/s offered (open loop) for ${options.settleS} s`);
     await openLoop({ url: app.url, path: '/v1/refunds', rate: options.settleRate, durationS: Math.min(2, options.settleS), make: refundRequest(laterCharges) });
@@ -793,7 +794,7 @@ async function main(): Promise<{ results: Results; options: Options }> {
         const unsealed = await neutraliseAuditBacklog(sql);
         if (unsealed) log(`${unsealed} leftover events left unsealed before the backlog`);
         log(`worker: backlog of ${options.backlog} REFUND jobs (refund rows + jobs + refund.created events, as the API writes them)`);
-        if (admin) await sql.exec('VACUUM jobs'); // each batch starts without the last one's dead index entries
+        if (admin) await sql.exec('VACUUM jobs, events_to_seal'); // each batch starts without the last one's dead index entries
         const inserted = await insertRefundBacklog(sql, batch, setA, options.backlog);
         if (admin) await sql.exec('ANALYZE refunds, jobs, events');
         return inserted;
