@@ -88,6 +88,12 @@ export interface Config {
     allowPrivateNetworks: boolean;
   };
   dbPoolSize: number;
+  /**
+   * Named prepared statements for the one-call writes (server only). Off behind a pooler that
+   * hands each transaction a different server connection (PgBouncer in transaction mode before
+   * 1.21), where a name prepared on one connection is unknown on the next.
+   */
+  dbNamedStatements: boolean;
   logLevel: string;
   bodyLimitBytes: number;
   rateLimitPerSecond: number;
@@ -105,6 +111,12 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
     throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = str(env, name, String(fallback));
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be "true" or "false", got "${raw}"`);
+  return raw === 'true';
 }
 
 function str(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
@@ -149,8 +161,6 @@ function webhooks(env: NodeJS.ProcessEnv): Config['webhooks'] {
   // Keep it below FINCORE_JOB_LEASE_MS: an attempt outliving its job's lease may be sent a second
   // time by another worker (harmless for a receiver that drops copies by event id, but wasteful).
   const timeoutMs = int(env, 'FINCORE_WEBHOOK_TIMEOUT_MS', 10_000, 10, 600_000);
-  const allowPrivate = str(env, 'FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS', 'false');
-  if (allowPrivate !== 'true' && allowPrivate !== 'false') throw new ConfigError(`FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS must be "true" or "false", got "${allowPrivate}"`);
   return {
     timeoutMs,
     backoffBaseMs: int(env, 'FINCORE_WEBHOOK_BACKOFF_BASE_MS', 30_000, 1, 3_600_000),
@@ -158,7 +168,7 @@ function webhooks(env: NodeJS.ProcessEnv): Config['webhooks'] {
     retryWindowMs: int(env, 'FINCORE_WEBHOOK_RETRY_WINDOW_MS', 3 * 86_400_000, 1000, 30 * 86_400_000),
     concurrency: int(env, 'FINCORE_WEBHOOK_CONCURRENCY', 16, 1, 10_000),
     jobMaxAttempts: 10_000,
-    allowPrivateNetworks: allowPrivate === 'true',
+    allowPrivateNetworks: bool(env, 'FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
   };
 }
 
@@ -226,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     webhooks: webhooks(env),
     dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
+    dbNamedStatements: bool(env, 'FINCORE_DB_NAMED_STATEMENTS', true),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
     rateLimitPerSecond: int(env, 'FINCORE_RATE_LIMIT_PER_S', 1000, 0, 1_000_000),

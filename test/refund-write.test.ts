@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { newId } from '../src/domain/ids.ts';
 import { postingsFor } from '../src/domain/ledger.ts';
 import type { RefundRecord } from '../src/domain/objects.ts';
+import { openDatabase } from '../src/db/pool.ts';
 import { writeRefundIfUnchanged, readRefundFacts, type RefundWrite } from '../src/db/refunds.ts';
 import { call, createMerchant, onServer, settledCharge, startTestFinCore, waitForRefund, type ErrorBody, type RefundBody, type TestFinCore } from './helpers.ts';
 
@@ -51,6 +52,28 @@ describe('the refund write re-checks its facts', () => {
     const facts = await readRefundFacts(fincore.db.pool, merchant.id, charge.id, { scope: merchant.id, key: 'key-holds' });
     assert.equal(facts.reserved, 1000);
     assert.equal(facts.stored?.response_code, 201);
+  });
+
+  it('is a named prepared statement on a server, and never on embedded PGlite or with FINCORE_DB_NAMED_STATEMENTS=false', async () => {
+    const preparedAfterAWrite = async (pool: typeof fincore.db.pool): Promise<string[]> => {
+      const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
+      const client = await pool.connect();
+      try {
+        assert.equal((await writeRefundIfUnchanged(client, write(charge.id, 100, { status: 'succeeded', reserved: 0 }))).outcome, 'created');
+        const { rows } = await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements ORDER BY name');
+        return rows.map((r) => r.name);
+      } finally {
+        client.release();
+      }
+    };
+    assert.deepEqual(await preparedAfterAWrite(fincore.db.pool), onServer ? ['create_refund_if_unchanged'] : []);
+    if (!onServer) return;
+    const unnamed = await openDatabase({ databaseUrl: fincore.database.env.DATABASE_URL ?? '', dataDir: '', poolSize: 1, namedStatements: false });
+    try {
+      assert.deepEqual(await preparedAfterAWrite(unnamed.pool), []);
+    } finally {
+      await unnamed.close();
+    }
   });
 
   it('writes nothing and returns the fresh facts when the reserved amount or the status moved', async () => {

@@ -18,7 +18,8 @@ const unnamedOnly = new WeakSet<object>();
  * connection instead of at every call (bench: +8% refunds/s). For the one-call writes only,
  * whose plan is a function scan: a named statement's generic plan is kept for the connection's
  * life, which for an ordinary lookup could be a plan made while its table was small. Never on
- * embedded PGlite, where every connection shares one session and so one namespace of names.
+ * embedded PGlite, where every connection shares one session and so one namespace of names, nor
+ * with FINCORE_DB_NAMED_STATEMENTS=false (behind a transaction-mode pooler).
  */
 export function namedStatement(db: Queryable, name: string, text: string, values: unknown[]): pg.QueryConfig {
   return unnamedOnly.has(db) ? { text, values } : { name, text, values };
@@ -37,7 +38,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(options: { databaseUrl: string; dataDir: string; poolSize: number }): Promise<Database> {
+export async function openDatabase(options: { databaseUrl: string; dataDir: string; poolSize: number; namedStatements?: boolean }): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let pool: pg.Pool;
   if (options.databaseUrl) {
@@ -63,7 +64,7 @@ export async function openDatabase(options: { databaseUrl: string; dataDir: stri
   }
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
-  if (embedded) {
+  if (embedded || options.namedStatements === false) {
     unnamedOnly.add(pool);
     pool.on('connect', (client) => unnamedOnly.add(client));
   }
