@@ -10,7 +10,7 @@ pg.types.setTypeParser(20, (value: string) => Number.parseInt(value, 10));
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
-/** Pools (and their clients) that must not use named statements: embedded PGlite's. */
+/** Pools (and their clients) that must not use named statements: embedded PGlite's, or all with FINCORE_DB_NAMED_STATEMENTS=false. */
 const unnamedOnly = new WeakSet<object>();
 
 /**
