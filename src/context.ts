@@ -6,11 +6,12 @@
 import { pspCalls } from './metrics.ts';
 import { ConfigError, type Config } from './config.ts';
 import type pg from 'pg';
-import { findCharges, recordChargePspReferences } from './db/charges.ts';
+import { findCharges } from './db/charges.ts';
 import { GroupedReads } from './db/grouped-reads.ts';
 import { GroupedWrites } from './db/grouped-writes.ts';
 import type { Database } from './db/pool.ts';
-import { findRefundsWithChargePspReference, recordRefundPspReferences } from './db/refunds.ts';
+import { recordPspReferences } from './db/psp-references.ts';
+import { findRefundsWithChargePspReference } from './db/refunds.ts';
 import type { FlowContext } from './flows/context.ts';
 import { RefundFactsCache } from './flows/refund-facts-cache.ts';
 import { JobWakeup } from './jobs/wakeup.ts';
@@ -60,8 +61,8 @@ export function pspGateway(config: Config, simulatorUrl?: string): PspGateway {
 
 export function pspReferenceWriters(pool: pg.Pool): FlowContext['pspReferences'] {
   return {
-    charges: new GroupedWrites((references) => recordChargePspReferences(pool, references)),
-    refunds: new GroupedWrites((references) => recordRefundPspReferences(pool, references)),
+    charges: new GroupedWrites((references) => recordPspReferences(pool, 'payments', references)),
+    refunds: new GroupedWrites((references) => recordPspReferences(pool, 'refunds', references)),
   };
 }
 

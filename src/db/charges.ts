@@ -1,7 +1,7 @@
 /** SQL for charges (table `payments`) and the refunds read with them. */
 import type { ChargeRecord, Metadata, RefundRecord } from '../domain/objects.ts';
 import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
-import { namedStatement, type PspReferenceOf, type Queryable } from './pool.ts';
+import { namedStatement, type Queryable } from './pool.ts';
 
 export interface NewCharge {
   id: string;
@@ -82,20 +82,6 @@ export async function refundsOfCharges(db: Queryable, chargeIds: readonly string
   if (chargeIds.length === 0) return [];
   const { rows } = await db.query<RefundRecord>('SELECT * FROM refunds WHERE payment_id = ANY($1) ORDER BY id', [chargeIds]);
   return rows;
-}
-
-export async function recordChargePspReference(db: Queryable, chargeId: string, pspReference: string): Promise<void> {
-  await db.query('UPDATE payments SET psp_reference = $2 WHERE id = $1 AND psp_reference IS NULL', [chargeId, pspReference]);
-}
-
-/** Many charges' PSP references in one statement (the worker's pending answers, grouped). */
-export async function recordChargePspReferences(db: Queryable, references: readonly PspReferenceOf[]): Promise<void> {
-  await db.query(
-    `UPDATE payments p SET psp_reference = given.psp_reference
-       FROM unnest($1::text[], $2::text[]) AS given (id, psp_reference)
-      WHERE p.id = ANY($1::text[]) AND p.id = given.id AND p.psp_reference IS NULL`,
-    [references.map((r) => r.id), references.map((r) => r.pspReference)],
-  );
 }
 
 // to_jsonb() turns timestamps into strings and bigints into numbers; restore the record types.

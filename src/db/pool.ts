@@ -25,12 +25,6 @@ export function namedStatement(db: Queryable, name: string, text: string, values
   return unnamedOnly.has(db) ? { text, values } : { name, text, values };
 }
 
-/** A charge's or refund's reference at the PSP. */
-export interface PspReferenceOf {
-  id: string;
-  pspReference: string;
-}
-
 export interface Database {
   pool: pg.Pool;
   /** Embedded PGlite: one shared session, so no LISTEN/NOTIFY across connections. */

@@ -4,7 +4,7 @@ import type { Posting } from '../domain/ledger.ts';
 import type { RefundAmounts } from '../domain/refund.ts';
 import type { ChargeStatus } from '../domain/status.ts';
 import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
-import { namedStatement, type PspReferenceOf, type Queryable } from './pool.ts';
+import { namedStatement, type Queryable } from './pool.ts';
 
 export interface NewRefund {
   id: string;
@@ -76,20 +76,6 @@ export async function findRefundsWithChargePspReference(db: Queryable, refundIds
     [refundIds],
   );
   return new Map(rows.map((row) => [row.id, row]));
-}
-
-export async function recordRefundPspReference(db: Queryable, refundId: string, pspReference: string): Promise<void> {
-  await db.query('UPDATE refunds SET psp_reference = $2 WHERE id = $1 AND psp_reference IS NULL', [refundId, pspReference]);
-}
-
-/** Many refunds' PSP references in one statement (the worker's pending answers, grouped). */
-export async function recordRefundPspReferences(db: Queryable, references: readonly PspReferenceOf[]): Promise<void> {
-  await db.query(
-    `UPDATE refunds r SET psp_reference = given.psp_reference
-       FROM unnest($1::text[], $2::text[]) AS given (id, psp_reference)
-      WHERE r.id = ANY($1::text[]) AND r.id = given.id AND r.psp_reference IS NULL`,
-    [references.map((r) => r.id), references.map((r) => r.pspReference)],
-  );
 }
 
 /** What deciding a refund needs, read in one query without locks (the write re-checks it). */

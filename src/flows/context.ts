@@ -3,7 +3,7 @@ import type { GroupedReads } from '../db/grouped-reads.ts';
 import type { GroupedWrites } from '../db/grouped-writes.ts';
 import type { RefundWithChargePspReference } from '../db/refunds.ts';
 import type { ChargeRecord } from '../domain/objects.ts';
-import type { PspReferenceOf } from '../db/pool.ts';
+import type { PspReferenceOf } from '../db/psp-references.ts';
 import type { JobWakeup } from '../jobs/wakeup.ts';
 import type { PspGateway } from '../psp/gateway.ts';
 import type { RefundFactsCache } from './refund-facts-cache.ts';

@@ -3,7 +3,7 @@
  * charge twice. The PSP call sits between transactions, never inside one.
  * A transient PSP error propagates: the worker retries the job with backoff.
  */
-import { recordChargePspReference } from '../db/charges.ts';
+import { recordPspReferences } from '../db/psp-references.ts';
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
@@ -33,7 +33,7 @@ export async function executeCharge(ctx: FlowContext, chargeId: string, cause: C
     return;
   }
   await inTransaction(ctx.pool, async (tx) => {
-    if (outcome.pspReference) await recordChargePspReference(tx, charge.id, outcome.pspReference);
+    if (outcome.pspReference) await recordPspReferences(tx, 'payments', [{ id: charge.id, pspReference: outcome.pspReference }]);
     await settleCharge(tx, charge.id, outcome, cause);
   });
 }

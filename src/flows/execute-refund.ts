@@ -4,7 +4,7 @@
  */
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
-import { recordRefundPspReference } from '../db/refunds.ts';
+import { recordPspReferences } from '../db/psp-references.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
 import type { FlowContext } from './context.ts';
 import { settleRefund } from './settle.ts';
@@ -35,7 +35,7 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
     return;
   }
   await inTransaction(ctx.pool, async (tx) => {
-    if (outcome.pspReference) await recordRefundPspReference(tx, refund.id, outcome.pspReference);
+    if (outcome.pspReference) await recordPspReferences(tx, 'refunds', [{ id: refund.id, pspReference: outcome.pspReference }]);
     await settleRefund(tx, refund.id, outcome, cause);
   });
 }
