@@ -56,56 +56,44 @@ export async function createMerchant(baseUrl: string, adminKey: string, name: st
   return { id: String(answer.body.id), apiKey: String(answer.body.api_key) };
 }
 
-/** `count` charges round-robin over the merchants, `concurrency` requests at a time. */
-export async function createCharges(baseUrl: string, merchants: Merchant[], count: number, amount: number, concurrency = 16): Promise<SeededCharge[]> {
-  const charges: SeededCharge[] = new Array<SeededCharge>(count);
+/** `work(i)` for i = 0..count-1, `concurrency` at a time; the results in index order. */
+async function concurrently<T>(count: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
   let next = 0;
   const worker = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= count) return;
-      const merchant = merchants[i % merchants.length];
-      if (!merchant) throw new Error('no merchants');
-      const answer = await call(baseUrl, 'POST', '/v1/charges', merchant.apiKey, { amount, currency: 'usd', payment_method: 'pm_card_visa', description: `bench seed ${i}` });
-      if (answer.status !== 201) throw new Error(`POST /v1/charges answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-      charges[i] = { id: String(answer.body.id), merchant };
-    }
+    for (let i = next++; i < count; i = next++) results[i] = await work(i);
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return charges;
+  return results;
+}
+
+/** `count` charges round-robin over the merchants, `concurrency` requests at a time. */
+export async function createCharges(baseUrl: string, merchants: Merchant[], count: number, amount: number, concurrency = 16): Promise<SeededCharge[]> {
+  return concurrently(count, concurrency, async (i) => {
+    const merchant = merchants[i % merchants.length];
+    if (!merchant) throw new Error('no merchants');
+    const answer = await call(baseUrl, 'POST', '/v1/charges', merchant.apiKey, { amount, currency: 'usd', payment_method: 'pm_card_visa', description: `bench seed ${i}` });
+    if (answer.status !== 201) throw new Error(`POST /v1/charges answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+    return { id: String(answer.body.id), merchant };
+  });
 }
 
 /** One refund of `amount` of each charge, `concurrency` requests at a time; returns the refund ids. */
 export async function createRefunds(baseUrl: string, charges: SeededCharge[], amount: number, concurrency = 16): Promise<string[]> {
-  const refundIds: string[] = new Array<string>(charges.length);
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      const charge = charges[i];
-      if (!charge) return;
-      const answer = await call(baseUrl, 'POST', '/v1/refunds', charge.merchant.apiKey, { charge_id: charge.id, amount, reason: 'requested_by_customer' });
-      if (answer.status !== 201) throw new Error(`POST /v1/refunds answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-      refundIds[i] = String(answer.body.id);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return refundIds;
+  return concurrently(charges.length, concurrency, async (i) => {
+    const charge = charges[i] as SeededCharge;
+    const answer = await call(baseUrl, 'POST', '/v1/refunds', charge.merchant.apiKey, { charge_id: charge.id, amount, reason: 'requested_by_customer' });
+    if (answer.status !== 201) throw new Error(`POST /v1/refunds answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+    return String(answer.body.id);
+  });
 }
 
 /** Statuses of objects by GET (embedded mode, where the bench cannot read the database meanwhile). */
 export async function statusesOf(baseUrl: string, kind: 'charges' | 'refunds', objects: Array<{ id: string; key: string }>, concurrency = 8): Promise<Map<string, string>> {
-  const statuses = new Map<string, string>();
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      const object = objects[i];
-      if (!object) return;
-      const answer = await call(baseUrl, 'GET', `/v1/${kind}/${object.id}`, object.key);
-      statuses.set(object.id, String(answer.body.status ?? `http_${answer.status}`));
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return statuses;
+  const statuses = await concurrently(objects.length, concurrency, async (i) => {
+    const object = objects[i] as { id: string; key: string };
+    const answer = await call(baseUrl, 'GET', `/v1/${kind}/${object.id}`, object.key);
+    return [object.id, String(answer.body.status ?? `http_${answer.status}`)] as const;
+  });
+  return new Map(statuses);
 }
