@@ -26,6 +26,39 @@ export function TableWrap({ children, label }: { children: ComponentChildren; la
   );
 }
 
+/** A header cell: plain text, or a right-aligned numeric column (`num('Amount')`). */
+export type Column = string | { label: string; numeric: true };
+
+export const num = (label: string): Column => ({ label, numeric: true });
+
+/**
+ * A table in its scrolling box: the header row, the rows, and one muted line (`empty`) spanning
+ * every column when there is nothing to show.
+ */
+export function DataTable({ label, testId, columns, empty, children }: { label: string; testId: string; columns: Column[]; empty: string | null; children: ComponentChildren }) {
+  return (
+    <TableWrap label={label}>
+      <table data-testid={testId}>
+        <thead>
+          <tr>
+            {columns.map((c, i) => (typeof c === 'string' ? <th key={i}>{c}</th> : <th key={i} class="num">{c.label}</th>))}
+          </tr>
+        </thead>
+        <tbody>
+          {children}
+          {empty !== null ? (
+            <tr>
+              <td colSpan={columns.length} class="muted">
+                {empty}
+              </td>
+            </tr>
+          ) : null}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
+}
+
 export function Card({ title, children, testId }: { title: string; children: ComponentChildren; testId?: string }) {
   return (
     <section class="card" data-testid={testId}>

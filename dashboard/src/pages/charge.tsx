@@ -1,5 +1,5 @@
 import { ApiError, request } from '../api.ts';
-import { Card, ErrorNote, StatusBadge, TableWrap } from '../components.tsx';
+import { Card, DataTable, ErrorNote, num, StatusBadge, TableWrap } from '../components.tsx';
 import { formatTime } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { accountBalances, groupMovements } from '../ledger.ts';
@@ -111,42 +111,21 @@ export function ChargePage({ id }: { id: string }) {
 
       <section>
         <h3>Refunds ({refunds.length})</h3>
-        <TableWrap label="Refunds of this charge">
-          <table data-testid="charge-refunds">
-            <thead>
-              <tr>
-                <th>Refund</th>
-                <th class="num">Amount</th>
-                <th>Status</th>
-                <th>Reason</th>
-                <th>Created</th>
-                <th>Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {refunds.map((r) => (
-                <tr key={r.id} data-id={r.id}>
-                  <td class="mono">{r.id}</td>
-                  <td class="num">{formatAmount(r.amount, r.currency)}</td>
-                  <td>
-                    <StatusBadge status={r.status} />
-                    {r.failure_reason ? <span class="muted small"> {r.failure_reason}</span> : null}
-                  </td>
-                  <td>{r.reason ?? '—'}</td>
-                  <td>{formatTime(r.created_at)}</td>
-                  <td>{formatTime(r.updated_at)}</td>
-                </tr>
-              ))}
-              {refunds.length === 0 ? (
-                <tr>
-                  <td colSpan={6} class="muted">
-                    No refunds.
-                  </td>
-                </tr>
-              ) : null}
-            </tbody>
-          </table>
-        </TableWrap>
+        <DataTable label="Refunds of this charge" testId="charge-refunds" columns={['Refund', num('Amount'), 'Status', 'Reason', 'Created', 'Updated']} empty={refunds.length === 0 ? 'No refunds.' : null}>
+          {refunds.map((r) => (
+            <tr key={r.id} data-id={r.id}>
+              <td class="mono">{r.id}</td>
+              <td class="num">{formatAmount(r.amount, r.currency)}</td>
+              <td>
+                <StatusBadge status={r.status} />
+                {r.failure_reason ? <span class="muted small"> {r.failure_reason}</span> : null}
+              </td>
+              <td>{r.reason ?? '—'}</td>
+              <td>{formatTime(r.created_at)}</td>
+              <td>{formatTime(r.updated_at)}</td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
 
       <section>

@@ -1,4 +1,4 @@
-import { ErrorNote, FilterBar, Pager, StatusBadge, TableWrap, useFilteredList } from '../components.tsx';
+import { DataTable, ErrorNote, FilterBar, num, Pager, StatusBadge, useFilteredList } from '../components.tsx';
 import { formatTime } from '../format.ts';
 import { formatAmount } from '../money.ts';
 import { chargeHref } from '../route.ts';
@@ -14,48 +14,26 @@ export function Charges() {
       <h2>Charges</h2>
       <FilterBar filters={filters} onChange={setFilters} merchants={merchants} />
       <ErrorNote error={list.error} />
-      <TableWrap label="Charges">
-        <table data-testid="charges-table">
-          <thead>
-            <tr>
-              <th>Charge</th>
-              <th>Merchant</th>
-              <th class="num">Amount</th>
-              <th class="num">Refunded</th>
-              <th>Status</th>
-              <th>Payment method</th>
-              <th>Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((c) => (
-              <tr key={c.id} data-id={c.id}>
-                <td>
-                  <a href={chargeHref(c.id)} class="mono">
-                    {c.id}
-                  </a>
-                </td>
-                <td>{c.merchant_id ? (names.get(c.merchant_id) ?? c.merchant_id) : '—'}</td>
-                <td class="num">{formatAmount(c.amount, c.currency)}</td>
-                <td class="num">{c.amount_refunded > 0 ? formatAmount(c.amount_refunded, c.currency) : '—'}</td>
-                <td>
-                  <StatusBadge status={c.status} />
-                  {c.failure_code ? <span class="muted small"> {c.failure_code}</span> : null}
-                </td>
-                <td class="mono">{c.payment_method}</td>
-                <td>{formatTime(c.created_at)}</td>
-              </tr>
-            ))}
-            {rows.length === 0 && !list.loading ? (
-              <tr>
-                <td colSpan={7} class="muted">
-                  No charges match.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable label="Charges" testId="charges-table" columns={['Charge', 'Merchant', num('Amount'), num('Refunded'), 'Status', 'Payment method', 'Created']} empty={rows.length === 0 && !list.loading ? 'No charges match.' : null}>
+        {rows.map((c) => (
+          <tr key={c.id} data-id={c.id}>
+            <td>
+              <a href={chargeHref(c.id)} class="mono">
+                {c.id}
+              </a>
+            </td>
+            <td>{c.merchant_id ? (names.get(c.merchant_id) ?? c.merchant_id) : '—'}</td>
+            <td class="num">{formatAmount(c.amount, c.currency)}</td>
+            <td class="num">{c.amount_refunded > 0 ? formatAmount(c.amount_refunded, c.currency) : '—'}</td>
+            <td>
+              <StatusBadge status={c.status} />
+              {c.failure_code ? <span class="muted small"> {c.failure_code}</span> : null}
+            </td>
+            <td class="mono">{c.payment_method}</td>
+            <td>{formatTime(c.created_at)}</td>
+          </tr>
+        ))}
+      </DataTable>
       <Pager page={pages.page} hasMore={list.data?.has_more ?? false} lastId={rows[rows.length - 1]?.id} onNext={pages.next} onPrevious={pages.previous} />
     </div>
   );

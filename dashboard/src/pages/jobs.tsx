@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, request } from '../api.ts';
-import { ErrorNote, StatusBadge, TableWrap } from '../components.tsx';
+import { DataTable, ErrorNote, num, StatusBadge } from '../components.tsx';
 import { formatTime } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { chargeHref } from '../route.ts';
@@ -39,55 +39,32 @@ export function Jobs() {
       <h2>Dead jobs</h2>
       <p class="muted">Jobs that failed their last attempt. Fix the cause (e.g. the PSP), then retry: the job runs again with a fresh attempt budget; handlers are idempotent.</p>
       <ErrorNote error={error ?? list.error} />
-      <TableWrap label="Dead jobs">
-        <table data-testid="jobs-table">
-          <thead>
-            <tr>
-              <th>Job</th>
-              <th>Type</th>
-              <th>Object</th>
-              <th>Status</th>
-              <th class="num">Attempts</th>
-              <th>Last error</th>
-              <th>Updated</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((j) => (
-              <tr key={j.id} data-id={j.id} data-ref={j.ref}>
-                <td class="mono">{j.id}</td>
-                <td>{j.job_type}</td>
-                <td class="mono">{j.ref.startsWith('ch_') ? <a href={chargeHref(j.ref)}>{j.ref}</a> : j.ref}</td>
-                <td>
-                  <StatusBadge status={j.status} />
-                </td>
-                <td class="num">
-                  {j.attempts}/{j.max_attempts}
-                </td>
-                <td class="error-text wrap">{j.last_error ?? '—'}</td>
-                <td>{formatTime(j.updated_at)}</td>
-                <td>
-                  {j.status === 'dead' ? (
-                    <button type="button" onClick={() => void retry(j)} disabled={busy === j.id}>
-                      {busy === j.id ? 'Retrying…' : 'Retry'}
-                    </button>
-                  ) : (
-                    <span class="muted small">retried</span>
-                  )}
-                </td>
-              </tr>
-            ))}
-            {rows.length === 0 && !list.loading ? (
-              <tr>
-                <td colSpan={8} class="muted">
-                  No dead jobs.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable label="Dead jobs" testId="jobs-table" columns={['Job', 'Type', 'Object', 'Status', num('Attempts'), 'Last error', 'Updated', '']} empty={rows.length === 0 && !list.loading ? 'No dead jobs.' : null}>
+        {rows.map((j) => (
+          <tr key={j.id} data-id={j.id} data-ref={j.ref}>
+            <td class="mono">{j.id}</td>
+            <td>{j.job_type}</td>
+            <td class="mono">{j.ref.startsWith('ch_') ? <a href={chargeHref(j.ref)}>{j.ref}</a> : j.ref}</td>
+            <td>
+              <StatusBadge status={j.status} />
+            </td>
+            <td class="num">
+              {j.attempts}/{j.max_attempts}
+            </td>
+            <td class="error-text wrap">{j.last_error ?? '—'}</td>
+            <td>{formatTime(j.updated_at)}</td>
+            <td>
+              {j.status === 'dead' ? (
+                <button type="button" onClick={() => void retry(j)} disabled={busy === j.id}>
+                  {busy === j.id ? 'Retrying…' : 'Retry'}
+                </button>
+              ) : (
+                <span class="muted small">retried</span>
+              )}
+            </td>
+          </tr>
+        ))}
+      </DataTable>
     </div>
   );
 }

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, request } from '../api.ts';
 import { LineChart } from '../chart.tsx';
-import { Card, ErrorNote, TableWrap } from '../components.tsx';
+import { Card, DataTable, ErrorNote, num } from '../components.tsx';
 import { formatCount, formatSeconds } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { formatAmount } from '../money.ts';
@@ -129,38 +129,17 @@ export function Overview() {
       {o ? (
         <section>
           <h3>Money by currency</h3>
-          <TableWrap label="Money by currency">
-            <table data-testid="volume">
-              <thead>
-                <tr>
-                  <th>Currency</th>
-                  <th class="num">Charged</th>
-                  <th class="num">Refunded</th>
-                  <th class="num">Refunds pending</th>
-                  <th class="num">Net</th>
-                </tr>
-              </thead>
-              <tbody>
-                {o.volume.length === 0 ? (
-                  <tr>
-                    <td colSpan={5} class="muted">
-                      No money has moved yet.
-                    </td>
-                  </tr>
-                ) : (
-                  o.volume.map((v) => (
-                    <tr key={v.currency}>
-                      <td>{v.currency.toUpperCase()}</td>
-                      <td class="num">{formatAmount(v.charged, v.currency)}</td>
-                      <td class="num">{formatAmount(v.refunded, v.currency)}</td>
-                      <td class="num">{formatAmount(v.refund_pending, v.currency)}</td>
-                      <td class="num">{formatAmount(v.charged - v.refunded - v.refund_pending, v.currency)}</td>
-                    </tr>
-                  ))
-                )}
-              </tbody>
-            </table>
-          </TableWrap>
+          <DataTable label="Money by currency" testId="volume" columns={['Currency', num('Charged'), num('Refunded'), num('Refunds pending'), num('Net')]} empty={o.volume.length === 0 ? 'No money has moved yet.' : null}>
+            {o.volume.map((v) => (
+              <tr key={v.currency}>
+                <td>{v.currency.toUpperCase()}</td>
+                <td class="num">{formatAmount(v.charged, v.currency)}</td>
+                <td class="num">{formatAmount(v.refunded, v.currency)}</td>
+                <td class="num">{formatAmount(v.refund_pending, v.currency)}</td>
+                <td class="num">{formatAmount(v.charged - v.refunded - v.refund_pending, v.currency)}</td>
+              </tr>
+            ))}
+          </DataTable>
         </section>
       ) : null}
 

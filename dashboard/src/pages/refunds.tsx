@@ -1,4 +1,4 @@
-import { ErrorNote, FilterBar, Pager, StatusBadge, TableWrap, useFilteredList } from '../components.tsx';
+import { DataTable, ErrorNote, FilterBar, num, Pager, StatusBadge, useFilteredList } from '../components.tsx';
 import { formatTime } from '../format.ts';
 import { formatAmount } from '../money.ts';
 import { chargeHref } from '../route.ts';
@@ -14,48 +14,26 @@ export function Refunds() {
       <h2>Refunds</h2>
       <FilterBar filters={filters} onChange={setFilters} merchants={merchants} />
       <ErrorNote error={list.error} />
-      <TableWrap label="Refunds">
-        <table data-testid="refunds-table">
-          <thead>
-            <tr>
-              <th>Refund</th>
-              <th>Charge</th>
-              <th>Merchant</th>
-              <th class="num">Amount</th>
-              <th>Status</th>
-              <th>Reason</th>
-              <th>Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr key={r.id} data-id={r.id}>
-                <td class="mono">{r.id}</td>
-                <td>
-                  <a href={chargeHref(r.charge_id)} class="mono">
-                    {r.charge_id}
-                  </a>
-                </td>
-                <td>{r.merchant_id ? (names.get(r.merchant_id) ?? r.merchant_id) : '—'}</td>
-                <td class="num">{formatAmount(r.amount, r.currency)}</td>
-                <td>
-                  <StatusBadge status={r.status} />
-                  {r.failure_reason ? <span class="muted small"> {r.failure_reason}</span> : null}
-                </td>
-                <td>{r.reason ?? '—'}</td>
-                <td>{formatTime(r.created_at)}</td>
-              </tr>
-            ))}
-            {rows.length === 0 && !list.loading ? (
-              <tr>
-                <td colSpan={7} class="muted">
-                  No refunds match.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable label="Refunds" testId="refunds-table" columns={['Refund', 'Charge', 'Merchant', num('Amount'), 'Status', 'Reason', 'Created']} empty={rows.length === 0 && !list.loading ? 'No refunds match.' : null}>
+        {rows.map((r) => (
+          <tr key={r.id} data-id={r.id}>
+            <td class="mono">{r.id}</td>
+            <td>
+              <a href={chargeHref(r.charge_id)} class="mono">
+                {r.charge_id}
+              </a>
+            </td>
+            <td>{r.merchant_id ? (names.get(r.merchant_id) ?? r.merchant_id) : '—'}</td>
+            <td class="num">{formatAmount(r.amount, r.currency)}</td>
+            <td>
+              <StatusBadge status={r.status} />
+              {r.failure_reason ? <span class="muted small"> {r.failure_reason}</span> : null}
+            </td>
+            <td>{r.reason ?? '—'}</td>
+            <td>{formatTime(r.created_at)}</td>
+          </tr>
+        ))}
+      </DataTable>
       <Pager page={pages.page} hasMore={list.data?.has_more ?? false} lastId={rows[rows.length - 1]?.id} onNext={pages.next} onPrevious={pages.previous} />
     </div>
   );

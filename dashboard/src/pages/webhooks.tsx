@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { query, request } from '../api.ts';
-import { ErrorNote, MerchantSelect, StatusBadge, TableWrap, useMerchants } from '../components.tsx';
+import { DataTable, ErrorNote, MerchantSelect, num, StatusBadge, useMerchants } from '../components.tsx';
 import { formatTime } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import type { List, WebhookEndpoint } from '../types.ts';
@@ -19,47 +19,23 @@ export function Webhooks() {
         <MerchantSelect value={merchantId} onChange={setMerchantId} merchants={merchants} />
       </form>
       <ErrorNote error={list.error} />
-      <TableWrap label="Webhook endpoints">
-        <table data-testid="webhooks-table">
-          <thead>
-            <tr>
-              <th>Endpoint</th>
-              <th>Merchant</th>
-              <th>URL</th>
-              <th>Events</th>
-              <th>Status</th>
-              <th class="num">Pending</th>
-              <th class="num">Delivered</th>
-              <th class="num">Failed</th>
-              <th>Last delivery</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((w) => (
-              <tr key={w.id} data-id={w.id}>
-                <td class="mono">{w.id}</td>
-                <td>{names.get(w.merchant_id) ?? w.merchant_id}</td>
-                <td class="mono wrap">{w.url}</td>
-                <td class="small">{w.enabled_events.join(', ')}</td>
-                <td>
-                  <StatusBadge status={w.status} />
-                </td>
-                <td class="num">{w.deliveries.pending}</td>
-                <td class="num">{w.deliveries.succeeded}</td>
-                <td class={`num ${w.deliveries.failed > 0 ? 'warn' : ''}`}>{w.deliveries.failed}</td>
-                <td>{formatTime(w.last_delivery_at)}</td>
-              </tr>
-            ))}
-            {rows.length === 0 && !list.loading ? (
-              <tr>
-                <td colSpan={9} class="muted">
-                  No webhook endpoints.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </TableWrap>
+      <DataTable label="Webhook endpoints" testId="webhooks-table" columns={['Endpoint', 'Merchant', 'URL', 'Events', 'Status', num('Pending'), num('Delivered'), num('Failed'), 'Last delivery']} empty={rows.length === 0 && !list.loading ? 'No webhook endpoints.' : null}>
+        {rows.map((w) => (
+          <tr key={w.id} data-id={w.id}>
+            <td class="mono">{w.id}</td>
+            <td>{names.get(w.merchant_id) ?? w.merchant_id}</td>
+            <td class="mono wrap">{w.url}</td>
+            <td class="small">{w.enabled_events.join(', ')}</td>
+            <td>
+              <StatusBadge status={w.status} />
+            </td>
+            <td class="num">{w.deliveries.pending}</td>
+            <td class="num">{w.deliveries.succeeded}</td>
+            <td class={`num ${w.deliveries.failed > 0 ? 'warn' : ''}`}>{w.deliveries.failed}</td>
+            <td>{formatTime(w.last_delivery_at)}</td>
+          </tr>
+        ))}
+      </DataTable>
     </div>
   );
 }
