@@ -3,6 +3,7 @@
  * newest first by id with a cursor, like the merchant API's lists.
  */
 import type { ChargeRecord, RefundRecord } from '../domain/objects.ts';
+import type pg from 'pg';
 import type { Queryable } from './pool.ts';
 
 export interface AdminFilter {
@@ -15,31 +16,27 @@ export interface AdminFilter {
 }
 
 export async function adminListCharges(db: Queryable, filter: AdminFilter, limit: number, startingAfter: string | undefined): Promise<ChargeRecord[]> {
-  const { rows } = await db.query<ChargeRecord>(
-    `SELECT * FROM payments
-      WHERE ($1::text IS NULL OR merchant_id = $1)
-        AND ($2::text IS NULL OR status = $2)
-        AND ($3::text IS NULL OR currency = $3)
-        AND ($4::timestamptz IS NULL OR date_trunc('milliseconds', created_at) >= $4)
-        AND ($5::timestamptz IS NULL OR date_trunc('milliseconds', created_at) <= $5)
-        AND ($6::text IS NULL OR id < $6)
-      ORDER BY id DESC
-      LIMIT $7`,
-    [filter.merchantId ?? null, filter.status ?? null, filter.currency ?? null, filter.createdGte ?? null, filter.createdLte ?? null, startingAfter ?? null, limit + 1],
-  );
-  return rows;
+  return adminList<ChargeRecord>(db, 'payments', filter, limit, startingAfter);
 }
 
 export async function adminListRefunds(db: Queryable, filter: AdminFilter, limit: number, startingAfter: string | undefined): Promise<RefundRecord[]> {
-  const { rows } = await db.query<RefundRecord>(
-    `SELECT * FROM refunds
+  return adminList<RefundRecord>(db, 'refunds', filter, limit, startingAfter);
+}
+
+/** Each listed table's column naming the row's charge (what `chargeId` filters on). */
+const CHARGE_COLUMN = { payments: 'id', refunds: 'payment_id' } as const;
+
+/** `limit + 1` rows, newest first: the extra one says has_more. */
+async function adminList<T extends pg.QueryResultRow>(db: Queryable, table: keyof typeof CHARGE_COLUMN, filter: AdminFilter, limit: number, startingAfter: string | undefined): Promise<T[]> {
+  const { rows } = await db.query<T>(
+    `SELECT * FROM ${table}
       WHERE ($1::text IS NULL OR merchant_id = $1)
         AND ($2::text IS NULL OR status = $2)
         AND ($3::text IS NULL OR currency = $3)
         AND ($4::timestamptz IS NULL OR date_trunc('milliseconds', created_at) >= $4)
         AND ($5::timestamptz IS NULL OR date_trunc('milliseconds', created_at) <= $5)
         AND ($6::text IS NULL OR id < $6)
-        AND ($7::text IS NULL OR payment_id = $7)
+        AND ($7::text IS NULL OR ${CHARGE_COLUMN[table]} = $7)
       ORDER BY id DESC
       LIMIT $8`,
     [filter.merchantId ?? null, filter.status ?? null, filter.currency ?? null, filter.createdGte ?? null, filter.createdLte ?? null, startingAfter ?? null, filter.chargeId ?? null, limit + 1],

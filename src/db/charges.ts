@@ -29,15 +29,6 @@ export async function lockChargeOfMerchant(db: Queryable, merchantId: string, ch
   return rows[0];
 }
 
-/** The charge, locked, and the transaction's now() (what `updated_at = now()` will write). */
-export async function lockCharge(db: Queryable, chargeId: string): Promise<{ row: ChargeRecord; lockedAt: Date } | undefined> {
-  const { rows } = await db.query<ChargeRecord & { locked_at: Date }>('SELECT *, now() AS locked_at FROM payments WHERE id = $1 FOR UPDATE', [chargeId]);
-  const found = rows[0];
-  if (!found) return undefined;
-  const { locked_at: lockedAt, ...row } = found;
-  return { row, lockedAt };
-}
-
 /** Charges by id, one query for many CHARGE jobs. */
 export async function findCharges(db: Queryable, chargeIds: readonly string[]): Promise<Map<string, ChargeRecord>> {
   const { rows } = await db.query<ChargeRecord>('SELECT * FROM payments WHERE id = ANY($1::text[])', [chargeIds]);

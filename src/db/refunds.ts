@@ -37,15 +37,6 @@ export async function findRefundOfMerchant(db: Queryable, merchantId: string, re
   return rows[0];
 }
 
-/** The refund, locked, and the transaction's now() (what `updated_at = now()` will write). */
-export async function lockRefund(db: Queryable, refundId: string): Promise<{ row: RefundRecord; lockedAt: Date } | undefined> {
-  const { rows } = await db.query<RefundRecord & { locked_at: Date }>('SELECT *, now() AS locked_at FROM refunds WHERE id = $1 FOR UPDATE', [refundId]);
-  const found = rows[0];
-  if (!found) return undefined;
-  const { locked_at: lockedAt, ...row } = found;
-  return { row, lockedAt };
-}
-
 export async function listRefunds(
   db: Queryable,
   merchantId: string,

@@ -12,7 +12,23 @@
  */
 import type { Cause } from './events.ts';
 import type { JournalEntry } from './ledger.ts';
+import type pg from 'pg';
+import type { ChargeRecord, RefundRecord } from '../domain/objects.ts';
 import type { Queryable } from './pool.ts';
+
+/**
+ * The row, locked FOR UPDATE, and the transaction's now(): what `updated_at = now()` will write,
+ * so the caller knows the row as the settlement leaves it.
+ */
+export async function lockForSettlement(db: Queryable, table: 'payments', id: string): Promise<{ row: ChargeRecord; lockedAt: Date } | undefined>;
+export async function lockForSettlement(db: Queryable, table: 'refunds', id: string): Promise<{ row: RefundRecord; lockedAt: Date } | undefined>;
+export async function lockForSettlement(db: Queryable, table: 'payments' | 'refunds', id: string): Promise<{ row: pg.QueryResultRow; lockedAt: Date } | undefined> {
+  const { rows } = await db.query<{ locked_at: Date }>(`SELECT *, now() AS locked_at FROM ${table} WHERE id = $1 FOR UPDATE`, [id]);
+  const found = rows[0];
+  if (!found) return undefined;
+  const { locked_at: lockedAt, ...row } = found;
+  return { row, lockedAt };
+}
 
 export interface SettlementEvent {
   id: string;

@@ -7,19 +7,17 @@
 import { newId } from '../domain/ids.ts';
 import { chargeObject, refundObject, type ChargeRecord, type RefundRecord } from '../domain/objects.ts';
 import { decideSettlement } from '../domain/status.ts';
-import { lockCharge } from '../db/charges.ts';
 import { postingsFor, refundSettlementMovement } from '../domain/ledger.ts';
 import type { Cause } from '../db/events.ts';
 import { moneyMovementsSettled, secondsSince, settleLatency } from '../metrics.ts';
 import type { Queryable } from '../db/pool.ts';
-import { lockRefund } from '../db/refunds.ts';
-import { settleChargeRow, settleRefundRow } from '../db/settlements.ts';
+import { lockForSettlement, settleChargeRow, settleRefundRow } from '../db/settlements.ts';
 import type { PspOutcome } from '../psp/gateway.ts';
 
 export type SettleResult = 'settled' | 'ignored' | 'unknown_object';
 
 export async function settleCharge(tx: Queryable, chargeId: string, outcome: PspOutcome, cause: Cause): Promise<SettleResult> {
-  const locked = await lockCharge(tx, chargeId);
+  const locked = await lockForSettlement(tx, 'payments', chargeId);
   if (!locked) return 'unknown_object';
   const { row: charge, lockedAt } = locked;
   const decision = decideSettlement(charge.status, outcome.status);
@@ -48,7 +46,7 @@ export async function settleCharge(tx: Queryable, chargeId: string, outcome: Psp
 }
 
 export async function settleRefund(tx: Queryable, refundId: string, outcome: PspOutcome, cause: Cause): Promise<SettleResult> {
-  const locked = await lockRefund(tx, refundId);
+  const locked = await lockForSettlement(tx, 'refunds', refundId);
   if (!locked) return 'unknown_object';
   const { row: refund, lockedAt } = locked;
   const decision = decideSettlement(refund.status, outcome.status);
