@@ -2,7 +2,7 @@
 // first builds one migrated template data dir that every test copies; against a server each
 // test creates and drops its own database.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,7 +19,8 @@ const only = process.argv.slice(2);
 const files = only.length > 0
   ? only
   : [
-      ...readdirSync('test/unit').filter((f) => f.endsWith('.test.ts')).map((f) => join('test/unit', f)),
+      ...['test/unit', 'test/security'].filter((dir) => existsSync(dir)).flatMap((dir) =>
+        readdirSync(dir).filter((f) => f.endsWith('.test.ts')).map((f) => join(dir, f))),
       ...readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => join('test', f)),
     ].sort();
 
