@@ -6,14 +6,19 @@ import type { FastifyError } from 'fastify';
 import {
   AmountTooLarge,
   ContractError,
+  HeadersTooLarge,
   InternalError,
   InvalidJson,
+  MalformedRequest,
   ParameterInvalid,
   ParameterMissing,
   ParameterUnknown,
   PayloadTooLarge,
+  RequestTimeout,
   ResourceMissing,
   ServiceUnavailable,
+  UnsupportedMediaType,
+  UriTooLong,
 } from '../domain/errors.ts';
 
 export interface ErrorBody {
@@ -31,6 +36,8 @@ interface AjvIssue {
   instancePath: string;
   params: Record<string, unknown>;
   message?: string;
+  /** With Ajv's `verbose`: the schema holding the failed keyword. */
+  parentSchema?: Record<string, unknown>;
 }
 
 function paramOf(issue: AjvIssue): string {
@@ -55,7 +62,25 @@ export function validationError(issues: readonly AjvIssue[], part: string): Cont
     return new AmountTooLarge('Amount must be no more than 99999999.', 'amount');
   }
   if (param === '') return new ParameterInvalid(`The request ${part} must be a JSON object.`);
-  return new ParameterInvalid(`Invalid ${param}: ${param} ${issue.message ?? 'is invalid'}.`, param);
+  return new ParameterInvalid(`Invalid ${param}: ${param} ${inWords(issue)}.`, param);
+}
+
+/**
+ * What Ajv's message says, without its raw regular expressions: a `pattern` failure says what
+ * is expected in words (the schema's `x-expected`, else its description), an `enum` failure
+ * lists the allowed values.
+ */
+function inWords(issue: AjvIssue): string {
+  if (issue.keyword === 'pattern') {
+    const schema = issue.parentSchema ?? {};
+    const expected = schema['x-expected'] ?? schema.description;
+    const words = typeof expected === 'string' ? expected.replace(/\.$/, '') : 'a value in the documented format';
+    return `${issue.instancePath.split('/').length > 2 ? 'has an item that is not' : 'must be'} ${words}`;
+  }
+  if (issue.keyword === 'enum' && Array.isArray(issue.params.allowedValues)) {
+    return `must be one of: ${issue.params.allowedValues.map((v) => (v === null ? 'null' : String(v))).join(', ')}`;
+  }
+  return issue.message ?? 'is invalid';
 }
 
 const DATABASE_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
@@ -81,12 +106,26 @@ export function toContractError(error: unknown): ContractError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new InvalidJson('The request body is not valid JSON.');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new InvalidJson('The request body must be JSON (Content-Type: application/json).');
+      return new UnsupportedMediaType('The request body must be JSON sent with Content-Type: application/json.');
     case 'FST_ERR_NOT_FOUND':
       return new ResourceMissing('Unrecognized request URL.');
+    case 'FST_ERR_BAD_URL':
+      return new MalformedRequest("The request URL is not valid: it has a malformed percent-encoding (write a literal '%' as %25).");
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new UriTooLong('A path segment of the request URL is longer than 100 characters (no FinCore id is that long).');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new MalformedRequest('The request body does not match its Content-Length header.');
+    // Node's HTTP server refusing a request before FinCore sees it (clientError).
+    case 'HPE_HEADER_OVERFLOW':
+      return new HeadersTooLarge('The request line and headers are larger than the server accepts (16 KB in all).');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new RequestTimeout('The request (headers and body) was not received completely in time.');
   }
+  if (typeof fastifyError.code === 'string' && fastifyError.code.startsWith('HPE_')) return new MalformedRequest('The request is not valid HTTP/1.1.');
   if (isDatabaseUnavailable(error)) return new ServiceUnavailable('The service is temporarily unavailable. Retry shortly.');
   if (fastifyError.statusCode === 413) return new PayloadTooLarge('The request body is too large.');
   if (fastifyError.statusCode === 400 && error instanceof SyntaxError) return new InvalidJson('The request body is not valid JSON.');
+  // Any other request Fastify itself refuses as the client's fault: still the contract's shape.
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) return new MalformedRequest('The request could not be read.');
   return new InternalError('An internal error occurred. It has been logged.');
 }

@@ -51,6 +51,30 @@ export class PayloadTooLarge extends InvalidRequest {
   override readonly httpStatus = 413;
   readonly code = 'payload_too_large';
 }
+/** The body's Content-Type is not application/json. */
+export class UnsupportedMediaType extends InvalidRequest {
+  override readonly httpStatus = 415;
+  readonly code = 'unsupported_media_type';
+}
+/** The URL is not valid HTTP (a bad percent-encoding, no Host header, a request Node's parser refused). */
+export class MalformedRequest extends InvalidRequest {
+  readonly code = 'malformed_request';
+}
+/** The URL, or one of its path segments, is longer than FinCore reads. */
+export class UriTooLong extends InvalidRequest {
+  override readonly httpStatus = 414;
+  readonly code = 'uri_too_long';
+}
+/** The request line and headers together exceed Node's header size limit. */
+export class HeadersTooLarge extends InvalidRequest {
+  override readonly httpStatus = 431;
+  readonly code = 'headers_too_large';
+}
+/** The client did not send the whole request (headers, body) within the server's time limits. */
+export class RequestTimeout extends InvalidRequest {
+  override readonly httpStatus = 408;
+  readonly code = 'request_timeout';
+}
 export class IdempotencyKeyReused extends ContractError {
   readonly httpStatus = 400;
   readonly type = 'idempotency_error' as const;

@@ -77,12 +77,12 @@ describe('toContractError', () => {
     assert.equal(toContractError(original), original);
   });
 
-  it('Fastify body errors: too large 413, invalid or empty JSON 400 invalid_json, wrong media type 400', () => {
+  it('Fastify body errors: too large 413, invalid or empty JSON 400 invalid_json, wrong media type 415', () => {
     const fastify = (code: string, statusCode: number): Error => Object.assign(new Error(`fastify ${code}`), { code, statusCode });
     expectError(toContractError(fastify('FST_ERR_CTP_BODY_TOO_LARGE', 413)), 413, 'invalid_request_error', 'payload_too_large');
     expectError(toContractError(fastify('FST_ERR_CTP_INVALID_JSON_BODY', 400)), 400, 'invalid_request_error', 'invalid_json');
     expectError(toContractError(fastify('FST_ERR_CTP_EMPTY_JSON_BODY', 400)), 400, 'invalid_request_error', 'invalid_json');
-    expectError(toContractError(fastify('FST_ERR_CTP_INVALID_MEDIA_TYPE', 415)), 400, 'invalid_request_error', 'invalid_json');
+    expectError(toContractError(fastify('FST_ERR_CTP_INVALID_MEDIA_TYPE', 415)), 415, 'invalid_request_error', 'unsupported_media_type');
     expectError(toContractError(fastify('FST_ERR_NOT_FOUND', 404)), 404, 'invalid_request_error', 'resource_missing');
     expectError(toContractError(fastify('SOMETHING_ELSE', 413)), 413, 'invalid_request_error', 'payload_too_large');
     const syntax = Object.assign(new SyntaxError('Unexpected token } in JSON at position 12'), { statusCode: 400 });
