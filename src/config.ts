@@ -96,9 +96,20 @@ export interface Config {
   dbNamedStatements: boolean;
   logLevel: string;
   bodyLimitBytes: number;
+  /** The API's HTTP server limits (README "Configuration"); timeouts in ms, 0 = none. */
+  http: HttpLimits;
   rateLimitPerSecond: number;
   /** FINCORE_FAILPOINTS: crash points armed for tests; empty in any real deployment. */
   failpoints: Failpoint[];
+}
+
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxRequestsPerSocket: number;
+  maxConnections: number;
 }
 
 export class ConfigError extends Error {}
@@ -148,6 +159,22 @@ function databaseUrl(env: NodeJS.ProcessEnv): string {
   const user = encodeURIComponent(str(env, 'PGUSER', 'postgres'));
   const password = env.PGPASSWORD ? `:${encodeURIComponent(env.PGPASSWORD)}` : '';
   return `postgres://${user}${password}@${env.PGHOST}:${int(env, 'PGPORT', 5432, 1, 65535)}/${encodeURIComponent(str(env, 'PGDATABASE', 'postgres'))}`;
+}
+
+function httpLimits(env: NodeJS.ProcessEnv): HttpLimits {
+  const headersTimeoutMs = int(env, 'FINCORE_HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
+  const requestTimeoutMs = int(env, 'FINCORE_HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  // Node refuses a headers timeout longer than the whole request's.
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError(`FINCORE_HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed FINCORE_HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    connectionTimeoutMs: int(env, 'FINCORE_HTTP_CONNECTION_TIMEOUT_MS', 120_000, 0, 3_600_000),
+    // Above the AWS ALB's 60 s idle timeout: the balancer, not FinCore, closes idle connections.
+    keepAliveTimeoutMs: int(env, 'FINCORE_HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1, 3_600_000),
+    maxRequestsPerSocket: int(env, 'FINCORE_HTTP_MAX_REQUESTS_PER_SOCKET', 0, 0, 1_000_000),
+    maxConnections: int(env, 'FINCORE_HTTP_MAX_CONNECTIONS', 2048, 1, 1_000_000),
+  };
 }
 
 function queue(env: NodeJS.ProcessEnv): Config['queue'] {
@@ -239,6 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbNamedStatements: bool(env, 'FINCORE_DB_NAMED_STATEMENTS', true),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
+    http: httpLimits(env),
     rateLimitPerSecond: int(env, 'FINCORE_RATE_LIMIT_PER_S', 1000, 0, 1_000_000),
     failpoints: failpoints(env),
   };

@@ -14,7 +14,11 @@ import { Failpoints } from './failpoints.ts';
 import { errorBody, toContractError } from './errors.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerIdempotency, rememberRefusal, sendApiResponse } from './plugins/idempotency.ts';
-import { IdempotencyKeyReused } from '../domain/errors.ts';
+import { IdempotencyKeyReused, MalformedRequest, ServiceUnavailable, UriTooLong } from '../domain/errors.ts';
+import type { HttpLimits } from '../config.ts';
+import { applyServerLimits, DEFAULT_HTTP_LIMITS, serverOptions } from './http-server.ts';
+import { registerJsonBodyParser } from './json-body.ts';
+import { registerStorableText } from './plugins/storable-text.ts';
 import { registerRateLimit } from './plugins/rate-limit.ts';
 import { chargeRoutes } from './routes/charges.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
@@ -35,11 +39,18 @@ export interface AppOptions {
   rateLimitPerSecond: number;
   logger: Logger;
   version: string;
+  /** The HTTP server's timeouts and connection cap (config.http); the config defaults if omitted. */
+  http?: HttpLimits;
   /** Armed failpoints (tests only); none by default. */
   failpoints?: Failpoints;
 }
 
-const ajvOptions: AjvOptions = { allErrors: false, strict: false, allowUnionTypes: true };
+// verbose: a failed `pattern` carries its schema, whose `x-expected` says in words what a raw
+// regular expression would not (src/api/errors.ts).
+const ajvOptions: AjvOptions = { allErrors: false, strict: false, allowUnionTypes: true, verbose: true };
+
+/** Longest request target read (path and query); longer: 414. Node's 16 KB header limit comes after. */
+export const MAX_URL_LENGTH = 8192;
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { ctx } = options;
@@ -53,9 +64,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => newId('req'),
     requestIdHeader: false,
-    return503OnClosing: true,
+    // Requests arriving while closing are answered 503 by the onRequest hook below, in the
+    // contract's shape; Fastify's own 503 body is not.
+    return503OnClosing: false,
     ajv: { customOptions: ajvOptions },
+    ...serverOptions(options.http ?? DEFAULT_HTTP_LIMITS),
   });
+  applyServerLimits(app, options.http ?? DEFAULT_HTTP_LIMITS);
+  registerJsonBodyParser(app);
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
   for (const schema of [errorSchema, refundSchema, chargeSchema, merchantSchema, eventSchema]) {
@@ -64,8 +80,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     queryAjv.addSchema(schema);
   }
 
+  // Draining: a request in flight when close() began would leave its kept-alive connection open
+  // (Fastify keeps idle ones 72 s), and close() would wait for it. Those answers close it instead.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('Request-Id', request.id);
+    if (closing) throw new ServiceUnavailable('The server is shutting down. Retry the request: another instance (or this one, restarted) will answer it.');
+    if (request.url.length > MAX_URL_LENGTH) throw new UriTooLong(`The request URL is longer than ${MAX_URL_LENGTH} characters.`);
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) throw new MalformedRequest('An HTTP/1.1 request must carry a Host header.');
   });
   // The route template, never the URL: ids in labels would make the series unbounded.
   app.addHook('onResponse', async (request, reply) => {
@@ -73,12 +98,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     httpDuration.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  // Draining: a request in flight when close() began would leave its kept-alive connection open
-  // (Fastify keeps idle ones 72 s), and close() would wait for it. Those answers close it instead.
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
   app.addHook('onSend', async (_request, reply, payload) => {
     if (closing) reply.header('Connection', 'close');
     return payload;
@@ -124,6 +143,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
   registerAuth(app, ctx.pool, options.adminKey);
+  registerStorableText(app);
   registerIdempotency(app, ctx.pool);
   registerRateLimit(app, options.rateLimitPerSecond);
 
