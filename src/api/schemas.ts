@@ -3,6 +3,9 @@
  * responses, and are the source of the OpenAPI document at /openapi.json.
  */
 import { ParameterInvalid } from '../domain/errors.ts';
+import { EVENT_TYPES } from '../domain/events.ts';
+import type { IdPrefix } from '../domain/ids.ts';
+import { ISO_8601_PATTERN, parseInstant } from '../domain/instant.ts';
 
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -129,6 +132,30 @@ export const paginationQuery = {
   starting_after: { type: 'string', description: 'Id of the last object of the previous page.' },
 } as const;
 
+const ID_NAMES: Partial<Record<IdPrefix, string>> = { ch: 'a charge id', re: 'a refund id', evt: 'an event id', mer: 'a merchant id', job: 'a job id', we: 'a webhook endpoint id' };
+
+/** An id of one kind, as FinCore makes them (src/domain/ids.ts): the prefix, `_`, 26 Crockford base32 characters. */
+export function idSchema(prefix: IdPrefix, description?: string) {
+  return {
+    type: 'string',
+    pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`,
+    'x-expected': `${ID_NAMES[prefix] ?? `an id`} (${prefix}_ followed by 26 characters)`,
+    ...(description === undefined ? {} : { description }),
+  } as const;
+}
+
+/**
+ * `limit` and a `starting_after` cursor that must be an id of the listed kind: a malformed
+ * cursor is a 400 `parameter_invalid` (it used to be compared as text and silently gave the
+ * first page, or none). A well-formed id that does not exist is a position: the page after it.
+ */
+export function pageQuery(prefix: IdPrefix) {
+  return { limit: paginationQuery.limit, starting_after: idSchema(prefix, 'Id of the last object of the previous page.') } as const;
+}
+
+/** The events list's `type` filter: one of the types FinCore writes (an unknown one is a 400, not an empty list). */
+export const eventTypeFilter = { type: 'string', enum: EVENT_TYPES, description: 'Only events of this type, e.g. refund.succeeded.' } as const;
+
 export const eventSchema = {
   $id: 'Event',
   type: 'object',
@@ -136,7 +163,7 @@ export const eventSchema = {
   properties: {
     id: { type: 'string', description: 'Prefix evt_' },
     object: { type: 'string', enum: ['event'] },
-    type: { type: 'string', description: 'charge.created, charge.succeeded, charge.failed, refund.created, refund.succeeded, refund.failed, job.dead_lettered, reconciliation.settled, merchant.created' },
+    type: { type: 'string', description: EVENT_TYPES.join(', ') },
     sequence: { type: 'integer', description: "The object's change number: 1 at creation, +1 per change. Keep the highest seen; drop older deliveries." },
     data: {
       type: 'object',
@@ -161,13 +188,21 @@ export const eventSchema = {
 } as const;
 
 /** Query filters `created[gte]` / `created[lte]`: ISO 8601, checked by pattern and then as a real date. */
-export const ISO_8601 = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?(Z|[+-]\\d{2}:\\d{2})?)?$';
+export const ISO_8601 = ISO_8601_PATTERN;
 
-/** A timestamp filter that matched the pattern but names no real instant (2026-13-45) is refused too. */
+const INSTANT_WORDS = 'an ISO 8601 date or date-time, e.g. 2026-11-29 or 2026-11-29T10:00:00Z (no zone: UTC)';
+
+/** A `created[gte]` / `created[lte]` filter's schema. */
+export function instantFilter(description: string) {
+  return { type: 'string', pattern: ISO_8601_PATTERN, 'x-expected': INSTANT_WORDS, description } as const;
+}
+
+/** A timestamp filter that matched the pattern but names no real instant (2026-02-30, 2026-13-45, 24:00) is refused too. */
 export function instant(value: string | undefined, param: string): Date | undefined {
   if (value === undefined) return undefined;
-  const at = new Date(value);
-  if (Number.isNaN(at.getTime())) throw new ParameterInvalid(`Invalid ${param}: '${value}' is not a date.`, param);
+  const at = parseInstant(value);
+  if (!at) throw new ParameterInvalid(`Invalid ${param}: '${value}' is not a real date and time; expected ${INSTANT_WORDS}.`, param);
   return at;
 }
+
 

@@ -8,7 +8,7 @@ import { adminChargeDetail, adminChargesPage, adminDeadJobs, adminEndpoints, adm
 import type { FlowContext } from '../../flows/context.ts';
 import { requestsAnsweredTotal } from '../../metrics.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { errorResponses, instant, ISO_8601, paginationQuery } from '../schemas.ts';
+import { errorResponses, instant, instantFilter, pageQuery, paginationQuery } from '../schemas.ts';
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
 const admin = { auth: 'admin' as const };
@@ -25,16 +25,16 @@ interface ListQuery {
   'created[lte]'?: string;
 }
 
-const listQuery = (extra: Record<string, unknown> = {}) => ({
+const listQuery = (prefix: 'ch' | 're', extra: Record<string, unknown> = {}) => ({
   type: 'object',
   additionalProperties: false,
   properties: {
-    ...paginationQuery,
+    ...pageQuery(prefix),
     merchant_id: { type: 'string', maxLength: 255 },
     status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
-    currency: { type: 'string', pattern: '^[a-z]{3}$' },
-    'created[gte]': { type: 'string', pattern: ISO_8601 },
-    'created[lte]': { type: 'string', pattern: ISO_8601 },
+    currency: { type: 'string', pattern: '^[a-z]{3}$', 'x-expected': 'a three-letter ISO 4217 currency code in lowercase, e.g. usd' },
+    'created[gte]': instantFilter('Created at or after.'),
+    'created[lte]': instantFilter('Created at or before.'),
     ...extra,
   },
 });
@@ -69,13 +69,13 @@ export function adminRoutes(app: FastifyInstance, ctx: FlowContext): void {
     });
   });
 
-  app.get<{ Querystring: ListQuery }>('/v1/admin/charges', { config: admin, schema: schema('Charges of every merchant, newest first, with filters', { querystring: listQuery() }) }, async (request, reply) =>
+  app.get<{ Querystring: ListQuery }>('/v1/admin/charges', { config: admin, schema: schema('Charges of every merchant, newest first, with filters', { querystring: listQuery('ch') }) }, async (request, reply) =>
     sendApiResponse(reply, { status: 200, body: await adminChargesPage(ctx.pool, filterOf(request.query), request.query.limit, request.query.starting_after) }),
   );
 
   app.get<{ Querystring: ListQuery }>(
     '/v1/admin/refunds',
-    { config: admin, schema: schema('Refunds of every merchant, newest first, with filters', { querystring: listQuery({ charge_id: { type: 'string', maxLength: 255 } }) }) },
+    { config: admin, schema: schema('Refunds of every merchant, newest first, with filters', { querystring: listQuery('re', { charge_id: { type: 'string', maxLength: 255 } }) }) },
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminRefundsPage(ctx.pool, filterOf(request.query), request.query.limit, request.query.starting_after) }),
   );
 

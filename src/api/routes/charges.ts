@@ -7,7 +7,7 @@ import type { Failpoints } from '../failpoints.ts';
 import { createCharge } from '../../flows/create-charge.ts';
 import { getCharge, getChargesPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, paginationQuery } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateChargeBody {
@@ -87,7 +87,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
       schema: {
         tags: ['charges'],
         summary: 'List charges, newest first',
-        querystring: { type: 'object', additionalProperties: false, properties: paginationQuery },
+        querystring: { type: 'object', additionalProperties: false, properties: pageQuery('ch') },
         response: { 200: listSchema('Charge'), ...errorResponses },
       },
     },

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FlowContext } from '../../flows/context.ts';
 import { getEvent, getEventsPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { errorResponses, instant, ISO_8601, listSchema, paginationQuery } from '../schemas.ts';
+import { errorResponses, eventTypeFilter, instant, instantFilter, listSchema, pageQuery } from '../schemas.ts';
 
 interface EventsQuery {
   limit: number;
@@ -25,11 +25,11 @@ export function eventRoutes(app: FastifyInstance, ctx: FlowContext): void {
           type: 'object',
           additionalProperties: false,
           properties: {
-            ...paginationQuery,
-            type: { type: 'string', maxLength: 100, description: 'Only events of this type, e.g. refund.succeeded.' },
+            ...pageQuery('evt'),
+            type: eventTypeFilter,
             object_id: { type: 'string', maxLength: 255, description: 'Only events of this object (ch_..., re_...): its timeline, newest first.' },
-            'created[gte]': { type: 'string', pattern: ISO_8601, description: 'Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z).' },
-            'created[lte]': { type: 'string', pattern: ISO_8601, description: 'Created at or before (ISO 8601).' },
+            'created[gte]': instantFilter('Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z; no zone: UTC).'),
+            'created[lte]': instantFilter('Created at or before (ISO 8601).'),
           },
         },
         response: { 200: listSchema('Event'), ...errorResponses },

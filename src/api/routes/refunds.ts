@@ -5,7 +5,7 @@ import type { Failpoints } from '../failpoints.ts';
 import { createRefund } from '../../flows/create-refund.ts';
 import { getRefund, getRefundsPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, paginationQuery } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateRefundBody {
@@ -76,7 +76,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { ...paginationQuery, charge_id: { type: 'string', description: 'Only refunds of this charge.' } },
+          properties: { ...pageQuery('re'), charge_id: { type: 'string', description: 'Only refunds of this charge.' } },
         },
         response: { 200: listSchema('Refund'), ...errorResponses },
       },
