@@ -67,7 +67,7 @@ export async function handleQueueRecord(ctx: FlowContext, record: QueueRecord, o
   } catch (error) {
     const reason = describe(error);
     if (record.receiveCount >= options.maxReceiveCount) {
-      await recordDeadLetter(ctx, delivery, consumerId, reason);
+      await recordDeadLetter(ctx, delivery, consumerId, reason, error);
       logger.error({ job: delivery, err: reason }, 'job failed on its last receive; SQS moves it to the dead-letter queue');
       return 'dead';
     }

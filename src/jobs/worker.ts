@@ -74,7 +74,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
     } catch (error) {
       const reason = describe(error);
       if (job.attempts >= job.max_attempts) {
-        await recordDeadLetter(ctx, message, workerId, reason);
+        await recordDeadLetter(ctx, message, workerId, reason, error);
         jobOutcomes.inc({ job_type: job.job_type, outcome: 'dead' });
         log.error({ job: message, err: reason }, 'job dead-lettered after its last attempt');
       } else {
