@@ -13,7 +13,7 @@
  * brackets, colons and commas. It runs on the raw text before parsing, iteratively (it cannot
  * overflow the stack itself), and never decides whether the text is valid JSON: it only looks
  * for the three problems; anything else is left to secure-json-parse, whose error becomes 400
- * `invalid_json`.
+ * `invalid_json` (also when the scan found a problem in text that is not JSON anyway).
  */
 import type { FastifyInstance } from 'fastify';
 import { InvalidJson, ParameterInvalid, type ContractError } from '../domain/errors.ts';
@@ -135,6 +135,16 @@ export function jsonProblemError(problem: JsonTextProblem): ContractError {
   }
 }
 
+/** V8's JSON.parse is iterative: safe on any depth. Only asked when the scan found a problem. */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Replaces Fastify's JSON parser (and drops its text/plain one: a JSON body sent as text/plain
  * is answered 415 `unsupported_media_type`, naming the Content-Type to use).
@@ -145,7 +155,8 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     const problem = inspectJsonText(text);
-    if (problem) {
+    // Text that is not JSON at all is reported as such, whatever the scan saw before the error.
+    if (problem && isJson(text)) {
       done(jsonProblemError(problem), undefined);
       return;
     }

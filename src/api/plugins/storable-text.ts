@@ -56,7 +56,7 @@ export function registerStorableText(app: FastifyInstance): void {
       const first = path[0];
       const param = typeof first === 'string' ? printable(first) : undefined;
       throw new ParameterInvalid(
-        `Invalid ${param ?? `request ${part}`}: a ${what} contains a NUL character (\\u0000) or an unpaired UTF-16 surrogate, which cannot be stored. Send valid Unicode text.`,
+        `Invalid ${param ?? `request ${part}`}: a ${what} contains a NUL character (U+0000) or an unpaired UTF-16 surrogate (U+D800 to U+DFFF), which cannot be stored. Send valid Unicode text.`,
         param,
       );
     }
