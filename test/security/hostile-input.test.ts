@@ -172,7 +172,14 @@ describe('hostile input', () => {
       assert.equal((await api('GET', `/v1/events?created[gte]=${encodeURIComponent('2026-11-29T10:00:00+02:00')}`)).status, 200);
     });
 
-    it('a date-time without a zone is UTC, not the server local time', async () => {
+    it('a date-time without a zone is UTC, not the server local time', async (t) => {
+      // The API runs in this process: a time zone west of UTC shows which one is used.
+      const zone = process.env.TZ;
+      process.env.TZ = 'America/New_York';
+      t.after(() => {
+        if (zone === undefined) delete process.env.TZ;
+        else process.env.TZ = zone;
+      });
       const events = (await call<ListBody<{ created_at: string }>>(url, 'GET', '/v1/events?limit=1', { key })).body.data;
       const newest = events[0]?.created_at ?? '';
       const noZone = newest.replace('Z', '');
