@@ -1,5 +1,9 @@
-/** Every event type FinCore writes (API.md "Events"); the events list filter accepts these only. */
+/**
+ * Every event type FinCore writes to its audit trail (GET /v1/events, merchant webhooks), declared
+ * once. Writers are typed with EventType; docs/API.md "Events" lists the same (a test compares).
+ */
 export const EVENT_TYPES = [
+  'merchant.created',
   'charge.created',
   'charge.succeeded',
   'charge.failed',
@@ -8,7 +12,6 @@ export const EVENT_TYPES = [
   'refund.failed',
   'job.dead_lettered',
   'reconciliation.settled',
-  'merchant.created',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
