@@ -258,7 +258,7 @@ function databaseUrl(env: NodeJS.ProcessEnv): string {
   return `postgres://${user}${password}@${env.PGHOST}:${int(env, 'PGPORT', 5432, 1, 65535)}/${encodeURIComponent(str(env, 'PGDATABASE', 'postgres'))}`;
 }
 
-function httpLimits(env: NodeJS.ProcessEnv): HttpLimits {
+export function httpLimits(env: NodeJS.ProcessEnv): HttpLimits {
   const headersTimeoutMs = int(env, 'FINCORE_HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
   const requestTimeoutMs = int(env, 'FINCORE_HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
   // Node refuses a headers timeout longer than the whole request's.

@@ -7,18 +7,11 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { HttpLimits } from '../config.ts';
+import { httpLimits, type HttpLimits } from '../config.ts';
 import { errorBody, toContractError } from './errors.ts';
 
 /** Used when buildApp is given no limits (tests building the app by hand): the config defaults. */
-export const DEFAULT_HTTP_LIMITS: HttpLimits = {
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  connectionTimeoutMs: 120_000,
-  keepAliveTimeoutMs: 72_000,
-  maxRequestsPerSocket: 0,
-  maxConnections: 2048,
-};
+export const DEFAULT_HTTP_LIMITS: HttpLimits = httpLimits({});
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 414: 'URI Too Long', 431: 'Request Header Fields Too Large' };
 
