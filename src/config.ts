@@ -86,6 +86,10 @@ export interface Config {
     jobMaxAttempts: number;
     /** Deliver to loopback, private and link-local addresses (local development, tests). */
     allowPrivateNetworks: boolean;
+    /** Issue 14: enabled endpoints per merchant, webhook jobs in flight per merchant, the breaker. */
+    maxEndpoints: number;
+    merchantConcurrency: number;
+    breaker: { failureThreshold: number; openAfterMs: number; pauseMs: number };
   };
   dbPoolSize: number;
   /**
@@ -169,6 +173,13 @@ function webhooks(env: NodeJS.ProcessEnv): Config['webhooks'] {
     concurrency: int(env, 'FINCORE_WEBHOOK_CONCURRENCY', 16, 1, 10_000),
     jobMaxAttempts: 10_000,
     allowPrivateNetworks: bool(env, 'FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
+    maxEndpoints: int(env, 'FINCORE_WEBHOOK_MAX_ENDPOINTS', 16, 1, 1000),
+    merchantConcurrency: int(env, 'FINCORE_WEBHOOK_MERCHANT_CONCURRENCY', 8, 1, 10_000),
+    breaker: {
+      failureThreshold: int(env, 'FINCORE_WEBHOOK_BREAKER_FAILURES', 10, 1, 100_000),
+      openAfterMs: int(env, 'FINCORE_WEBHOOK_BREAKER_OPEN_AFTER_MS', 60_000, 0, 86_400_000),
+      pauseMs: int(env, 'FINCORE_WEBHOOK_BREAKER_PAUSE_MS', 60_000, 100, 86_400_000),
+    },
   };
 }
 

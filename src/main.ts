@@ -108,7 +108,15 @@ export async function startFinCore(config: Config, components: Components, logge
         closers.push(() => worker.stop());
         const webhookWorker: RunningWorker = await startWorker(
           ctx,
-          { ...config.worker, concurrency: config.webhooks.concurrency, batchSize: Math.min(config.worker.batchSize, config.webhooks.concurrency), jobTypes: ['WEBHOOK'] },
+          // Claimed fairly across merchants, a quarter of the lane at a time: a claim waits for
+          // that much room, not for every hanging delivery of the previous batch to finish.
+          {
+            ...config.worker,
+            concurrency: config.webhooks.concurrency,
+            batchSize: Math.max(1, Math.min(config.worker.batchSize, Math.floor(config.webhooks.concurrency / 4))),
+            jobTypes: ['WEBHOOK'],
+            merchantCap: config.webhooks.merchantConcurrency,
+          },
           logger.child({ component: 'webhook-worker' }),
         );
         closers.push(() => webhookWorker.stop());

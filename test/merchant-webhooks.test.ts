@@ -194,7 +194,7 @@ describe('merchant webhooks', () => {
     assert.match(created.body.secret ?? '', /^whsec_.{20,}/);
     assert.deepEqual({ ...created.body, id: '', secret: '', created_at: '' }, {
       id: '', object: 'webhook_endpoint', url: 'https://shop.example/hooks', enabled_events: ['refund.succeeded', 'charge.failed'],
-      description: 'orders', status: 'enabled', secret: '', created_at: '',
+      description: 'orders', status: 'enabled', paused_until: null, disabled_reason: null, previous_secret_expires_at: null, secret: '', created_at: '',
     });
 
     const read = await call<EndpointBody>(fincore.url, 'GET', `/v1/webhook_endpoints/${created.body.id}`, { key: apiKey });

@@ -142,7 +142,7 @@ export const eventSchema = {
       type: 'object',
       required: ['object_type', 'object_id', 'object'],
       properties: {
-        object_type: { type: 'string', enum: ['charge', 'refund', 'job', 'merchant', 'reconciliation'] },
+        object_type: { type: 'string', enum: ['charge', 'refund', 'job', 'merchant', 'reconciliation', 'webhook_endpoint'] },
         object_id: { type: 'string' },
         object: { type: 'object', additionalProperties: true, description: 'Snapshot of the object right after the change.' },
       },

@@ -15,7 +15,7 @@ export interface EventRow {
   id: string;
   merchant_id: string | null;
   type: string;
-  object_type: 'charge' | 'refund' | 'job' | 'merchant' | 'reconciliation';
+  object_type: 'charge' | 'refund' | 'job' | 'merchant' | 'reconciliation' | 'webhook_endpoint';
   object_id: string;
   sequence: number;
   data: Record<string, unknown>;

@@ -19,6 +19,8 @@ export interface JobRecord {
   updated_at: Date;
   published_at: Date | null;
   publish_lease_until: Date | null;
+  /** WEBHOOK jobs only: the merchant whose endpoint the delivery goes to (fair claim, per-merchant cap). */
+  merchant_id: string | null;
 }
 
 /** Written in the same transaction as the charge or refund it carries out. */
@@ -66,6 +68,76 @@ export async function claimDueJobs(db: Queryable, workerId: string, limit: numbe
       WHERE jobs.id = due.id
      RETURNING jobs.*`,
     [workerId, limit, leaseMs],
+  );
+  return rows;
+}
+
+/**
+ * The webhook lane's claim: fair across merchants. Each merchant's due jobs take turns: every
+ * merchant's oldest due job (turn 1) before anyone's second (turn 2), and so on, oldest first
+ * within a turn. A merchant with a backlog of 100,000 jobs therefore delays another merchant's
+ * first delivery by at most one claim, not by its backlog. A merchant never has more than
+ * `merchantCap` jobs running at once (across workers): hanging endpoints of one merchant hold at
+ * most that many of the lane's slots.
+ *
+ * Cost: one index probe per merchant with queued webhook jobs (a skip scan over
+ * jobs_due_webhooks_by_merchant, so a merchant's backlog is never walked), plus at most
+ * min(limit, merchantCap) index entries per merchant. The candidates are then locked with
+ * SKIP LOCKED and re-checked (status), as the FIFO claim does. Expired leases are reclaimed
+ * oldest first, as in claimDueJobs.
+ */
+export async function claimWebhookJobs(db: Queryable, workerId: string, limit: number, leaseMs: number, merchantCap: number): Promise<JobRecord[]> {
+  const { rows } = await db.query<JobRecord>(
+    `WITH RECURSIVE merchant AS (
+       (SELECT merchant_id FROM jobs WHERE status = 'queued' AND job_type = 'WEBHOOK' ORDER BY merchant_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT j.merchant_id FROM jobs j
+                WHERE j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.merchant_id > m.merchant_id
+                ORDER BY j.merchant_id LIMIT 1)
+         FROM merchant m WHERE m.merchant_id IS NOT NULL
+     ),
+     in_flight AS (
+       SELECT merchant_id, count(*) AS running FROM jobs
+        WHERE status = 'running' AND job_type = 'WEBHOOK' AND locked_until >= now()
+        GROUP BY merchant_id
+     ),
+     candidate AS (
+       SELECT turn.id, turn.run_at, turn.n
+         FROM merchant m
+         LEFT JOIN in_flight f ON f.merchant_id = m.merchant_id
+        CROSS JOIN LATERAL (
+          SELECT j.id, j.run_at, row_number() OVER (ORDER BY j.run_at) AS n
+            FROM jobs j
+           WHERE j.merchant_id = m.merchant_id AND j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.run_at <= now()
+           ORDER BY j.run_at
+           LIMIT greatest(0, least($2::bigint, $4::bigint - coalesce(f.running, 0)))
+        ) turn
+        WHERE m.merchant_id IS NOT NULL
+        ORDER BY turn.n, turn.run_at
+        LIMIT $2
+     ),
+     queued AS (
+       SELECT id FROM jobs
+        WHERE id IN (SELECT id FROM candidate) AND status = 'queued' AND run_at <= now()
+        FOR UPDATE SKIP LOCKED
+     ),
+     expired AS (
+       SELECT id FROM jobs
+        WHERE status = 'running' AND locked_until < now() AND job_type = 'WEBHOOK'
+        ORDER BY locked_until
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+     ),
+     due AS (
+       SELECT id FROM queued UNION ALL SELECT id FROM expired LIMIT $2
+     )
+     UPDATE jobs
+        SET status = 'running', attempts = attempts + 1, locked_by = $1,
+            locked_until = now() + make_interval(secs => $3::double precision / 1000), updated_at = now()
+       FROM due
+      WHERE jobs.id = due.id
+     RETURNING jobs.*`,
+    [workerId, limit, leaseMs, merchantCap],
   );
   return rows;
 }
@@ -155,10 +227,13 @@ export async function requeueFinishedJobOf(db: Queryable, ref: string, finishedB
  */
 export async function leaseUnpublishedJobs(db: Queryable, limit: number, leaseMs: number): Promise<JobRecord[]> {
   const { rows } = await db.query<JobRecord>(
+    // A job due more than SQS's longest DelaySeconds (15 min) from now waits here: a webhook
+    // deferred for its paused endpoint, re-published when its time is near.
     `WITH unsent AS (
        SELECT id FROM jobs
         WHERE published_at IS NULL AND status = 'queued'
           AND (publish_lease_until IS NULL OR publish_lease_until < now())
+          AND run_at <= now() + interval '${SQS_MAX_DELAY_SECONDS} seconds'
         ORDER BY created_at
         LIMIT $1
         FOR UPDATE SKIP LOCKED
@@ -170,6 +245,27 @@ export async function leaseUnpublishedJobs(db: Queryable, limit: number, leaseMs
     [limit, leaseMs],
   );
   return rows;
+}
+
+/** SQS DelaySeconds is at most 15 minutes. */
+export const SQS_MAX_DELAY_SECONDS = 900;
+
+/**
+ * SQS transport: a job its handler asked to run later (RetryAfter: a webhook's backoff or its
+ * endpoint's pause). Its message is deleted and the job goes back to the outbox, due at
+ * now + delay, to be published again (with that delay, up to 15 minutes). A fresh message starts
+ * at receive count 1: waiting never pushes a delivery into the dead-letter queue, which
+ * redelivering the same message (visibility timeout) would after maxReceiveCount receives.
+ */
+export async function rescheduleForPublish(db: Queryable, jobId: string, consumerId: string, delayMs: number, error: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE jobs
+        SET status = 'queued', run_at = now() + make_interval(secs => $3::double precision / 1000),
+            last_error = $4, locked_by = NULL, locked_until = NULL, published_at = NULL, publish_lease_until = NULL, updated_at = now()
+      WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+    [jobId, consumerId, delayMs, error],
+  );
+  return rowCount === 1;
 }
 
 /** Called only after SQS accepted the messages. */
