@@ -73,10 +73,13 @@ export async function claimDueJobs(db: Queryable, workerId: string, limit: numbe
 }
 
 /**
- * The webhook lane's claim: fair across merchants. Each merchant's due jobs take turns: every
- * merchant's oldest due job (turn 1) before anyone's second (turn 2), and so on, oldest first
- * within a turn. A merchant with a backlog of 100,000 jobs therefore delays another merchant's
- * first delivery by at most one claim, not by its backlog. A merchant never has more than
+ * The webhook lane's claim: fair across merchants. Each merchant's due jobs take turns, counting
+ * the ones it already has running: a job's turn is (the merchant's jobs running) + (its place
+ * among the merchant's due jobs, oldest first). Lowest turn first, oldest first within a turn. A
+ * merchant with nothing in flight thus goes ahead of one with a backlog being worked on, however
+ * much older that backlog is: its first delivery waits at most for the next free slot, not for
+ * the backlog (100,000 jobs once made it wait 64 s). Counting running jobs (not only this claim's)
+ * keeps it fair across claims of one job each. A merchant never has more than
  * `merchantCap` jobs running at once (across workers): hanging endpoints of one merchant hold at
  * most that many of the lane's slots.
  *
@@ -102,7 +105,7 @@ export async function claimWebhookJobs(db: Queryable, workerId: string, limit: n
         GROUP BY merchant_id
      ),
      candidate AS (
-       SELECT turn.id, turn.run_at, turn.n
+       SELECT turn.id, turn.run_at, coalesce(f.running, 0) + turn.n AS turn
          FROM merchant m
          LEFT JOIN in_flight f ON f.merchant_id = m.merchant_id
         CROSS JOIN LATERAL (
@@ -113,7 +116,7 @@ export async function claimWebhookJobs(db: Queryable, workerId: string, limit: n
            LIMIT greatest(0, least($2::bigint, $4::bigint - coalesce(f.running, 0)))
         ) turn
         WHERE m.merchant_id IS NOT NULL
-        ORDER BY turn.n, turn.run_at
+        ORDER BY 3, turn.run_at
         LIMIT $2
      ),
      queued AS (
