@@ -58,11 +58,11 @@ export async function insertWebhookEndpoint(
  * concurrent registrations.
  */
 export async function countEnabledEndpointsLocked(db: Queryable, merchantId: string): Promise<number> {
-  const { rows } = await db.query<{ enabled: number }>(
-    `WITH merchant AS (SELECT id FROM merchants WHERE id = $1 FOR NO KEY UPDATE)
-     SELECT count(e.id)::integer AS enabled FROM merchant m LEFT JOIN webhook_endpoints e ON e.merchant_id = m.id AND e.status = 'enabled'`,
-    [merchantId],
-  );
+  await db.query('SELECT 1 FROM merchants WHERE id = $1 FOR NO KEY UPDATE', [merchantId]);
+  // A second statement on purpose: under READ COMMITTED it takes a fresh snapshot, after the lock
+  // was granted, so it sees the endpoints a registration that held the lock before us committed.
+  // (Counted in the locking statement, it would read the snapshot from before the wait.)
+  const { rows } = await db.query<{ enabled: number }>(`SELECT count(*)::integer AS enabled FROM webhook_endpoints WHERE merchant_id = $1 AND status = 'enabled'`, [merchantId]);
   return rows[0]?.enabled ?? 0;
 }
 
