@@ -113,9 +113,11 @@ export async function claimWebhookJobs(db: Queryable, workerId: string, limit: n
             FROM jobs j
            WHERE j.merchant_id = m.merchant_id AND j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.run_at <= now()
            ORDER BY j.run_at
-           LIMIT greatest(0, least($2::bigint, $4::bigint - coalesce(f.running, 0)))
+           LIMIT $2
         ) turn
-        WHERE m.merchant_id IS NOT NULL
+        -- The cap is applied here, not in the LIMIT: a LIMIT the planner cannot estimate made it
+        -- walk jobs_due (all merchants' jobs in run_at order) and cross the JIT threshold.
+        WHERE m.merchant_id IS NOT NULL AND turn.n <= $4::bigint - coalesce(f.running, 0)
         ORDER BY 3, turn.run_at
         LIMIT $2
      ),
