@@ -233,13 +233,16 @@ export async function requeueFinishedJobOf(db: Queryable, ref: string, finishedB
 export async function leaseUnpublishedJobs(db: Queryable, limit: number, leaseMs: number): Promise<JobRecord[]> {
   const { rows } = await db.query<JobRecord>(
     // A job due more than SQS's longest DelaySeconds (15 min) from now waits here: a webhook
-    // deferred for its paused endpoint, re-published when its time is near.
+    // deferred for its paused endpoint or backing off, re-published when its time is near. In
+    // run_at order (jobs_unpublished_due, migration 009): the scan stops at the first job not yet
+    // near, instead of walking every deferred job at each round. A new job's run_at is its
+    // creation time, so for them this is the oldest-first order it always was.
     `WITH unsent AS (
        SELECT id FROM jobs
         WHERE published_at IS NULL AND status = 'queued'
           AND (publish_lease_until IS NULL OR publish_lease_until < now())
           AND run_at <= now() + interval '${SQS_MAX_DELAY_SECONDS} seconds'
-        ORDER BY created_at
+        ORDER BY run_at
         LIMIT $1
         FOR UPDATE SKIP LOCKED
      )

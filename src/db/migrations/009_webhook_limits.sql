@@ -31,3 +31,9 @@ ALTER TABLE webhook_endpoints
   ADD COLUMN previous_secret text,
   ADD COLUMN previous_secret_expires_at timestamptz,
   ADD CONSTRAINT webhook_endpoints_previous_secret_expires CHECK ((previous_secret IS NULL) = (previous_secret_expires_at IS NULL));
+
+-- 4. The SQS outbox relay leases unpublished jobs in run_at order, up to 15 minutes ahead (SQS's
+-- longest DelaySeconds): a webhook deferred further (a long pause or backoff) waits in the outbox
+-- without being walked by every relay round. Replaces the created_at index of migration 003.
+CREATE INDEX jobs_unpublished_due ON jobs (run_at) WHERE published_at IS NULL AND status = 'queued';
+DROP INDEX jobs_unpublished;
