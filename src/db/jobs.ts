@@ -73,7 +73,8 @@ export async function claimDueJobs(db: Queryable, workerId: string, limit: numbe
 }
 
 /**
- * The webhook lane's claim: fair across merchants. Each merchant's due jobs take turns, counting
+ * The webhook lane's claim: fair across merchants. Among the merchants in this claim's window
+ * (MerchantWindow: all of them unless more than 64 wait), each merchant's due jobs take turns, counting
  * the ones it already has running: a job's turn is (the merchant's jobs running) + (its place
  * among the merchant's due jobs, oldest first). Lowest turn first, oldest first within a turn. A
  * merchant with nothing in flight thus goes ahead of one with a backlog being worked on, however
@@ -83,21 +84,43 @@ export async function claimDueJobs(db: Queryable, workerId: string, limit: numbe
  * `merchantCap` jobs running at once (across workers): hanging endpoints of one merchant hold at
  * most that many of the lane's slots.
  *
- * Cost: one index probe per merchant with queued webhook jobs (a skip scan over
- * jobs_due_webhooks_by_merchant, so a merchant's backlog is never walked), plus at most
- * min(limit, merchantCap) index entries per merchant. The candidates are then locked with
+ * Cost: one index probe per merchant in the window (a skip scan over
+ * jobs_due_webhooks_by_merchant, so a merchant's backlog is never walked), plus at most `limit`
+ * index entries per merchant. The candidates are then locked with
  * SKIP LOCKED and re-checked (status), as the FIFO claim does. Expired leases are reclaimed
  * oldest first, as in claimDueJobs.
  */
-export async function claimWebhookJobs(db: Queryable, workerId: string, limit: number, leaseMs: number, merchantCap: number): Promise<JobRecord[]> {
+export async function claimWebhookJobs(
+  db: Queryable,
+  workerId: string,
+  limit: number,
+  leaseMs: number,
+  merchantCap: number,
+  window: MerchantWindow = { after: '', merchants: MERCHANT_WINDOW },
+): Promise<JobRecord[]> {
   const { rows } = await db.query<JobRecord>(
-    `WITH RECURSIVE merchant AS (
-       (SELECT merchant_id FROM jobs WHERE status = 'queued' AND job_type = 'WEBHOOK' ORDER BY merchant_id LIMIT 1)
+    `WITH RECURSIVE after_cursor AS (
+       (SELECT merchant_id, 1 AS depth FROM jobs
+         WHERE status = 'queued' AND job_type = 'WEBHOOK' AND merchant_id > $5 ORDER BY merchant_id LIMIT 1)
        UNION ALL
        SELECT (SELECT j.merchant_id FROM jobs j
-                WHERE j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.merchant_id > m.merchant_id
-                ORDER BY j.merchant_id LIMIT 1)
-         FROM merchant m WHERE m.merchant_id IS NOT NULL
+                WHERE j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.merchant_id > a.merchant_id
+                ORDER BY j.merchant_id LIMIT 1), a.depth + 1
+         FROM after_cursor a WHERE a.merchant_id IS NOT NULL AND a.depth < $6
+     ),
+     window_rest AS (SELECT $6 - count(merchant_id) AS room FROM after_cursor),
+     from_start AS (
+       (SELECT merchant_id, 1 AS depth FROM jobs
+         WHERE status = 'queued' AND job_type = 'WEBHOOK' AND merchant_id <= $5 AND (SELECT room FROM window_rest) > 0
+         ORDER BY merchant_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT j.merchant_id FROM jobs j
+                WHERE j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.merchant_id > s.merchant_id AND j.merchant_id <= $5
+                ORDER BY j.merchant_id LIMIT 1), s.depth + 1
+         FROM from_start s WHERE s.merchant_id IS NOT NULL AND s.depth < (SELECT room FROM window_rest)
+     ),
+     merchant AS (
+       SELECT merchant_id FROM after_cursor UNION ALL SELECT merchant_id FROM from_start
      ),
      in_flight AS (
        SELECT merchant_id, count(*) AS running FROM jobs
@@ -142,9 +165,44 @@ export async function claimWebhookJobs(db: Queryable, workerId: string, limit: n
        FROM due
       WHERE jobs.id = due.id
      RETURNING jobs.*`,
-    [workerId, limit, leaseMs, merchantCap],
+    [workerId, limit, leaseMs, merchantCap, window.after, window.merchants],
   );
   return rows;
+}
+
+/**
+ * Which merchants one claim looks at: the next `merchants` (in id order, wrapping around) with
+ * queued webhook jobs after `after`, the last merchant the previous claim served. Bounds the
+ * claim's cost when thousands of merchants wait (one index probe each), and makes the lane a
+ * round robin over merchants: each is looked at within (waiting merchants / window) claims.
+ */
+export interface MerchantWindow {
+  after: string;
+  merchants: number;
+}
+export const MERCHANT_WINDOW = 64;
+
+/**
+ * Where the next window starts after a claim that found nothing due in this one (its merchants'
+ * jobs all wait for their backoff): past this window, or from the start ('') when it reached the
+ * end. Without it, more than a window of waiting merchants could hide the due ones behind them.
+ */
+export async function nextMerchantWindow(db: Queryable, window: MerchantWindow): Promise<string> {
+  const { rows } = await db.query<{ merchant_id: string | null; depth: number }>(
+    `WITH RECURSIVE after_cursor AS (
+       (SELECT merchant_id, 1 AS depth FROM jobs
+         WHERE status = 'queued' AND job_type = 'WEBHOOK' AND merchant_id > $1 ORDER BY merchant_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT j.merchant_id FROM jobs j
+                WHERE j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.merchant_id > a.merchant_id
+                ORDER BY j.merchant_id LIMIT 1), a.depth + 1
+         FROM after_cursor a WHERE a.merchant_id IS NOT NULL AND a.depth < $2
+     )
+     SELECT merchant_id, depth FROM after_cursor WHERE merchant_id IS NOT NULL ORDER BY depth DESC LIMIT 1`,
+    [window.after, window.merchants],
+  );
+  const last = rows[0];
+  return last && last.depth >= window.merchants ? (last.merchant_id ?? '') : '';
 }
 
 const JOB_TYPES: readonly JobType[] = ['CHARGE', 'REFUND', 'WEBHOOK'];

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { claimDueJobs, claimWebhookJobs, completeJobs, scheduleRetry, type JobRecord, type JobType } from '../db/jobs.ts';
+import { claimDueJobs, claimWebhookJobs, completeJobs, MERCHANT_WINDOW, nextMerchantWindow, scheduleRetry, type JobRecord, type JobType } from '../db/jobs.ts';
 import { GroupedWrites } from '../db/grouped-writes.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { FlowContext } from '../flows/context.ts';
@@ -83,6 +83,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
   const completions = new CompletionBatch(ctx.pool, workerId);
   const window = Math.max(options.concurrency, options.batchSize);
   const inFlight = new Set<Promise<void>>();
+  let merchantCursor = '';
 
   async function runJob(job: JobRecord): Promise<void> {
     const message = { job_id: job.id, job_type: job.job_type, ref: job.ref, attempt: job.attempts };
@@ -124,7 +125,15 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
         jobs =
           options.merchantCap === undefined
             ? await claimDueJobs(ctx.pool, workerId, options.batchSize, options.leaseMs, options.jobTypes)
-            : await claimWebhookJobs(ctx.pool, workerId, options.batchSize, options.leaseMs, options.merchantCap);
+            : await claimWebhookJobs(ctx.pool, workerId, options.batchSize, options.leaseMs, options.merchantCap, { after: merchantCursor, merchants: MERCHANT_WINDOW });
+        // Round robin: the next claim looks at the merchants after the last one served (or, when
+        // none in this window had a job due, at the next window).
+        if (options.merchantCap !== undefined) {
+          merchantCursor =
+            jobs.length > 0
+              ? jobs.reduce((last, job) => (job.merchant_id !== null && job.merchant_id > last ? job.merchant_id : last), '')
+              : await nextMerchantWindow(ctx.pool, { after: merchantCursor, merchants: MERCHANT_WINDOW });
+        }
       } catch (error) {
         log.error({ err: describe(error) }, 'claiming jobs failed; backing off');
         await pause.sleep(options.pollIntervalMs);

@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { appendEvent, type EventRow } from '../../src/db/events.ts';
 import { inTransaction } from '../../src/db/pool.ts';
+import { claimWebhookJobs, nextMerchantWindow } from '../../src/db/jobs.ts';
 import { RetryAfter } from '../../src/jobs/backoff.ts';
 import { FailureLog } from '../../src/jobs/failure-log.ts';
 import { logRetry } from '../../src/jobs/worker.ts';
@@ -221,6 +222,44 @@ describe('fair webhook lane', () => {
     assert.equal(rb.received[0]?.eventId, bEvent?.id);
     assert.ok(aBefore < backlog / 2, `B waited for ${aBefore} of A's ${backlog} deliveries`);
     await eventually(async () => (ra.received.length >= backlog ? true : undefined), 30_000, "A's backlog to drain");
+  });
+});
+
+describe('the claim looks at a window of merchants, round robin', () => {
+  let fincore: TestFinCore;
+  before(async () => {
+    // The database only: no worker may claim these jobs.
+    fincore = await startTestFinCore({ ...base }, { api: false, worker: false, simulator: false }, undefined, { auditCheckOnStop: false });
+  });
+  after(async () => {
+    await fincore.stop();
+  });
+
+  it('merchants waiting on backoff never hide a due job behind them: an empty window moves the cursor on, and it wraps', async () => {
+    const pool = fincore.db.pool;
+    // 100 merchants whose jobs wait an hour, then one (sorting last) with a job due now.
+    await pool.query(
+      `INSERT INTO jobs (id, job_type, ref, max_attempts, merchant_id, run_at)
+       SELECT 'job_win_' || g, 'WEBHOOK', 'whd_win_' || g, 10, 'mer_win_' || lpad(g::text, 3, '0'), now() + interval '1 hour' FROM generate_series(0, 99) g`,
+    );
+    await pool.query(`INSERT INTO jobs (id, job_type, ref, max_attempts, merchant_id) VALUES ('job_win_due', 'WEBHOOK', 'whd_win_due', 10, 'mer_win_zzz')`);
+    const window = { after: '', merchants: 8 };
+    assert.deepEqual(await claimWebhookJobs(pool, 'wrk_test', 4, 30_000, 8, window), [], 'the first 8 merchants have nothing due');
+    let claimed: string[] = [];
+    let claims = 1;
+    while (claimed.length === 0 && claims < 20) {
+      window.after = await nextMerchantWindow(pool, window);
+      claimed = (await claimWebhookJobs(pool, 'wrk_test', 4, 30_000, 8, window)).map((job) => job.id);
+      claims += 1;
+    }
+    assert.deepEqual(claimed, ['job_win_due']);
+    assert.ok(claims <= Math.ceil(101 / 8) + 1, `${claims} claims`);
+    // At the end the window wraps to the start.
+    await pool.query(`UPDATE jobs SET status = 'done' WHERE id = 'job_win_due'`);
+    let after = window.after;
+    for (let i = 0; i < 20 && after !== ''; i++) after = await nextMerchantWindow(pool, { after, merchants: 8 });
+    assert.equal(after, '', 'wrapped around');
+    await pool.query(`UPDATE jobs SET status = 'done' WHERE id LIKE 'job_win_%'`);
   });
 });
 
