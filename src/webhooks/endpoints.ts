@@ -1,9 +1,10 @@
 /**
  * The webhook endpoint API's flows: register, read, list, delete an endpoint, rotate its signing
  * secret; read its delivery log; resend a delivery. Registration, deletion and rotation each
- * append their event in the same transaction (the audit trail). Every read and write is scoped to the merchant: another merchant's
- * endpoint is missing. (Kept with the rest of the webhook feature rather than in src/flows/, so
- * the feature is one folder; like flows, these are the only webhook code opening transactions.)
+ * append their event in the same transaction (the audit trail). Every read and write is scoped
+ * to the merchant: another merchant's endpoint is missing. (Kept with the rest of the webhook
+ * feature rather than in src/flows/, so the feature is one folder; like flows, these are the only
+ * webhook code opening transactions.)
  */
 import { randomBytes } from 'node:crypto';
 import { appendEvent, type Cause } from '../db/events.ts';
