@@ -7,12 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { GetQueueAttributesCommand, type Message } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient, type Message, type SendMessageBatchCommandInput } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import pino from 'pino';
 import { appendEvent, type EventRow } from '../../src/db/events.ts';
 import { inTransaction } from '../../src/db/pool.ts';
+import { relayOnce } from '../../src/jobs/outbox-relay.ts';
 import { JobQueue, sqsClient } from '../../src/jobs/sqs.ts';
 import { createHandler } from '../../src/lambda.ts';
 import { fanOutEvents } from '../../src/webhooks/fan-out.ts';
@@ -45,6 +47,41 @@ function toSqsEvent(messages: Message[]): SQSEvent {
     })),
   };
 }
+
+describe('the relay publishes webhook jobs with their merchant as MessageGroupId and their delay (mocked SQS client)', () => {
+  let fincore: TestFinCore;
+  before(async () => {
+    fincore = await startTestFinCore({}, { api: false, worker: false, simulator: false }, undefined, { auditCheckOnStop: false });
+  });
+  after(async () => {
+    await fincore.stop();
+  });
+
+  it('a webhook job due in 90 s is sent with DelaySeconds 90 and MessageGroupId = merchant; one due in an hour stays in the outbox; a refund job carries neither', async () => {
+    const pool = fincore.db.pool;
+    await pool.query(
+      `INSERT INTO jobs (id, job_type, ref, max_attempts, merchant_id, run_at) VALUES
+         ('job_grp_soon', 'WEBHOOK', 'whd_grp_soon', 10, 'mer_grp_a', now() + interval '90 seconds'),
+         ('job_grp_late', 'WEBHOOK', 'whd_grp_late', 10, 'mer_grp_a', now() + interval '1 hour'),
+         ('job_grp_money', 'REFUND', 're_grp_money', 8, NULL, now())`,
+    );
+    const client = new SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const sqs = mockClient(client);
+    sqs.on(SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => ({ Successful: (input.Entries ?? []).map((e) => ({ Id: e.Id, MessageId: `m-${e.Id}`, MD5OfMessageBody: 'x' })), Failed: [] }));
+    const round = await relayOnce(pool, new JobQueue(client, 'https://sqs.example/q'), { batchSize: 100, leaseMs: 30_000 });
+    assert.equal(round.sent, 2);
+    const entries = sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries ?? []);
+    const soon = entries.find((e) => e.Id === 'job_grp_soon');
+    const money = entries.find((e) => e.Id === 'job_grp_money');
+    assert.ok(soon && money);
+    assert.ok(soon.DelaySeconds !== undefined && soon.DelaySeconds >= 88 && soon.DelaySeconds <= 90, String(soon.DelaySeconds));
+    assert.equal(soon.MessageGroupId, 'mer_grp_a');
+    assert.equal(money.DelaySeconds, undefined);
+    assert.equal(money.MessageGroupId, undefined);
+    assert.equal(entries.some((e) => e.Id === 'job_grp_late'), false, 'beyond SQS\'s 15-minute delay: kept in the outbox');
+    await pool.query(`UPDATE jobs SET status = 'done' WHERE id LIKE 'job_grp_%'`);
+  });
+});
 
 describe('webhook limits on the SQS transport (fauxqs)', () => {
   let sqsServer: Awaited<ReturnType<typeof startFauxqs>>;
