@@ -101,7 +101,6 @@ export async function createWebhookEndpoint(ctx: FlowContext, merchantId: string
     if (enabled >= ctx.webhooks.maxEndpoints) {
       throw new WebhookEndpointLimitReached(
         `This account already has ${enabled} enabled webhook endpoints, the most allowed (${ctx.webhooks.maxEndpoints}). Delete one you no longer use, or subscribe an existing endpoint to more event types.`,
-        'url',
       );
     }
     const endpoint = await insertWebhookEndpoint(tx, {
