@@ -189,7 +189,7 @@ export interface DeliveryTarget {
     signingSecrets: string[];
   };
   event: StoredEvent;
-  /** The merchant's other WEBHOOK jobs running now (leases not expired), this job excluded. */
+  /** The merchant's WEBHOOK jobs running now (leases not expired) that started before this one. */
   merchantInFlight: number;
   /** The database's clock when this was read: breaker decisions use it, not the worker's. */
   now: Date;
@@ -217,9 +217,12 @@ export async function findDeliveryTarget(db: Queryable, deliveryId: string, jobI
                                'previous_secret', e.previous_secret) AS endpoint,
             e.failing_since, e.paused_until, coalesce(e.previous_secret_expires_at > now(), false) AS previous_secret_valid,
             to_jsonb(ev) AS event, ev.created_at AS event_created_at, now() AS now,
-            (SELECT count(*)::integer FROM jobs j
-              WHERE j.merchant_id = e.merchant_id AND j.status = 'running' AND j.job_type = 'WEBHOOK'
-                AND j.locked_until >= now() AND j.id <> $2) AS merchant_in_flight
+            -- Only the running jobs that started before this one (claim time, then id): when
+            -- several started together past the cap, the first ones go and the rest wait,
+            -- instead of each counting all the others and every one of them waiting.
+            (SELECT count(*)::integer FROM jobs j, jobs me
+              WHERE me.id = $2 AND j.merchant_id = e.merchant_id AND j.status = 'running' AND j.job_type = 'WEBHOOK'
+                AND j.locked_until >= now() AND (j.updated_at, j.id) < (me.updated_at, me.id)) AS merchant_in_flight
        FROM webhook_deliveries d
        JOIN webhook_endpoints e ON e.id = d.endpoint_id
        JOIN events ev ON ev.id = d.event_id

@@ -83,9 +83,10 @@ export async function handleQueueRecord(ctx: FlowContext, record: QueueRecord, o
     //   those cheap receives only. On AWS the relay also sets MessageGroupId = merchant id on
     //   webhook messages, which SQS fair queues use to keep one noisy merchant from raising the
     //   others' dwell time.
-    // - The per-merchant cap holds across concurrent handlers (Lambda instances): each marks its
-    //   job running (startQueuedDelivery, committed) before it counts the merchant's other running
-    //   jobs, so two handlers racing for the last slot cannot both see it free (both may defer).
+    // - The per-merchant cap is counted across concurrent handlers (Lambda instances): each marks
+    //   its job running (startQueuedDelivery, committed) and then counts the merchant's running
+    //   jobs that started before it; the first ones go, the later ones wait. Two marks committing
+    //   in the same instant can let one delivery past the cap: a bound, not a lock.
     // - A delay longer than SQS's 15 minutes is kept in the outbox until it is near.
     // - SQS does not know about the postgres transport's wake-up when an endpoint resumes: a
     //   deferred job already published keeps its delay (at most the pause).
