@@ -12,7 +12,7 @@ export interface WebhookEndpointRecord {
   status: 'enabled' | 'deleted';
   created_at: Date;
   deleted_at: Date | null;
-  /** Circuit breaker (src/webhooks/breaker.ts): failed attempts in a row, since when, and the pause. */
+  /** Circuit breaker (src/domain/webhook-breaker.ts): failed attempts in a row, since when, and the pause. */
   consecutive_failures: number;
   failing_since: Date | null;
   paused_until: Date | null;

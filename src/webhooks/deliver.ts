@@ -30,8 +30,8 @@ import {
 import { eventObject } from '../domain/objects.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { RetryAfter, retryDelayMs } from '../jobs/backoff.ts';
-import { checkUrlTarget, classifyAddress } from './address.ts';
-import { afterAttempt, gate, type BreakerSettings } from './breaker.ts';
+import { checkUrlTarget, classifyAddress } from '../domain/webhook-address.ts';
+import { afterAttempt, gate, type BreakerSettings } from '../domain/webhook-breaker.ts';
 import { webhookEndpointObject } from './objects.ts';
 import { DELIVERY_ID_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './signature.ts';
 
@@ -58,7 +58,7 @@ const DEFER_JITTER_MS = 1000;
 const httpAgent = new HttpAgent({ keepAlive: true });
 const httpsAgent = new HttpsAgent({ keepAlive: true });
 
-/** True for an IP address a merchant's URL may not reach (see ./address.ts: only unicast is allowed). */
+/** True for an IP address a merchant's URL may not reach (see src/domain/webhook-address.ts: only unicast is allowed). */
 export function isPrivateAddress(address: string): boolean {
   return isIP(address) !== 0 && !classifyAddress(address).allowed;
 }

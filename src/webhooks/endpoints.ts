@@ -27,7 +27,7 @@ import {
 import type { FlowContext } from '../flows/context.ts';
 import { claimIdempotencyKey, storeIdempotentResponse, type ApiResponse, type IdempotentRequest } from '../flows/idempotency.ts';
 import type { ListPage } from '../flows/queries.ts';
-import { checkUrlTarget } from './address.ts';
+import { checkUrlTarget } from '../domain/webhook-address.ts';
 import { webhookDeliveryObject, webhookEndpointObject, type WebhookDeliveryObject, type WebhookEndpointObject } from './objects.ts';
 
 export interface NewWebhookEndpoint {

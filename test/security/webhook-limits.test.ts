@@ -15,7 +15,7 @@ import { claimWebhookJobs, nextMerchantWindow } from '../../src/db/jobs.ts';
 import { RetryAfter } from '../../src/jobs/backoff.ts';
 import { FailureLog } from '../../src/jobs/failure-log.ts';
 import { logRetry } from '../../src/jobs/worker.ts';
-import { afterAttempt, CLOSED, gate, type BreakerSettings, type BreakerState } from '../../src/webhooks/breaker.ts';
+import { afterAttempt, CLOSED, gate, type BreakerSettings, type BreakerState } from '../../src/domain/webhook-breaker.ts';
 import { fanOutEvents } from '../../src/webhooks/fan-out.ts';
 import { verifyWebhookSignature } from '../../src/webhooks/signature.ts';
 import { call, createMerchant, eventually, startTestFinCore, type ErrorBody, type ListBody, type TestFinCore } from '../helpers.ts';

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { EVENT_TYPES } from '../../src/domain/event-types.ts';
-import { checkUrlTarget, classifyAddress } from '../../src/webhooks/address.ts';
+import { checkUrlTarget, classifyAddress } from '../../src/domain/webhook-address.ts';
 import { postWebhook } from '../../src/webhooks/deliver.ts';
 import { call, createMerchant, eventually, startTestFinCore, type ErrorBody, type TestFinCore } from '../helpers.ts';
 
