@@ -27,6 +27,7 @@ import {
   type DeliveryTarget,
   type WebhookDeliveryRecord,
 } from '../db/webhook-endpoints.ts';
+import type { EventType } from '../domain/events.ts';
 import { eventObject } from '../domain/objects.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { RetryAfter, retryDelayMs } from '../jobs/backoff.ts';
@@ -188,9 +189,10 @@ async function recordAttempt(ctx: FlowContext, target: DeliveryTarget, jobId: st
     const next = afterAttempt(breaker, { delivered: result.delivered, summary: attemptSummary(result) }, breaker.now, ctx.webhooks.breaker);
     const endpoint = await writeEndpointBreaker(tx, target.endpoint.id, next.state);
     if (next.transition && endpoint) {
+      const type: EventType = `webhook_endpoint.${next.transition}`;
       await appendEvent(tx, {
         merchantId: breaker.merchant_id,
-        type: `webhook_endpoint.${next.transition}`,
+        type,
         objectType: 'webhook_endpoint',
         objectId: target.endpoint.id,
         data: { webhook_endpoint: webhookEndpointObject(endpoint) },

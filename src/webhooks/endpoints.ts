@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendEvent, type Cause } from '../db/events.ts';
-import { ALL_EVENTS, EVENT_TYPES, isEventType } from '../domain/event-types.ts';
+import { ALL_EVENTS, EVENT_TYPES, isEventType, type EventType } from '../domain/events.ts';
 import { ParameterInvalid, ResourceMissing, WebhookEndpointLimitReached } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { inTransaction, type Queryable } from '../db/pool.ts';
@@ -76,10 +76,11 @@ function newSecret(): string {
 }
 
 /** The endpoint's audit event: its public object (never a secret), in the transaction `tx`. */
-function endpointEvent(tx: Queryable, endpoint: WebhookEndpointRecord, type: 'created' | 'deleted' | 'secret_rotated', cause: Cause): Promise<string> {
+function endpointEvent(tx: Queryable, endpoint: WebhookEndpointRecord, change: 'created' | 'deleted' | 'secret_rotated', cause: Cause): Promise<string> {
+  const type: EventType = `webhook_endpoint.${change}`;
   return appendEvent(tx, {
     merchantId: endpoint.merchant_id,
-    type: `webhook_endpoint.${type}`,
+    type,
     objectType: 'webhook_endpoint',
     objectId: endpoint.id,
     data: { webhook_endpoint: webhookEndpointObject(endpoint) },

@@ -11,7 +11,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { EVENT_TYPES } from '../../src/domain/event-types.ts';
+import { EVENT_TYPES } from '../../src/domain/events.ts';
 import { checkUrlTarget, classifyAddress } from '../../src/domain/webhook-address.ts';
 import { postWebhook } from '../../src/webhooks/deliver.ts';
 import { call, createMerchant, eventually, startTestFinCore, type ErrorBody, type TestFinCore } from '../helpers.ts';
