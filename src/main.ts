@@ -80,7 +80,7 @@ export async function startFinCore(config: Config, components: Components, logge
     observeQueue(db.pool);
 
     if (components.api) {
-      const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimitPerSecond: config.rateLimitPerSecond, logger: logger.child({ component: 'api' }), version: VERSION, failpoints: new Failpoints(new Set(config.failpoints)) });
+      const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimits: config.rateLimits, trustProxy: config.trustProxy, apiKeyCacheMs: config.apiKeyCacheMs, logger: logger.child({ component: 'api' }), version: VERSION, failpoints: new Failpoints(new Set(config.failpoints)) });
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -3,7 +3,6 @@ import { ResourceMissing } from '../domain/errors.ts';
 import { chargeObject, eventObject, refundObject, type ChargeObject, type EventObject, type RefundObject, type RefundRecord } from '../domain/objects.ts';
 import { findEventOfMerchant, listEvents, type EventFilter } from '../db/events.ts';
 import { findChargeWithRefunds, listCharges, refundsOfCharges } from '../db/charges.ts';
-import { findMerchantByKeyHash, type MerchantRecord } from '../db/merchants.ts';
 import type { Queryable } from '../db/pool.ts';
 import { findRefundOfMerchant, listRefunds } from '../db/refunds.ts';
 
@@ -15,11 +14,6 @@ export interface ListPage<T> {
 
 function page<R, T>(rows: R[], limit: number, toObject: (row: R) => T): ListPage<T> {
   return { object: 'list', data: rows.slice(0, limit).map(toObject), has_more: rows.length > limit };
-}
-
-/** `keyHash`: hex sha256 of the API key, as stored. */
-export function merchantByKeyHash(db: Queryable, keyHash: string): Promise<MerchantRecord | undefined> {
-  return findMerchantByKeyHash(db, keyHash);
 }
 
 export async function getCharge(db: Queryable, merchantId: string, chargeId: string): Promise<ChargeObject> {
