@@ -158,7 +158,7 @@ export interface ChargeBody {
   amount: number;
   amount_refunded: number;
   refunded: boolean;
-  refunds: RefundBody[];
+  refunds: { object: 'list'; data: RefundBody[]; has_more: boolean; url: string };
   failure_code: string | null;
   [k: string]: unknown;
 }
