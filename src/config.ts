@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { isFailpoint, type Failpoint } from './api/failpoints.ts';
 import type { RateLimits } from './api/plugins/rate-limit.ts';
+import { isSslMode, SSL_MODES, type DatabaseTls } from './db/tls.ts';
 import { faultsFromEnv, type SimFaults } from './psp-simulator/server.ts';
 
 export interface Config {
@@ -90,6 +91,8 @@ export interface Config {
     allowPrivateNetworks: boolean;
   };
   dbPoolSize: number;
+  /** TLS to the PostgreSQL server: PGSSLMODE and FINCORE_DB_CA_FILE (db/tls.ts). */
+  dbTls: DatabaseTls;
   /**
    * Named prepared statements for the one-call writes (server only). Off behind a pooler that
    * hands each transaction a different server connection (PgBouncer in transaction mode before
@@ -177,6 +180,12 @@ function webhooks(env: NodeJS.ProcessEnv): Config['webhooks'] {
     jobMaxAttempts: 10_000,
     allowPrivateNetworks: bool(env, 'FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
   };
+}
+
+function dbTls(env: NodeJS.ProcessEnv): DatabaseTls {
+  const mode = str(env, 'PGSSLMODE', '');
+  if (mode !== '' && !isSslMode(mode)) throw new ConfigError(`PGSSLMODE must be one of ${SSL_MODES.join(', ')}, got "${mode}"`);
+  return { sslMode: mode === '' ? undefined : mode, caFile: str(env, 'FINCORE_DB_CA_FILE', '') };
 }
 
 function rateLimits(env: NodeJS.ProcessEnv): RateLimits {
@@ -283,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     webhooks: webhooks(env),
     dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
+    dbTls: dbTls(env),
     dbNamedStatements: bool(env, 'FINCORE_DB_NAMED_STATEMENTS', true),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
