@@ -147,7 +147,7 @@ export const eventSchema = {
   properties: {
     id: { type: 'string', description: 'Prefix evt_' },
     object: { type: 'string', enum: ['event'] },
-    type: { type: 'string', description: 'charge.created, charge.succeeded, charge.failed, refund.created, refund.succeeded, refund.failed, job.dead_lettered, reconciliation.settled, merchant.created' },
+    type: { type: 'string', description: 'charge.created, charge.succeeded, charge.failed, refund.created, refund.succeeded, refund.failed, job.dead_lettered, reconciliation.settled, merchant.created, api_key.rolled, api_key.revoked' },
     sequence: { type: 'integer', description: "The object's change number: 1 at creation, +1 per change. Keep the highest seen; drop older deliveries." },
     data: {
       type: 'object',
