@@ -74,8 +74,9 @@ export async function registerRateLimit(app: FastifyInstance, limits: RateLimits
     // merchant is counted as itself, never as the address it shares with others.
     hook: 'onRequest',
     timeWindow: WINDOW_MS,
-    // Merchants, addresses and admin share one LRU; enough room that a flood of new addresses
-    // cannot evict an active merchant's window.
+    // Merchants, addresses and admin share one LRU (least recently used goes first): room for
+    // 50,000 keys, so only a flood from that many addresses within a window could evict an
+    // active merchant's count (which would then restart at zero, never refuse wrongly).
     cache: 50_000,
     keyGenerator: (request) => classOf(request).key,
     max: (request) => classOf(request).max,
