@@ -125,7 +125,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'FinCore API', version: options.version, description: 'Charges and refunds, asynchronous, idempotent and auditable. Contract: API.md.' },
+      info: { title: 'FinCore API', version: options.version, description: 'Charges and refunds, asynchronous, idempotent and auditable. Contract: docs/API.md in the repository.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },

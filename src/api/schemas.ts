@@ -4,6 +4,7 @@
  */
 import { ParameterInvalid } from '../domain/errors.ts';
 import { EMBEDDED_REFUNDS } from '../domain/objects.ts';
+import { EVENT_TYPES } from '../domain/events.ts';
 
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -147,7 +148,7 @@ export const eventSchema = {
   properties: {
     id: { type: 'string', description: 'Prefix evt_' },
     object: { type: 'string', enum: ['event'] },
-    type: { type: 'string', description: 'charge.created, charge.succeeded, charge.failed, refund.created, refund.succeeded, refund.failed, job.dead_lettered, reconciliation.settled, merchant.created, api_key.rolled, api_key.revoked' },
+    type: { type: 'string', description: EVENT_TYPES.join(', ') },
     sequence: { type: 'integer', description: "The object's change number: 1 at creation, +1 per change. Keep the highest seen; drop older deliveries." },
     data: {
       type: 'object',
