@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   'webhook_endpoint.secret_rotated',
   'webhook_endpoint.paused',
   'webhook_endpoint.resumed',
+  'api_key.rolled',
+  'api_key.revoked',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
