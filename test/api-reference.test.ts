@@ -90,7 +90,7 @@ function routesOfTree(tree: string): Array<{ method: string; path: string }> {
 
 async function routesWith(psp: PspGateway): Promise<{ routes: string[]; openApi: string[] }> {
   const ctx = { psp } as unknown as FlowContext;
-  const app = await buildApp({ ctx, adminKey: 'adm_reference_test', bodyLimitBytes: 65536, rateLimitPerSecond: 0, logger: pino({ level: 'silent' }), version: 'test' });
+  const app = await buildApp({ ctx, adminKey: 'adm_reference_test', bodyLimitBytes: 65536, logger: pino({ level: 'silent' }), version: 'test' });
   try {
     await app.ready();
     const tree = routesOfTree(app.printRoutes());

@@ -12,14 +12,14 @@ import { newId } from '../domain/ids.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { Failpoints } from './failpoints.ts';
 import { errorBody, toContractError } from './errors.ts';
-import { registerAuth } from './plugins/auth.ts';
+import { ApiKeyCache, registerAuth } from './plugins/auth.ts';
 import { registerIdempotency, rememberRefusal, sendApiResponse } from './plugins/idempotency.ts';
 import { IdempotencyKeyReused, MalformedRequest, ServiceUnavailable, UriTooLong } from '../domain/errors.ts';
 import type { HttpLimits } from '../config.ts';
 import { applyServerLimits, DEFAULT_HTTP_LIMITS, serverOptions } from './http-server.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { registerStorableText } from './plugins/storable-text.ts';
-import { registerRateLimit } from './plugins/rate-limit.ts';
+import { NO_RATE_LIMITS, registerRateLimit, type RateLimits } from './plugins/rate-limit.ts';
 import { chargeRoutes } from './routes/charges.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -27,6 +27,7 @@ import { merchantRoutes } from './routes/merchants.ts';
 import { refundRoutes } from './routes/refunds.ts';
 import { eventRoutes } from './routes/events.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import { chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema } from './schemas.ts';
@@ -35,8 +36,12 @@ export interface AppOptions {
   ctx: FlowContext;
   adminKey: string;
   bodyLimitBytes: number;
-  /** Requests per second per merchant; 0 turns the limit off. */
-  rateLimitPerSecond: number;
+  /** Rate limits (plugins/rate-limit.ts); none when omitted. */
+  rateLimits?: RateLimits;
+  /** Fastify's trustProxy: whose X-Forwarded-For names the client (FINCORE_TRUST_PROXY). */
+  trustProxy?: boolean | number | string[];
+  /** API key cache TTL, ms: how long a revoked key may still work in another process. */
+  apiKeyCacheMs?: number;
   logger: Logger;
   version: string;
   /** The HTTP server's timeouts and connection cap (config.http); the config defaults if omitted. */
@@ -44,6 +49,9 @@ export interface AppOptions {
   /** Armed failpoints (tests only); none by default. */
   failpoints?: Failpoints;
 }
+
+/** Trust the n proxies nearest to us (Fastify's numeric trustProxy, which its types omit). */
+const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
 
 // verbose: a failed `pattern` carries its schema, whose `x-expected` says in words what a raw
 // regular expression would not (src/api/errors.ts).
@@ -64,6 +72,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => newId('req'),
     requestIdHeader: false,
+    trustProxy: typeof options.trustProxy === 'number' ? trustHops(options.trustProxy) : (options.trustProxy ?? false),
     // Requests arriving while closing are answered 503 by the onRequest hook below, in the
     // contract's shape; Fastify's own 503 body is not.
     return503OnClosing: false,
@@ -131,6 +140,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.code(404).send({ error: { type: 'invalid_request_error', code: 'resource_missing', message: `Unrecognized request URL (${request.method} ${request.url}).` } }),
   );
 
+  const failedAuth = await registerRateLimit(app, options.rateLimits ?? NO_RATE_LIMITS);
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -142,10 +152,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
-  registerAuth(app, ctx.pool, options.adminKey);
+  const keyCache = new ApiKeyCache(options.apiKeyCacheMs);
+  registerAuth(app, ctx.pool, options.adminKey, keyCache, failedAuth);
   registerStorableText(app);
   registerIdempotency(app, ctx.pool);
-  registerRateLimit(app, options.rateLimitPerSecond);
 
   healthRoutes(app, ctx.pool);
   merchantRoutes(app, ctx);
@@ -154,6 +164,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   refundRoutes(app, ctx, failpoints);
   eventRoutes(app, ctx);
   adminRoutes(app, ctx);
+  apiKeyRoutes(app, ctx, keyCache);
   webhookEndpointRoutes(app, ctx);
   await webhookRoutes(app, ctx);
   app.get('/metrics', { config: { auth: 'admin' }, schema: { hide: true } }, async (_request, reply) =>

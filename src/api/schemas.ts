@@ -3,6 +3,7 @@
  * responses, and are the source of the OpenAPI document at /openapi.json.
  */
 import { ParameterInvalid } from '../domain/errors.ts';
+import { EMBEDDED_REFUNDS } from '../domain/objects.ts';
 import { EVENT_TYPES } from '../domain/events.ts';
 import type { IdPrefix } from '../domain/ids.ts';
 import { ISO_8601_PATTERN, parseInstant } from '../domain/instant.ts';
@@ -79,7 +80,17 @@ export const chargeSchema = {
     refunded: { type: 'boolean' },
     failure_code: nullableString,
     failure_message: nullableString,
-    refunds: { type: 'array', items: { $ref: 'Refund#' }, description: 'Oldest first.' },
+    refunds: {
+      type: 'object',
+      description: `The charge's oldest refunds, at most ${EMBEDDED_REFUNDS}, as a list object; has_more: there are others, all listed (paged) at url. amount_refunded counts every refund.`,
+      required: ['object', 'data', 'has_more', 'url'],
+      properties: {
+        object: { type: 'string', enum: ['list'] },
+        data: { type: 'array', items: { $ref: 'Refund#' }, description: 'Oldest first.' },
+        has_more: { type: 'boolean' },
+        url: { type: 'string', description: '/v1/refunds?charge_id=<charge id>' },
+      },
+    },
     created_at: timestamp,
     updated_at: timestamp,
   },
@@ -169,7 +180,7 @@ export const eventSchema = {
       type: 'object',
       required: ['object_type', 'object_id', 'object'],
       properties: {
-        object_type: { type: 'string', enum: ['charge', 'refund', 'job', 'merchant', 'reconciliation'] },
+        object_type: { type: 'string', enum: ['charge', 'refund', 'job', 'merchant', 'reconciliation', 'webhook_endpoint'] },
         object_id: { type: 'string' },
         object: { type: 'object', additionalProperties: true, description: 'Snapshot of the object right after the change.' },
       },

@@ -12,6 +12,23 @@ export const EVENT_TYPES = [
   'refund.failed',
   'job.dead_lettered',
   'reconciliation.settled',
+  'webhook_endpoint.created',
+  'webhook_endpoint.deleted',
+  'webhook_endpoint.secret_rotated',
+  'webhook_endpoint.paused',
+  'webhook_endpoint.resumed',
+  'api_key.rolled',
+  'api_key.revoked',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * What a webhook endpoint's `enabled_events` may hold: a type of this list, or "*" for all. A
+ * typo would otherwise be an endpoint that silently never hears anything.
+ */
+export const ALL_EVENTS = '*';
+
+export function isEventType(value: string): value is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(value);
+}
