@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { toContractError, validationError } from '../../src/api/errors.ts';
 import { inspectJsonText, jsonProblemError, MAX_JSON_DEPTH } from '../../src/api/json-body.ts';
-import { findUnstorableText, isStorableText } from '../../src/api/plugins/storable-text.ts';
+import { findUnstorableText, isStorableText } from '../../src/domain/text.ts';
 import { daysInMonth, parseInstant } from '../../src/domain/instant.ts';
 import { deadLetterFailureClass } from '../../src/jobs/dead-letter.ts';
 import { PspPermanentError, PspTransientError } from '../../src/psp/gateway.ts';

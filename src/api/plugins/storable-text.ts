@@ -7,39 +7,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ParameterInvalid } from '../../domain/errors.ts';
-import { printable, type JsonPath } from '../json-body.ts';
-
-/** A NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one. */
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-export function isStorableText(text: string): boolean {
-  return !UNSTORABLE.test(text);
-}
-
-/**
- * Where the first unstorable string is in a parsed value (a key counts as being where its
- * value is), or undefined. Iterative: the value's depth is bounded by the JSON parser, but this
- * must not depend on it.
- */
-export function findUnstorableText(value: unknown): JsonPath | undefined {
-  const pending: Array<{ value: unknown; path: JsonPath }> = [{ value, path: [] }];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const { value: current, path } = next;
-    if (typeof current === 'string') {
-      if (!isStorableText(current)) return path;
-    } else if (Array.isArray(current)) {
-      for (let i = current.length - 1; i >= 0; i--) pending.push({ value: current[i], path: [...path, i] });
-    } else if (current !== null && typeof current === 'object' && !Buffer.isBuffer(current)) {
-      const entries = Object.entries(current);
-      for (const [key] of entries) if (!isStorableText(key)) return [...path, key];
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const [key, child] = entries[i] as [string, unknown];
-        pending.push({ value: child, path: [...path, key] });
-      }
-    }
-  }
-  return undefined;
-}
+import { findUnstorableText } from '../../domain/text.ts';
+import { printable } from '../json-body.ts';
 
 const PARTS = [
   ['params', 'path parameter'],
