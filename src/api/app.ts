@@ -14,7 +14,8 @@ import { Failpoints } from './failpoints.ts';
 import { errorBody, toContractError } from './errors.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerIdempotency, rememberRefusal, sendApiResponse } from './plugins/idempotency.ts';
-import { IdempotencyKeyReused } from '../domain/errors.ts';
+import { ContractError } from '../domain/errors.ts';
+import { IDEMPOTENCY_TTL_HOURS } from '../domain/idempotency.ts';
 import { registerRateLimit } from './plugins/rate-limit.ts';
 import { chargeRoutes } from './routes/charges.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
@@ -37,6 +38,8 @@ export interface AppOptions {
   version: string;
   /** Armed failpoints (tests only); none by default. */
   failpoints?: Failpoints;
+  /** How long a stored Idempotency-Key answer counts (FINCORE_IDEMPOTENCY_TTL_HOURS); 24 by default. */
+  idempotencyTtlHours?: number;
 }
 
 const ajvOptions: AjvOptions = { allErrors: false, strict: false, allowUnionTypes: true };
@@ -99,7 +102,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         const remembered = await rememberRefusal(ctx.pool, request, { status, body });
         return sendApiResponse(reply, remembered.response, remembered.replayed);
       } catch (e) {
-        if (e instanceof IdempotencyKeyReused) {
+        if (e instanceof ContractError && e.type === 'idempotency_error') {
           const reused = refuse(e, reply);
           return reply.code(reused.status).send(reused.body);
         }
@@ -124,7 +127,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
   registerAuth(app, ctx.pool, options.adminKey);
-  registerIdempotency(app, ctx.pool);
+  registerIdempotency(app, ctx.pool, { ttlHours: options.idempotencyTtlHours ?? IDEMPOTENCY_TTL_HOURS.default });
   registerRateLimit(app, options.rateLimitPerSecond);
 
   healthRoutes(app, ctx.pool);
