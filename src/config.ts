@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { isFailpoint, type Failpoint } from './api/failpoints.ts';
 import { faultsFromEnv, type SimFaults } from './psp-simulator/server.ts';
 import { IDEMPOTENCY_TTL_HOURS } from './domain/idempotency.ts';
@@ -53,6 +54,11 @@ export interface Config {
   /** Where a standalone simulator sends Stripe-mode events (FINCORE_SIM_STRIPE_WEBHOOK_URL). */
   stripeWebhookUrl: string;
   pspWebhookSecret: string;
+  /**
+   * The webhook secrets running on their development default (public in this repository). Only
+   * ever non-empty for local development: loopback API, built-in simulator (see webhookSecrets).
+   */
+  devDefaultSecrets: SecretName[];
   pspTimeoutMs: number;
   worker: {
     pollIntervalMs: number;
@@ -111,6 +117,97 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+/**
+ * Development values of the webhook secrets. They are in the public source, so anyone can sign
+ * with them: they are accepted only where nobody else can reach the intake (see webhookSecrets).
+ */
+export const DEV_WEBHOOK_SECRETS = {
+  FINCORE_PSP_WEBHOOK_SECRET: 'whsec_fincore_simulator_dev_only',
+  STRIPE_WEBHOOK_SECRET: 'whsec_fincore_stripe_simulator_dev_only',
+} as const;
+export type SecretName = keyof typeof DEV_WEBHOOK_SECRETS;
+
+/** `localhost`, `localhost.` or an address in 127.0.0.0/8 or ::1 (IPv4-mapped forms included). */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (name === 'localhost' || name === 'localhost.') return true;
+  if (!ipaddr.isValid(name)) return false;
+  const address = ipaddr.process(name);
+  return address.range() === 'loopback';
+}
+
+function isLoopbackUrl(url: string): boolean {
+  try {
+    return isLoopbackHost(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
+interface SecretRule {
+  name: SecretName;
+  /** Whether this process verifies webhooks with the secret (the configured PSP's intake). */
+  verifies: boolean;
+  /** Local development: only this machine can reach the intake and the PSP is the simulator. */
+  local: boolean;
+  /** Why the default is refused, for the error message. */
+  where: string;
+}
+
+/**
+ * A webhook secret: set and non-empty, or the development default where that is safe. An empty
+ * value is always an error (a secret store's unfilled placeholder must not mean "default"), and
+ * the development value itself is refused wherever the default would be.
+ */
+function webhookSecret(env: NodeJS.ProcessEnv, rule: SecretRule): { value: string; devDefault: boolean } {
+  const raw = env[rule.name];
+  const devValue = DEV_WEBHOOK_SECRETS[rule.name];
+  const allowed = rule.local || !rule.verifies;
+  if (raw !== undefined && raw !== devValue) return { value: raw, devDefault: false };
+  if (!allowed) {
+    const what = raw === undefined ? 'is not set' : 'is the development default, which is public';
+    throw new ConfigError(`${rule.name} ${what}: ${rule.where}, so it must be set to the secret your PSP signs webhooks with. The development default is accepted only with the built-in simulator on loopback (npm start).`);
+  }
+  return { value: devValue, devDefault: true };
+}
+
+/**
+ * Which webhook secrets this process uses, and whether each may be its development default.
+ * Local development means: the API listens on loopback only, and the PSP it verifies is the
+ * simulator on loopback (FINCORE_PSP=simulator, or FINCORE_PSP=stripe played by the simulator:
+ * no STRIPE_API_BASE and no key, or a loopback STRIPE_API_BASE with no live key).
+ */
+function webhookSecrets(env: NodeJS.ProcessEnv, psp: Config['psp'], host: string, simUrl: string): { psp: string; stripe: string; devDefaults: SecretName[] } {
+  for (const name of Object.keys(DEV_WEBHOOK_SECRETS) as SecretName[]) {
+    if (env[name] === '') {
+      throw new ConfigError(`${name} is set but empty: an empty secret never means the development default. Set the secret your PSP signs webhooks with, or unset it for local development.`);
+    }
+  }
+  const apiLocal = isLoopbackHost(host);
+  const apiWhere = apiLocal ? '' : `the API listens on ${host}, beyond this machine`;
+  const stripeKey = str(env, 'STRIPE_SECRET_KEY', '');
+  const stripeBase = str(env, 'STRIPE_API_BASE', '');
+  const liveKey = /^(sk|rk)_live_/.test(stripeKey);
+  const stripeIsSimulator = stripeBase === '' ? stripeKey === '' : isLoopbackUrl(stripeBase) && !liveKey;
+  const simulatorLocal = isLoopbackUrl(simUrl);
+  const pspSecret = webhookSecret(env, {
+    name: 'FINCORE_PSP_WEBHOOK_SECRET',
+    verifies: psp === 'simulator',
+    local: apiLocal && simulatorLocal,
+    where: apiWhere || `the PSP simulator is at ${simUrl}, not on loopback`,
+  });
+  const stripeSecret = webhookSecret(env, {
+    name: 'STRIPE_WEBHOOK_SECRET',
+    verifies: psp === 'stripe',
+    local: apiLocal && stripeIsSimulator,
+    where: apiWhere || (liveKey ? 'STRIPE_SECRET_KEY is a live key' : 'FINCORE_PSP=stripe talks to Stripe (STRIPE_API_BASE is not the simulator on loopback)'),
+  });
+  const devDefaults: SecretName[] = [];
+  if (pspSecret.devDefault) devDefaults.push('FINCORE_PSP_WEBHOOK_SECRET');
+  if (stripeSecret.devDefault) devDefaults.push('STRIPE_WEBHOOK_SECRET');
+  return { psp: pspSecret.value, stripe: stripeSecret.value, devDefaults };
+}
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -190,6 +287,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (psp !== 'simulator' && psp !== 'stripe') throw new ConfigError(`FINCORE_PSP must be "simulator" or "stripe", got "${psp}"`);
   const providedAdminKey = env.FINCORE_ADMIN_KEY ?? '';
   const apiHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const simUrl = str(env, 'FINCORE_SIM_URL', `http://${simHost}:${simPort}`);
+  const secrets = webhookSecrets(env, psp, host, simUrl);
   return {
     host,
     port,
@@ -210,21 +309,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     psp,
     stripe: {
       secretKey: str(env, 'STRIPE_SECRET_KEY', ''),
-      // The simulator's Stripe mode signs with this by default. Development only.
-      webhookSecret: str(env, 'STRIPE_WEBHOOK_SECRET', 'whsec_fincore_stripe_simulator_dev_only'),
+      webhookSecret: secrets.stripe,
       apiBase: str(env, 'STRIPE_API_BASE', ''),
     },
     simHost,
     simPort,
-    simUrl: str(env, 'FINCORE_SIM_URL', `http://${simHost}:${simPort}`),
+    simUrl,
     simUrlGiven: str(env, 'FINCORE_SIM_URL', '') !== '',
     simSettleMs: int(env, 'FINCORE_SIM_SETTLE_MS', 50, 0, 3_600_000),
     simFaults: simFaults(env),
     simWebhookUrl: str(env, 'FINCORE_SIM_WEBHOOK_URL', ''),
     defaultWebhookUrl: `http://${apiHost}:${port}/v1/webhooks/psp`,
     stripeWebhookUrl: str(env, 'FINCORE_SIM_STRIPE_WEBHOOK_URL', `http://${apiHost}:${port}/v1/webhooks/stripe`),
-    // The simulator and the API share this secret. The default is for local development only.
-    pspWebhookSecret: str(env, 'FINCORE_PSP_WEBHOOK_SECRET', 'whsec_fincore_simulator_dev_only'),
+    // The simulator and the API share this secret.
+    pspWebhookSecret: secrets.psp,
+    devDefaultSecrets: secrets.devDefaults,
     pspTimeoutMs: int(env, 'FINCORE_PSP_TIMEOUT_MS', 5000, 1, 600_000),
     worker: {
       pollIntervalMs: int(env, 'FINCORE_WORKER_POLL_MS', 1000, 10, 600_000),

@@ -15,9 +15,24 @@ import { findRefundsWithChargePspReference } from './db/refunds.ts';
 import type { FlowContext } from './flows/context.ts';
 import { RefundFactsCache } from './flows/refund-facts-cache.ts';
 import { JobWakeup } from './jobs/wakeup.ts';
-import type { PspGateway } from './psp/gateway.ts';
+import { secretFingerprint, type PspGateway } from './psp/gateway.ts';
+import type { Logger } from 'pino';
 import { createSimulatorGateway } from './psp/simulator/adapter.ts';
 import { createStripeGateway } from './psp/stripe/adapter.ts';
+
+/**
+ * Start-up log of the webhook secrets: the fingerprint of the one that verifies the configured
+ * PSP's events (the audit trail records the same fingerprint per event), and a warning naming
+ * every secret that runs on its public development default.
+ */
+export function logWebhookSecrets(config: Config, logger: Logger): void {
+  const verifying = config.psp === 'stripe' ? 'STRIPE_WEBHOOK_SECRET' : 'FINCORE_PSP_WEBHOOK_SECRET';
+  const secret = config.psp === 'stripe' ? config.stripe.webhookSecret : config.pspWebhookSecret;
+  logger.info({ psp: config.psp, secret: verifying, fingerprint: secretFingerprint(secret) }, 'PSP webhooks are verified with this secret');
+  if (config.devDefaultSecrets.length > 0) {
+    logger.warn({ secrets: config.devDefaultSecrets }, `development default webhook secrets in use (public values, accepted only on loopback with the built-in simulator): ${config.devDefaultSecrets.join(', ')}`);
+  }
+}
 
 /** A key the simulator's Stripe mode accepts; never valid at Stripe. */
 const SIMULATOR_STRIPE_KEY = 'sk_test_fincore_simulator';

@@ -11,7 +11,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { ScheduledEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import pino, { type Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { flowContext } from './context.ts';
+import { flowContext, logWebhookSecrets } from './context.ts';
 import { openDatabase } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
 import { reconcilePending, type ReconcileReport } from './flows/reconcile.ts';
@@ -100,7 +100,9 @@ export async function environmentWithSecrets(env: NodeJS.ProcessEnv, client?: Se
   }
   if (env.FINCORE_PSP_SECRET_ARN) {
     for (const [name, value] of Object.entries(await readSecret(secrets, env.FINCORE_PSP_SECRET_ARN))) {
-      if (/^[A-Z][A-Z0-9_]*$/.test(name) && typeof value === 'string' && value !== '') out[name] = value;
+      // Empty values too: an unfilled secret must be refused by loadConfig, naming the variable,
+      // not silently replaced by a default.
+      if (/^[A-Z][A-Z0-9_]*$/.test(name) && typeof value === 'string') out[name] = value;
     }
   }
   return out;
@@ -110,6 +112,7 @@ export const handler = createHandler(async () => {
   const config = loadConfig(await environmentWithSecrets(process.env));
   if (!config.databaseUrl) throw new ConfigError('the Lambda worker needs a PostgreSQL server (DATABASE_URL, PGHOST or FINCORE_DB_SECRET_ARN)');
   const logger = pino({ level: config.logLevel });
+  logWebhookSecrets(config, logger);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, namedStatements: config.dbNamedStatements });
   return { ctx: flowContext(db, config), config, logger };
 });

@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { buildApp } from './api/app.ts';
-import { flowContext } from './context.ts';
+import { flowContext, logWebhookSecrets } from './context.ts';
 import { Failpoints } from './api/failpoints.ts';
 import type { Config } from './config.ts';
 import { migrate } from './db/migrate.ts';
@@ -55,6 +55,7 @@ export async function startFinCore(config: Config, components: Components, logge
     closers.push(() => db.close());
     const applied = await migrate(db.pool);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    logWebhookSecrets(config, logger);
 
     let apiUrl: string | undefined;
     let simulatorUrl: string | undefined;

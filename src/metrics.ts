@@ -58,7 +58,7 @@ export const pspCalls = new client.Histogram({
 
 export const webhookIntake = new client.Counter({
   name: 'fincore_psp_webhooks_total',
-  help: 'PSP webhooks received, by result: settled, ignored, duplicate, unknown_object, not_for_fincore, rejected_signature.',
+  help: 'PSP webhooks received, by result: settled, ignored, duplicate, unknown_object, not_for_fincore, malformed (signed but unreadable, kept), rejected_signature.',
   labelNames: ['result'] as const,
   registers: [registry],
 });

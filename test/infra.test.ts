@@ -27,9 +27,12 @@ const workerCodeDir = join(scratch, 'worker-code');
 mkdirSync(workerCodeDir);
 writeFileSync(join(workerCodeDir, 'index.mjs'), 'export const handler = async () => ({ batchItemFailures: [] });\n');
 
+// The operator's PSP credentials secret, created before the deploy with real values.
+const PSP_CREDENTIALS_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fincore/psp-AbC123';
+
 let synthCount = 0;
 function synth(context: Record<string, unknown> = {}): { stack: FinCoreStack; template: Template } {
-  const app = new App({ context: { ...cdkJson.context, ...context }, outdir: join(scratch, `cdk.out-${synthCount++}`) });
+  const app = new App({ context: { ...cdkJson.context, pspCredentialsSecretArn: PSP_CREDENTIALS_ARN, ...context }, outdir: join(scratch, `cdk.out-${synthCount++}`) });
   const stack = new FinCoreStack(app, 'FinCore', {
     settings: readSettings((key) => app.node.tryGetContext(key)),
     // A registry image instead of the Dockerfile asset: staging the repository is slow and the
@@ -77,6 +80,8 @@ function getAtt(id: string, attribute: string): Json {
 
 /** `{ 'Fn::GetAtt': [id, ...] }` or `{ Ref: id }` -> id. */
 function targetId(value: unknown): string {
+  // An imported resource is named by its literal ARN.
+  if (typeof value === 'string') return value;
   const json = value as Json;
   if (typeof json.Ref === 'string') return json.Ref;
   const att = json['Fn::GetAtt'];
@@ -160,7 +165,7 @@ const secretWith = (field: string) =>
 const databaseCredentials = only(template, 'AWS::SecretsManager::SecretTargetAttachment')[0];
 const adminKeySecret = secretWith('admin_key');
 const webhookSecret = secretWith('psp_webhook_secret');
-const pspSecret = secretWith('STRIPE_SECRET_KEY');
+const pspSecret = PSP_CREDENTIALS_ARN;
 const container = (taskDefinition.Properties.ContainerDefinitions as Json[])[0]!;
 
 describe('network: the VPC of the physical view', () => {
@@ -357,7 +362,8 @@ describe('Payment Service: Fargate behind an Application Load Balancer', () => {
   });
 
   it('injects the credentials, admin key, webhook secret and PSP keys from Secrets Manager', () => {
-    const secrets = (container.Secrets as { Name: string; ValueFrom: Json }[]).map(({ Name, ValueFrom }) => {
+    const secrets = (container.Secrets as { Name: string; ValueFrom: Json | string }[]).map(({ Name, ValueFrom }) => {
+      if (typeof ValueFrom === 'string') return { Name, secret: ValueFrom.slice(0, PSP_CREDENTIALS_ARN.length), field: ValueFrom.slice(PSP_CREDENTIALS_ARN.length) };
       const [secret, field] = (ValueFrom['Fn::Join'] as [string, [Json, string]])[1];
       return { Name, secret: targetId(secret), field };
     });
@@ -377,8 +383,11 @@ describe('Payment Service: Fargate behind an Application Load Balancer', () => {
       assert.equal((props.GenerateSecretString as Json).GenerateStringKey, field);
       assert.equal(props.SecretString, undefined);
     }
-    const placeholder = JSON.parse(resource(template, pspSecret).Properties.SecretString as string) as Json;
-    assert.deepEqual(placeholder, { STRIPE_SECRET_KEY: '', STRIPE_WEBHOOK_SECRET: '' });
+    // The PSP credentials are the operator's secret, imported by ARN: the stack seeds no empty
+    // placeholder that would start FinCore with no webhook secret.
+    const created = Object.values(template.findResources('AWS::SecretsManager::Secret')) as Resource[];
+    assert.equal(created.length, 3, 'admin key, PSP webhook secret, database credentials');
+    for (const secret of created) assert.doesNotMatch(JSON.stringify(secret.Properties), /STRIPE_/);
   });
 
   it('lets the task role send to the job queue and do nothing else', () => {
@@ -413,7 +422,7 @@ describe('worker: Lambda fed by SQS', () => {
   it('gets secrets by ARN, never by value, and knows the last delivery attempt', () => {
     assert.deepEqual((worker.Properties.Environment as { Variables: Json }).Variables, {
       FINCORE_DB_SECRET_ARN: ref(databaseCredentials),
-      FINCORE_PSP_SECRET_ARN: ref(pspSecret),
+      FINCORE_PSP_SECRET_ARN: PSP_CREDENTIALS_ARN,
       FINCORE_PSP: 'stripe',
       PGSSLMODE: 'no-verify',
       FINCORE_SQS_MAX_RECEIVE_COUNT: '8',
@@ -532,7 +541,8 @@ describe('settings from CDK context', () => {
   });
 
   it('refuses values that would break the guarantees', () => {
-    const read = (context: Record<string, unknown>) => () => readSettings((key) => context[key]);
+    const read = (context: Record<string, unknown>) => () => readSettings((key) => ({ pspCredentialsSecretArn: PSP_CREDENTIALS_ARN, ...context })[key]);
+    assert.doesNotThrow(read({}));
     assert.throws(read({ workerBatchSize: '11' }), SettingsError);
     assert.throws(read({ workerMaxConcurrency: 1 }), SettingsError);
     assert.throws(read({ natGateways: '0' }), SettingsError);
@@ -540,6 +550,20 @@ describe('settings from CDK context', () => {
     assert.throws(read({ workerTimeoutSeconds: '1.5' }), SettingsError);
     assert.throws(read({ certificateArn: 'not-an-arn' }), SettingsError);
     assert.throws(read({ dbAllocatedStorageGiB: 200, dbMaxAllocatedStorageGiB: 100 }), SettingsError);
+    assert.throws(read({ psp: 'stripe', pspCredentialsSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:nosuffix' }), SettingsError);
+  });
+
+  it('refuses psp=stripe without the operator\'s PSP credentials secret, naming the context key', () => {
+    assert.throws(() => readSettings((key) => ({ psp: 'stripe' })[key as 'psp']), /context pspCredentialsSecretArn is required with psp=stripe/);
+    assert.throws(() => synth({ pspCredentialsSecretArn: '' }), /pspCredentialsSecretArn is required/);
+  });
+
+  it('with psp=simulator, injects no Stripe credential anywhere', () => {
+    const simulator = synth({ psp: 'simulator', pspCredentialsSecretArn: '' }).template;
+    const [, task] = only(simulator, 'AWS::ECS::TaskDefinition');
+    const names = ((task.Properties.ContainerDefinitions as Json[])[0]!.Secrets as { Name: string }[]).map((s) => s.Name);
+    assert.ok(!names.some((n) => n.startsWith('STRIPE_')), names.join(','));
+    simulator.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Environment: { Variables: Match.objectLike({ FINCORE_PSP: 'simulator', FINCORE_PSP_SECRET_ARN: Match.absent() }) } });
   });
 });
 

@@ -43,7 +43,7 @@ describe('Stripe webhook intake', () => {
 
   it('acknowledges events FinCore does not act on, and events about objects it did not create', async () => {
     const other = event('evt_other', 'customer.created', { object: 'customer', id: 'cus_1', metadata: {} });
-    assert.deepEqual((await post(other, signed(other))).body, { received: true, duplicate: false, ignored: true });
+    assert.deepEqual((await post(other, signed(other))).body, { received: true, duplicate: false, ignored: true, malformed: false });
     const foreign = event('evt_foreign', 'payment_intent.succeeded', { object: 'payment_intent', id: 'pi_foreign', status: 'succeeded', metadata: {} });
     assert.equal((await post(foreign, signed(foreign))).body.ignored, true);
   });
@@ -52,8 +52,8 @@ describe('Stripe webhook intake', () => {
     const charge = await settledCharge(fincore.url, apiKey, 2000);
     assert.equal(charge.status, 'succeeded');
     const stale = event('evt_stale_fail', 'payment_intent.payment_failed', { object: 'payment_intent', id: 'pi_whatever', status: 'requires_payment_method', last_payment_error: { code: 'card_declined', message: 'declined' }, metadata: { fincore_id: charge.id } });
-    assert.deepEqual((await post(stale, signed(stale))).body, { received: true, duplicate: false, ignored: false });
-    assert.deepEqual((await post(stale, signed(stale))).body, { received: true, duplicate: true, ignored: false });
+    assert.deepEqual((await post(stale, signed(stale))).body, { received: true, duplicate: false, ignored: false, malformed: false });
+    assert.deepEqual((await post(stale, signed(stale))).body, { received: true, duplicate: true, ignored: false, malformed: false });
     assert.equal((await call<ChargeBody>(fincore.url, 'GET', `/v1/charges/${charge.id}`, { key: apiKey })).body.status, 'succeeded');
   });
 

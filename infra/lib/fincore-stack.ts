@@ -42,7 +42,7 @@ export class FinCoreStack extends Stack {
     const vpc = this.network.vpc;
     this.database = new PaymentsDatabase(this, 'Database', { vpc, settings });
     this.jobQueue = new JobQueue(this, 'Jobs', settings);
-    this.secrets = new FinCoreSecrets(this, 'Secrets');
+    this.secrets = new FinCoreSecrets(this, 'Secrets', settings);
     const shared = { vpc, settings, database: this.database, secrets: this.secrets };
     this.paymentService = new PaymentService(this, 'PaymentService', { ...shared, image: props.apiImage, jobQueue: this.jobQueue.queue });
     this.worker = new Worker(this, 'Worker', { ...shared, codeDir: props.workerCodeDir, jobQueue: this.jobQueue });
@@ -52,7 +52,6 @@ export class FinCoreStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.paymentService.url });
     new CfnOutput(this, 'JobQueueUrl', { value: this.jobQueue.queue.queueUrl, description: 'FINCORE_SQS_QUEUE_URL' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.jobQueue.deadLetterQueue.queueUrl, description: 'FINCORE_SQS_DLQ_URL' });
-    new CfnOutput(this, 'PspCredentialsSecretArn', { value: this.secrets.pspCredentials.secretArn, description: 'fill in STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET' });
     new CfnOutput(this, 'AdminKeySecretArn', { value: this.secrets.adminKey.secretArn });
     new CfnOutput(this, 'PspWebhookSecretArn', { value: this.secrets.pspWebhookSecret.secretArn });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn });

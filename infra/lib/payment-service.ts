@@ -79,8 +79,10 @@ export class PaymentService extends Construct {
         PGPASSWORD: ecs.Secret.fromSecretsManager(database.secret, 'password'),
         FINCORE_ADMIN_KEY: ecs.Secret.fromSecretsManager(secrets.adminKey, 'admin_key'),
         FINCORE_PSP_WEBHOOK_SECRET: ecs.Secret.fromSecretsManager(secrets.pspWebhookSecret, 'psp_webhook_secret'),
-        STRIPE_SECRET_KEY: ecs.Secret.fromSecretsManager(secrets.pspCredentials, 'STRIPE_SECRET_KEY'),
-        STRIPE_WEBHOOK_SECRET: ecs.Secret.fromSecretsManager(secrets.pspCredentials, 'STRIPE_WEBHOOK_SECRET'),
+        ...(secrets.pspCredentials && {
+          STRIPE_SECRET_KEY: ecs.Secret.fromSecretsManager(secrets.pspCredentials, 'STRIPE_SECRET_KEY'),
+          STRIPE_WEBHOOK_SECRET: ecs.Secret.fromSecretsManager(secrets.pspCredentials, 'STRIPE_WEBHOOK_SECRET'),
+        }),
       },
       logging: ecs.LogDrivers.awsLogs({
         streamPrefix: 'api',

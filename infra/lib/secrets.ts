@@ -1,34 +1,29 @@
-import { SecretValue } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { FinCoreSettings } from './settings.ts';
 
 /**
  * The application's secrets. Values never appear in the template: the generated ones are made by
- * Secrets Manager, and the PSP credentials are filled in by the operator after the first deploy.
+ * Secrets Manager, and the PSP credentials are a secret the operator created with real values
+ * before the deploy (context pspCredentialsSecretArn). The stack never seeds PSP credentials: an
+ * empty STRIPE_WEBHOOK_SECRET placeholder once meant the public development secret in production.
  */
 export class FinCoreSecrets extends Construct {
   /** JSON `{"admin_key": ...}`: FINCORE_ADMIN_KEY. */
   readonly adminKey: secretsmanager.Secret;
   /** JSON `{"psp_webhook_secret": ...}`: FINCORE_PSP_WEBHOOK_SECRET. */
   readonly pspWebhookSecret: secretsmanager.Secret;
-  /** JSON `{"STRIPE_SECRET_KEY": ..., "STRIPE_WEBHOOK_SECRET": ...}`, set by the operator. */
-  readonly pspCredentials: secretsmanager.Secret;
+  /** JSON `{"STRIPE_SECRET_KEY": ..., "STRIPE_WEBHOOK_SECRET": ...}`, the operator's; none with psp=simulator. */
+  readonly pspCredentials: secretsmanager.ISecret | undefined;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, settings: FinCoreSettings) {
     super(scope, id);
     // Two secrets, not one with two fields: Secrets Manager generates exactly one field per secret.
     this.adminKey = generated(this, 'AdminKey', 'FinCore admin API key (admin_key)', 'admin_key');
     this.pspWebhookSecret = generated(this, 'PspWebhookSecret', 'FinCore PSP webhook HMAC secret (psp_webhook_secret)', 'psp_webhook_secret');
-    this.pspCredentials = new secretsmanager.Secret(this, 'PspCredentials', {
-      description: 'FinCore PSP credentials: put the real STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET here after the first deploy',
-      // Empty placeholders, not secrets. CloudFormation writes them only when this resource is
-      // created, so the operator's values survive later deploys. Empty (not a dummy key) so that
-      // an unconfigured PSP is refused at start instead of failing charges at the provider.
-      secretObjectValue: {
-        STRIPE_SECRET_KEY: SecretValue.unsafePlainText(''),
-        STRIPE_WEBHOOK_SECRET: SecretValue.unsafePlainText(''),
-      },
-    });
+    this.pspCredentials = settings.pspCredentialsSecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'PspCredentials', settings.pspCredentialsSecretArn)
+      : undefined;
   }
 }
 

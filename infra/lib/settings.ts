@@ -7,6 +7,12 @@
 export interface FinCoreSettings {
   /** FINCORE_PSP for the API and the worker. */
   psp: string;
+  /**
+   * Full ARN of a Secrets Manager secret the operator created before deploying, holding non-empty
+   * STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET. Required with psp=stripe: the stack never seeds
+   * PSP credentials (an empty placeholder once let a public development secret verify webhooks).
+   */
+  pspCredentialsSecretArn: string;
   /** API tasks running behind the load balancer. */
   apiDesiredCount: number;
   /** Fargate CPU units of one API task (256 = 0.25 vCPU). */
@@ -39,6 +45,7 @@ export interface FinCoreSettings {
 
 export const DEFAULT_SETTINGS: FinCoreSettings = {
   psp: 'stripe',
+  pspCredentialsSecretArn: '',
   apiDesiredCount: 2,
   apiCpu: 512,
   apiMemoryMiB: 1024,
@@ -96,6 +103,7 @@ export function readSettings(read: Reader): FinCoreSettings {
   const d = DEFAULT_SETTINGS;
   const settings: FinCoreSettings = {
     psp: text(read, 'psp', d.psp, /^[a-z][a-z0-9-]*$/),
+    pspCredentialsSecretArn: text(read, 'pspCredentialsSecretArn', d.pspCredentialsSecretArn, /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/),
     apiDesiredCount: integer(read, 'apiDesiredCount', d.apiDesiredCount, 1, 100),
     apiCpu: integer(read, 'apiCpu', d.apiCpu, 256, 16384),
     apiMemoryMiB: integer(read, 'apiMemoryMiB', d.apiMemoryMiB, 512, 122880),
@@ -119,6 +127,13 @@ export function readSettings(read: Reader): FinCoreSettings {
     certificateArn: text(read, 'certificateArn', d.certificateArn, /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/),
     alarmEmail: text(read, 'alarmEmail', d.alarmEmail, /^[^@\s]+@[^@\s]+$/),
   };
+  if (settings.psp === 'stripe' && settings.pspCredentialsSecretArn === '') {
+    throw new SettingsError(
+      'context pspCredentialsSecretArn is required with psp=stripe: create a Secrets Manager secret holding non-empty ' +
+        'STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, then pass its full ARN (-c pspCredentialsSecretArn=arn:aws:secretsmanager:...). ' +
+        'FinCore refuses to start with an empty or missing webhook secret.',
+    );
+  }
   if (settings.dbMaxAllocatedStorageGiB < settings.dbAllocatedStorageGiB) {
     throw new SettingsError('context dbMaxAllocatedStorageGiB must not be below dbAllocatedStorageGiB');
   }

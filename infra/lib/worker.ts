@@ -56,7 +56,7 @@ export class Worker extends Construct {
       environment: {
         // Secrets by ARN, read at cold start: their values never sit in the function's configuration.
         FINCORE_DB_SECRET_ARN: database.secret.secretArn,
-        FINCORE_PSP_SECRET_ARN: secrets.pspCredentials.secretArn,
+        ...(secrets.pspCredentials && { FINCORE_PSP_SECRET_ARN: secrets.pspCredentials.secretArn }),
         FINCORE_PSP: settings.psp,
         PGSSLMODE: 'no-verify',
         // The handler treats the delivery with this receive count as the job's last attempt.
@@ -67,7 +67,7 @@ export class Worker extends Construct {
       logGroup: new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH }),
     });
     database.secret.grantRead(this.function);
-    secrets.pspCredentials.grantRead(this.function);
+    secrets.pspCredentials?.grantRead(this.function);
 
     // The event source grants exactly what polling needs (receive, delete, change visibility,
     // get attributes / url) on this queue: the worker consumes, it never sends.

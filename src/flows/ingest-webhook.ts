@@ -3,29 +3,37 @@
  * one transaction stores the event in the inbox (once per PSP event id) and moves the object's
  * status. Duplicates and out-of-order deliveries are harmless.
  */
+import { createHash } from 'node:crypto';
 import { inTransaction } from '../db/pool.ts';
-import { storePspEvent } from '../db/psp-events.ts';
-import { IgnoredWebhookEvent } from '../psp/gateway.ts';
+import { storeMalformedPspEvent, storePspEvent } from '../db/psp-events.ts';
+import { IgnoredWebhookEvent, MalformedWebhookEvent } from '../psp/gateway.ts';
 import type { FlowContext } from './context.ts';
 import { settleCharge, settleRefund, type SettleResult } from './settle.ts';
 
-export type IngestResult = SettleResult | 'duplicate' | 'not_for_fincore';
+export type IngestResult = SettleResult | 'duplicate' | 'not_for_fincore' | 'malformed';
 
 export async function ingestPspWebhook(
   ctx: FlowContext,
   rawBody: Buffer,
   headers: Record<string, string | string[] | undefined>,
-): Promise<{ eventId: string; result: IngestResult }> {
+): Promise<{ eventId: string; result: IngestResult; malformedReason?: string }> {
   let event;
   try {
     event = ctx.psp.verifyWebhook(rawBody, headers, Date.now()); // throws WebhookVerificationError
   } catch (error) {
     // Verified, but about nothing FinCore holds: acknowledge so the PSP stops resending it.
     if (error instanceof IgnoredWebhookEvent) return { eventId: error.eventId, result: 'not_for_fincore' };
+    // Signed but unreadable: kept as sent (the operator sees it) and acknowledged, so it does not
+    // come back on every retry of the PSP. Its id is the content's hash: redeliveries dedupe.
+    if (error instanceof MalformedWebhookEvent) {
+      const eventId = `malformed_${createHash('sha256').update(rawBody).digest('hex').slice(0, 32)}`;
+      const isNew = await storeMalformedPspEvent(ctx.pool, { id: eventId, rawBody, reason: error.reason, secretFingerprint: error.secretFingerprint });
+      return { eventId, result: isNew ? 'malformed' : 'duplicate', malformedReason: error.reason };
+    }
     throw error;
   }
   const result = await inTransaction(ctx.pool, async (tx): Promise<IngestResult> => {
-    const isNew = await storePspEvent(tx, { id: event.eventId, type: event.type, objectId: event.reference, payload: event.payload });
+    const isNew = await storePspEvent(tx, { id: event.eventId, type: event.type, objectId: event.reference, payload: event.payload, secretFingerprint: event.secretFingerprint });
     if (!isNew) return 'duplicate';
     const cause = { type: 'psp_event' as const, id: event.eventId };
     return event.objectType === 'charge'

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The PSP Gateway: the one interface every payment service provider adapter implements.
  * Flows talk to a PSP only through this. Every call that moves money carries an idempotency
@@ -46,6 +48,19 @@ export interface PspWebhookEvent {
   outcome: PspOutcome;
   /** The event exactly as received, kept in the inbox. */
   payload: unknown;
+  /** Fingerprint of the secret whose signature matched (secretFingerprint), kept for audit. */
+  secretFingerprint: string;
+}
+
+/** What an adapter's pure mapping makes of a verified event, before the verifier adds its part. */
+export type MappedWebhookEvent = Omit<PspWebhookEvent, 'secretFingerprint'>;
+
+/**
+ * A short, stable fingerprint of a webhook secret: the audit trail records which secret verified
+ * each PSP event (after a rotation, or a leak, an operator can tell) without storing the secret.
+ */
+export function secretFingerprint(secret: string): string {
+  return `sha256:${createHash('sha256').update(secret, 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 /** The PSP refused the request and retrying will not change that (4xx). The object fails. */
@@ -91,6 +106,21 @@ export interface PspLookup {
   chargePspReference?: string | null;
 }
 
+/**
+ * A webhook whose signature verified but whose content FinCore cannot read (not JSON, not the
+ * PSP's event shape, or text PostgreSQL cannot store such as NUL). The PSP did send it, so it is
+ * kept and acknowledged: answering 4xx/5xx would have the PSP resend the same bytes for days.
+ */
+export class MalformedWebhookEvent extends Error {
+  constructor(
+    readonly reason: string,
+    readonly secretFingerprint: string,
+  ) {
+    super(`signed webhook is unreadable: ${reason}`);
+    this.name = 'MalformedWebhookEvent';
+  }
+}
+
 /** A webhook whose signature or timestamp did not verify. */
 export class WebhookVerificationError extends Error {
   constructor(message: string) {
@@ -113,7 +143,7 @@ export interface PspGateway {
   /**
    * Verifies signature and timestamp on the raw body BEFORE anything is parsed, then maps the
    * event. Throws WebhookVerificationError when it does not verify, IgnoredWebhookEvent when
-   * it verifies but is not for FinCore.
+   * it verifies but is not for FinCore, MalformedWebhookEvent when it verifies but is unreadable.
    */
   verifyWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, nowMs: number): PspWebhookEvent;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { WebhookVerificationError } from '../../src/psp/gateway.ts';
+import { IgnoredWebhookEvent, MalformedWebhookEvent, WebhookVerificationError } from '../../src/psp/gateway.ts';
 import { createSimulatorGateway } from '../../src/psp/simulator/adapter.ts';
 
 const SECRET = 'whsec_unit_test_secret';
@@ -165,12 +165,14 @@ test('rejects malformed headers: no t, no v1, garbage', () => {
   );
 });
 
-test('malformed JSON with a valid signature is still a WebhookVerificationError', () => {
+test('malformed JSON with a valid signature is the content\'s problem, not the signature\'s: MalformedWebhookEvent', () => {
   const body = '{"id": "simevt_1", "type": ';
-  assertRejected(() => gateway.verifyWebhook(Buffer.from(body), headerFor(body), NOW_MS), /not valid JSON/);
+  assert.throws(() => gateway.verifyWebhook(Buffer.from(body), headerFor(body), NOW_MS), (err: unknown) => err instanceof MalformedWebhookEvent && /not valid JSON/.test(err.reason));
 });
 
-test('a validly signed event of the wrong shape is rejected', () => {
-  const body = JSON.stringify({ id: 'simevt_2', type: 'payout.paid', created: NOW_S, data: { object: {} } });
-  assertRejected(() => gateway.verifyWebhook(Buffer.from(body), headerFor(body), NOW_MS), /unsupported webhook event type/);
+test('a validly signed event of the wrong shape is MalformedWebhookEvent; of another type, IgnoredWebhookEvent', () => {
+  const shapeless = JSON.stringify({ id: 'simevt_3', type: 'charge.succeeded', created: NOW_S, data: {} });
+  assert.throws(() => gateway.verifyWebhook(Buffer.from(shapeless), headerFor(shapeless), NOW_MS), (err: unknown) => err instanceof MalformedWebhookEvent && /no data.object/.test(err.reason));
+  const payout = JSON.stringify({ id: 'simevt_2', type: 'payout.paid', created: NOW_S, data: { object: {} } });
+  assert.throws(() => gateway.verifyWebhook(Buffer.from(payout), headerFor(payout), NOW_MS), (err: unknown) => err instanceof IgnoredWebhookEvent && err.eventId === 'simevt_2');
 });

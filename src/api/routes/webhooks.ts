@@ -23,7 +23,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: FlowContext): Pro
           tags: ['webhooks'],
           summary: `The ${ctx.psp.name} PSP's signed event (header ${signatureHeader}: t=<unix>,v1=<hex hmac-sha256 of t.body>)`,
           response: {
-            200: { type: 'object', properties: { received: { type: 'boolean' }, duplicate: { type: 'boolean' }, ignored: { type: 'boolean' } } },
+            200: { type: 'object', properties: { received: { type: 'boolean' }, duplicate: { type: 'boolean' }, ignored: { type: 'boolean' }, malformed: { type: 'boolean' } } },
             ...errorResponses,
           },
         },
@@ -31,9 +31,10 @@ export async function webhookRoutes(app: FastifyInstance, ctx: FlowContext): Pro
       async (request, reply) => {
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         try {
-          const { result } = await ingestPspWebhook(ctx, raw, request.headers);
+          const { eventId, result, malformedReason } = await ingestPspWebhook(ctx, raw, request.headers);
           webhookIntake.inc({ result });
-          return reply.code(200).send({ received: true, duplicate: result === 'duplicate', ignored: result === 'not_for_fincore' });
+          if (result === 'malformed') request.log.warn({ pspEventId: eventId, reason: malformedReason }, 'signed PSP webhook is unreadable: kept in psp_events for an operator, acknowledged');
+          return reply.code(200).send({ received: true, duplicate: result === 'duplicate', ignored: result === 'not_for_fincore', malformed: result === 'malformed' });
         } catch (error) {
           if (error instanceof WebhookVerificationError) webhookIntake.inc({ result: 'rejected_signature' });
           if (error instanceof WebhookVerificationError) throw new ParameterInvalid(`Webhook rejected: ${error.message}`, signatureHeader);

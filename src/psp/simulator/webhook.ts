@@ -5,7 +5,16 @@
  * Signature header: `FinCore-PSP-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, `${t}.${rawBody}`)>`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { WebhookVerificationError, type PspOutcome, type PspWebhookEvent } from '../gateway.ts';
+import { unstorableText } from '../../domain/text.ts';
+import {
+  IgnoredWebhookEvent,
+  MalformedWebhookEvent,
+  WebhookVerificationError,
+  secretFingerprint,
+  type MappedWebhookEvent,
+  type PspOutcome,
+  type PspWebhookEvent,
+} from '../gateway.ts';
 
 export const SIGNATURE_HEADER = 'fincore-psp-signature';
 export const WEBHOOK_TOLERANCE_SECONDS = 300;
@@ -153,38 +162,52 @@ export function verifySimulatorWebhook(
   }
   if (!matched) throw new WebhookVerificationError('no v1 signature matches the body');
 
-  // Signature verified: only now is the body parsed.
+  // Signature verified: only now is the body parsed. From here on the PSP did send these bytes,
+  // so a problem is the content's (MalformedWebhookEvent, kept and acknowledged), not the signature's.
+  const fingerprint = secretFingerprint(secret);
   let payload: unknown;
   try {
     payload = JSON.parse(rawBody.toString('utf8'));
   } catch {
-    throw new WebhookVerificationError('webhook body is not valid JSON');
+    throw new MalformedWebhookEvent('the body is not valid JSON', fingerprint);
   }
-  return mapWebhookEvent(payload);
+  const unstorable = unstorableText(payload);
+  if (unstorable) throw new MalformedWebhookEvent(unstorable, fingerprint);
+  let mapped: MappedWebhookEvent;
+  try {
+    mapped = mapWebhookEvent(payload);
+  } catch (error) {
+    if (error instanceof SimulatorObjectError) throw new MalformedWebhookEvent(error.message, fingerprint);
+    throw error;
+  }
+  return { ...mapped, secretFingerprint: fingerprint };
 }
 
-/** Maps a parsed (already verified) simulator event to a PspWebhookEvent. */
-export function mapWebhookEvent(payload: unknown): PspWebhookEvent {
-  if (!isObject(payload)) throw new WebhookVerificationError('webhook body is not a JSON object');
+/**
+ * Maps a parsed (already verified) simulator event to FinCore's terms. Throws SimulatorObjectError
+ * for a body of the wrong shape, IgnoredWebhookEvent for an event type FinCore does not act on.
+ */
+export function mapWebhookEvent(payload: unknown): MappedWebhookEvent {
+  if (!isObject(payload)) throw new SimulatorObjectError('webhook body is not a JSON object');
   const eventId = payload['id'];
-  if (typeof eventId !== 'string' || eventId.length === 0) throw new WebhookVerificationError('webhook event has no id');
+  if (typeof eventId !== 'string' || eventId.length === 0) throw new SimulatorObjectError('webhook event has no id');
   const type = payload['type'];
-  if (typeof type !== 'string') throw new WebhookVerificationError('webhook event has no type');
+  if (typeof type !== 'string') throw new SimulatorObjectError('webhook event has no type');
   const objectType = type.startsWith('charge.') ? 'charge' : type.startsWith('refund.') ? 'refund' : null;
-  if (objectType === null) throw new WebhookVerificationError(`unsupported webhook event type ${type}`);
+  if (objectType === null) throw new IgnoredWebhookEvent(eventId, type);
   const data = payload['data'];
   const object = isObject(data) ? data['object'] : undefined;
-  if (!isObject(object)) throw new WebhookVerificationError('webhook event has no data.object');
+  if (!isObject(object)) throw new SimulatorObjectError('webhook event has no data.object');
   const reference = object['reference'];
   if (typeof reference !== 'string' || reference.length === 0) {
-    throw new WebhookVerificationError('webhook data.object has no reference');
+    throw new SimulatorObjectError('webhook data.object has no reference');
   }
   let outcome: PspOutcome;
   try {
     outcome = objectType === 'charge' ? mapChargeObject(object) : mapRefundObject(object);
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
-    throw new WebhookVerificationError(`webhook data.object is not a valid ${objectType}: ${detail}`);
+    throw new SimulatorObjectError(`webhook data.object is not a valid ${objectType}: ${detail}`);
   }
   return { eventId, type, objectType, reference, outcome, payload };
 }

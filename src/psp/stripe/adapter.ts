@@ -9,15 +9,19 @@
  * STRIPE_API_BASE points the SDK at a Stripe-compatible server (FinCore's simulator in tests).
  */
 import Stripe from 'stripe';
+import { unstorableText } from '../../domain/text.ts';
 import {
   IgnoredWebhookEvent,
+  MalformedWebhookEvent,
   PspTransientError,
+  secretFingerprint,
   WebhookVerificationError,
   type CreateChargeRequest,
   type CreateRefundRequest,
   type PspGateway,
   type PspLookup,
   type PspOutcome,
+  type MappedWebhookEvent,
   type PspWebhookEvent,
 } from '../gateway.ts';
 import { FINCORE_ID, StripeShapeError, isStripeErrorLike, mapPaymentIntent, mapRefund, mapStripeEvent, outcomeOfCreateError } from './mapping.ts';
@@ -77,6 +81,8 @@ export function createStripeGateway(options: StripeGatewayOptions): PspGateway {
       throw error;
     }
   }
+
+  const fingerprint = secretFingerprint(options.webhookSecret);
 
   return {
     name: 'stripe',
@@ -161,21 +167,34 @@ export function createStripeGateway(options: StripeGatewayOptions): PspGateway {
     verifyWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, nowMs: number): PspWebhookEvent {
       const signature = header(headers, 'stripe-signature');
       if (!signature) throw new WebhookVerificationError('missing Stripe-Signature header');
-      let event: Stripe.Event;
       try {
-        event = stripe.webhooks.constructEvent(rawBody, signature, options.webhookSecret, STRIPE_WEBHOOK_TOLERANCE_SECONDS, undefined, nowMs);
+        // The signature alone first: a body that verifies but does not parse is the content's
+        // problem, not the signature's, and must not be reported as one.
+        stripe.webhooks.signature?.verifyHeader(rawBody, signature, options.webhookSecret, STRIPE_WEBHOOK_TOLERANCE_SECONDS, undefined, nowMs);
+        if (!stripe.webhooks.signature) throw new Error('the Stripe SDK has no signature helper');
       } catch (error) {
         // The SDK's message goes on with documentation links: the first sentence says it all.
         throw new WebhookVerificationError((error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim() ?? 'invalid signature');
       }
-      let mapped: PspWebhookEvent | null;
+      let event: unknown;
+      try {
+        event = JSON.parse(rawBody.toString('utf8'));
+      } catch {
+        throw new MalformedWebhookEvent('the body is not valid JSON', fingerprint);
+      }
+      const unstorable = unstorableText(event);
+      if (unstorable) throw new MalformedWebhookEvent(unstorable, fingerprint);
+      let mapped: MappedWebhookEvent | null;
       try {
         mapped = mapStripeEvent(event);
       } catch (error) {
-        throw new WebhookVerificationError(`unreadable event: ${error instanceof Error ? error.message : String(error)}`);
+        throw new MalformedWebhookEvent(error instanceof Error ? error.message : String(error), fingerprint);
       }
-      if (!mapped) throw new IgnoredWebhookEvent(event.id, event.type);
-      return mapped;
+      if (!mapped) {
+        const { id, type } = event as { id?: unknown; type?: unknown };
+        throw new IgnoredWebhookEvent(String(id), String(type));
+      }
+      return { ...mapped, secretFingerprint: fingerprint };
     },
   };
 }

@@ -1,11 +1,11 @@
 /**
  * Pure mapping between Stripe's objects and FinCore's PSP terms: PaymentIntent and Refund
  * statuses to PspOutcome, Stripe errors to FinCore's permanent / transient classes, and Stripe
- * events to PspWebhookEvent. No I/O here, so every rule is unit-tested without a server.
+ * events to MappedWebhookEvent. No I/O here, so every rule is unit-tested without a server.
  *
  * FinCore's id travels in `metadata.fincore_id` (and as the Idempotency-Key of the create call).
  */
-import { PspPermanentError, PspTransientError, type PspOutcome, type PspWebhookEvent } from '../gateway.ts';
+import { PspPermanentError, PspTransientError, type PspOutcome, type MappedWebhookEvent } from '../gateway.ts';
 
 /** The metadata key carrying the FinCore charge or refund id. */
 export const FINCORE_ID = 'fincore_id';
@@ -137,7 +137,7 @@ const REFUND_EVENTS = new Set(['refund.created', 'refund.updated', 'refund.faile
  * A verified Stripe event -> FinCore's terms; null for an event FinCore does not act on (another
  * type, or an object FinCore did not create: no fincore_id in its metadata).
  */
-export function mapStripeEvent(event: unknown): PspWebhookEvent | null {
+export function mapStripeEvent(event: unknown): MappedWebhookEvent | null {
   if (!isObject(event) || event['object'] !== 'event') throw new StripeShapeError('expected an event');
   const eventId = str(event, 'id');
   const type = str(event, 'type');
