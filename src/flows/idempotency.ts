@@ -56,6 +56,15 @@ export function keyInUse(key: string): IdempotencyKeyInUse {
   return new IdempotencyKeyInUse(`There is currently another in-progress request using this Idempotency-Key (${key}). Retry after the first request has completed.`);
 }
 
+/**
+ * The live answer stored under the request's key, if any, for a lookup outside a transaction:
+ * the stored response to replay, or IdempotencyKeyReused when it answered another request.
+ */
+export async function liveAnswer(pool: pg.Pool, request: IdempotentRequest): Promise<ApiResponse | undefined> {
+  const stored = await findIdempotencyRecord(pool, request.scope, request.key);
+  return stored && replayOrReject(stored, request);
+}
+
 /** The endpoint begins its work: a refusal from here on is stored under the key. */
 export function markStarted(request: IdempotentRequest | undefined): void {
   if (request) request.started = true;
@@ -93,8 +102,8 @@ export async function storeIdempotentResponse(tx: Queryable, request: Idempotent
 export async function answerRefusal(pool: pg.Pool, request: IdempotentRequest | undefined, refusal: ApiResponse): Promise<{ response: ApiResponse; replayed: boolean }> {
   if (!request) return { response: refusal, replayed: false };
   if (!request.started) {
-    const stored = await findIdempotencyRecord(pool, request.scope, request.key);
-    return stored ? { response: replayOrReject(stored, request), replayed: true } : { response: refusal, replayed: false };
+    const stored = await liveAnswer(pool, request);
+    return stored ? { response: stored, replayed: true } : { response: refusal, replayed: false };
   }
   return inTransaction(pool, async (tx) => {
     const claim = await claimKey(tx, request.scope, request.key);

@@ -13,8 +13,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ParameterInvalid } from '../../domain/errors.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from '../../domain/idempotency.ts';
-import { findIdempotencyRecord } from '../../db/idempotency.ts';
-import { answerRefusal, replayOrReject, type ApiResponse, type IdempotentRequest } from '../../flows/idempotency.ts';
+import { answerRefusal, liveAnswer, type ApiResponse, type IdempotentRequest } from '../../flows/idempotency.ts';
 import type pg from 'pg';
 
 declare module 'fastify' {
@@ -78,8 +77,8 @@ export function registerIdempotency(app: FastifyInstance, pool: pg.Pool, options
     };
     request.idempotency = idempotency;
     if (request.routeOptions.config.idempotencyLookupInFlow) return;
-    const stored = await findIdempotencyRecord(pool, idempotency.scope, header);
-    if (stored) return sendApiResponse(reply, replayOrReject(stored, idempotency), true);
+    const stored = await liveAnswer(pool, idempotency);
+    if (stored) return sendApiResponse(reply, stored, true);
   });
 }
 
