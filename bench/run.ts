@@ -5,6 +5,7 @@
  *   npm run bench -- --embedded         embedded PGlite in a temporary data dir
  *   npm run bench -- --scale            + 200,000 charges and 1,000,000 refunds of history
  *   npm run bench -- --quick            shorter runs, smaller backlog (iterating)
+ *   npm run bench -- --fairness         one merchant's flood vs another's p99 (bench/fairness.ts)
  *   npm run bench -- --help             every flag
  *
  * Everything it starts (FinCore processes, the PSP simulator, pgbench) is stopped at the end,
@@ -92,6 +93,8 @@ const HELP = `usage: npm run bench -- [flags]
   --scale-refunds <n>   --scale history refunds (default 1000000)
   --skip <list>         phases to leave out: ${PHASES.join(',')}
   --no-explain          do not capture EXPLAIN (ANALYZE, BUFFERS) of the hot statements
+  --fairness            only the fairness scenario (bench/fairness.ts): merchant B's p99 quiet and
+                        while merchant A floods, and their ratio; --duration, --b-rate (50), --flood-rate (2000)
 Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres: the bench creates
 fincore_bench_<pid> there and drops it), PGBENCH (default /usr/bin/pgbench); FINCORE_* variables
 you set (e.g. FINCORE_DB_POOL_SIZE, FINCORE_WORKER_BATCH) reach the FinCore processes, except those
@@ -458,7 +461,12 @@ async function main(): Promise<{ results: Results; options: Options }> {
     HOST: '127.0.0.1',
     PORT: String(apiPort),
     FINCORE_ADMIN_KEY: adminKey,
+    // Throughput runs: every limit off (the simulator's webhooks alone exceed the webhook limit
+    // in the worker run). The fairness scenario (--fairness) measures the limits.
     FINCORE_RATE_LIMIT_PER_S: '0',
+    FINCORE_RATE_LIMIT_ADMIN_PER_S: '0',
+    FINCORE_RATE_LIMIT_WEBHOOK_PER_S: '0',
+    FINCORE_RATE_LIMIT_ADDRESS_PER_S: '0',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     FINCORE_SIM_URL: simUrl,
     FINCORE_SIM_SETTLE_MS: '0',
@@ -1030,6 +1038,19 @@ function report(results: Results, options: Options): void {
   out.push(`(headline: ${headline} connections, ${data} tables${options.embedded ? '; embedded: no pgbench' : ''})`);
   out.push(results.summary_line);
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+if (process.argv.includes('--fairness')) {
+  // Its own scenario (bench/fairness.ts): one API process, two merchants, no other phase.
+  const { runFairness } = await import('./fairness.ts');
+  await runFairness(process.argv.slice(2)).then(
+    () => process.exit(0),
+    async (error: unknown) => {
+      log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      await stopAll(8000);
+      process.exit(1);
+    },
+  );
 }
 
 main().then(

@@ -63,7 +63,7 @@ async function seedData(): Promise<string> {
 }
 
 async function newestCharge(): Promise<string> {
-  const list = await api<{ data: { id: string; refunds?: unknown[] }[] }>('GET', '/v1/admin/charges?limit=100&status=succeeded', adminKey!);
+  const list = await api<{ data: { id: string }[] }>('GET', '/v1/admin/charges?limit=100&status=succeeded', adminKey!);
   const charge = list.data[list.data.length - 1];
   if (!charge) throw new Error('no succeeded charge to show: run with --seed');
   return charge.id;

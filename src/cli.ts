@@ -67,7 +67,7 @@ async function runUntilSignal(config: Config, components: Components): Promise<v
 }
 
 async function withDatabase<T>(config: Config, work: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, namedStatements: config.dbNamedStatements });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2, namedStatements: config.dbNamedStatements, tls: config.dbTls });
   try {
     await migrate(db.pool);
     return await work(db);

@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { isFailpoint, type Failpoint } from './api/failpoints.ts';
+import type { RateLimits } from './api/plugins/rate-limit.ts';
+import { isSslMode, SSL_MODES, type DatabaseTls } from './db/tls.ts';
 import { faultsFromEnv, type SimFaults } from './psp-simulator/server.ts';
 import { IDEMPOTENCY_TTL_HOURS } from './domain/idempotency.ts';
 
@@ -93,6 +95,10 @@ export interface Config {
     jobMaxAttempts: number;
     /** Deliver to loopback, private and link-local addresses (local development, tests). */
     allowPrivateNetworks: boolean;
+    /** Issue 14: enabled endpoints per merchant, webhook jobs in flight per merchant, the breaker. */
+    maxEndpoints: number;
+    merchantConcurrency: number;
+    breaker: { failureThreshold: number; openAfterMs: number; pauseMs: number };
   };
   /** Idempotency-Key records: how long they count, and the purge of expired ones. */
   idempotency: {
@@ -103,6 +109,8 @@ export interface Config {
     purgeBatch: number;
   };
   dbPoolSize: number;
+  /** TLS to the PostgreSQL server: PGSSLMODE and FINCORE_DB_CA_FILE (db/tls.ts). */
+  dbTls: DatabaseTls;
   /**
    * Named prepared statements for the one-call writes (server only). Off behind a pooler that
    * hands each transaction a different server connection (PgBouncer in transaction mode before
@@ -111,7 +119,12 @@ export interface Config {
   dbNamedStatements: boolean;
   logLevel: string;
   bodyLimitBytes: number;
-  rateLimitPerSecond: number;
+  /** Request rate limits per API process (api/plugins/rate-limit.ts; README "Rate limits"). */
+  rateLimits: RateLimits;
+  /** FINCORE_TRUST_PROXY: whose X-Forwarded-For names the client (false: nobody's; the TCP peer is the client). */
+  trustProxy: boolean | number | string[];
+  /** FINCORE_API_KEY_CACHE_MS: how long a revoked API key may still work in another API process. */
+  apiKeyCacheMs: number;
   /** FINCORE_FAILPOINTS: crash points armed for tests; empty in any real deployment. */
   failpoints: Failpoint[];
 }
@@ -275,7 +288,60 @@ function webhooks(env: NodeJS.ProcessEnv): Config['webhooks'] {
     concurrency: int(env, 'FINCORE_WEBHOOK_CONCURRENCY', 16, 1, 10_000),
     jobMaxAttempts: 10_000,
     allowPrivateNetworks: bool(env, 'FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
+    maxEndpoints: int(env, 'FINCORE_WEBHOOK_MAX_ENDPOINTS', 16, 1, 1000),
+    merchantConcurrency: int(env, 'FINCORE_WEBHOOK_MERCHANT_CONCURRENCY', 8, 1, 10_000),
+    breaker: {
+      failureThreshold: int(env, 'FINCORE_WEBHOOK_BREAKER_FAILURES', 10, 1, 100_000),
+      openAfterMs: int(env, 'FINCORE_WEBHOOK_BREAKER_OPEN_AFTER_MS', 60_000, 0, 86_400_000),
+      pauseMs: int(env, 'FINCORE_WEBHOOK_BREAKER_PAUSE_MS', 60_000, 100, 86_400_000),
+    },
   };
+}
+
+function dbTls(env: NodeJS.ProcessEnv): DatabaseTls {
+  const mode = str(env, 'PGSSLMODE', '');
+  if (mode !== '' && !isSslMode(mode)) throw new ConfigError(`PGSSLMODE must be one of ${SSL_MODES.join(', ')}, got "${mode}"`);
+  return { sslMode: mode === '' ? undefined : mode, caFile: str(env, 'FINCORE_DB_CA_FILE', '') };
+}
+
+function rateLimits(env: NodeJS.ProcessEnv): RateLimits {
+  return {
+    // One API process serves ~340-550 requests/s (bench/README.md): one merchant may take a fifth
+    // to a third of that, so a flood from one leaves the others most of the process.
+    merchantPerSecond: int(env, 'FINCORE_RATE_LIMIT_PER_S', 100, 0, 1_000_000),
+    adminPerSecond: int(env, 'FINCORE_RATE_LIMIT_ADMIN_PER_S', 200, 0, 1_000_000),
+    webhookPerSecond: int(env, 'FINCORE_RATE_LIMIT_WEBHOOK_PER_S', 1000, 0, 1_000_000),
+    addressPerSecond: int(env, 'FINCORE_RATE_LIMIT_ADDRESS_PER_S', 50, 0, 1_000_000),
+    authFailures: int(env, 'FINCORE_RATE_LIMIT_AUTH_FAILURES', 20, 0, 1_000_000),
+    authFailureWindowMs: int(env, 'FINCORE_RATE_LIMIT_AUTH_FAILURE_WINDOW_S', 60, 1, 86_400) * 1000,
+  };
+}
+
+/**
+ * `false` (default): the TCP peer is the client. `true`: trust every X-Forwarded-For hop (only
+ * when nothing but the proxy can reach the process). A number: trust that many proxy hops.
+ * Otherwise a comma-separated list of proxy addresses or CIDRs (e.g. the VPC's, for the ALB).
+ */
+function trustProxy(env: NodeJS.ProcessEnv): Config['trustProxy'] {
+  const raw = str(env, 'FINCORE_TRUST_PROXY', 'false').trim();
+  if (raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return int(env, 'FINCORE_TRUST_PROXY', 0, 0, 100);
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  for (const entry of entries) {
+    const valid = entry.includes('/') ? isValidCidr(entry) : ipaddr.isValid(entry);
+    if (!valid) throw new ConfigError(`FINCORE_TRUST_PROXY: "${entry}" is not an IP address or CIDR (or use true, false, a hop count)`);
+  }
+  return entries;
+}
+
+function isValidCidr(entry: string): boolean {
+  try {
+    ipaddr.parseCIDR(entry);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -349,10 +415,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       purgeBatch: int(env, 'FINCORE_IDEMPOTENCY_PURGE_BATCH', 500, 1, 10_000),
     },
     dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
+    dbTls: dbTls(env),
     dbNamedStatements: bool(env, 'FINCORE_DB_NAMED_STATEMENTS', true),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
-    rateLimitPerSecond: int(env, 'FINCORE_RATE_LIMIT_PER_S', 1000, 0, 1_000_000),
+    rateLimits: rateLimits(env),
+    trustProxy: trustProxy(env),
+    apiKeyCacheMs: int(env, 'FINCORE_API_KEY_CACHE_MS', 5000, 0, 60_000),
     failpoints: failpoints(env),
   };
 }

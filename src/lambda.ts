@@ -113,6 +113,6 @@ export const handler = createHandler(async () => {
   if (!config.databaseUrl) throw new ConfigError('the Lambda worker needs a PostgreSQL server (DATABASE_URL, PGHOST or FINCORE_DB_SECRET_ARN)');
   const logger = pino({ level: config.logLevel });
   logWebhookSecrets(config, logger);
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, namedStatements: config.dbNamedStatements });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, namedStatements: config.dbNamedStatements, tls: config.dbTls });
   return { ctx: flowContext(db, config), config, logger };
 });

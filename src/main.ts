@@ -51,7 +51,7 @@ export async function startFinCore(config: Config, components: Components, logge
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'));
   };
   try {
-    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, namedStatements: config.dbNamedStatements });
+    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, namedStatements: config.dbNamedStatements, tls: config.dbTls });
     closers.push(() => db.close());
     const applied = await migrate(db.pool);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
@@ -82,7 +82,7 @@ export async function startFinCore(config: Config, components: Components, logge
     observeQueue(db.pool);
 
     if (components.api) {
-      const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimitPerSecond: config.rateLimitPerSecond, logger: logger.child({ component: 'api' }), version: VERSION, failpoints: new Failpoints(new Set(config.failpoints)), idempotencyTtlHours: config.idempotency.ttlHours });
+      const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimits: config.rateLimits, trustProxy: config.trustProxy, apiKeyCacheMs: config.apiKeyCacheMs, logger: logger.child({ component: 'api' }), version: VERSION, failpoints: new Failpoints(new Set(config.failpoints)), idempotencyTtlHours: config.idempotency.ttlHours });
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -110,7 +110,15 @@ export async function startFinCore(config: Config, components: Components, logge
         closers.push(() => worker.stop());
         const webhookWorker: RunningWorker = await startWorker(
           ctx,
-          { ...config.worker, concurrency: config.webhooks.concurrency, batchSize: Math.min(config.worker.batchSize, config.webhooks.concurrency), jobTypes: ['WEBHOOK'] },
+          // Claimed fairly across merchants, a quarter of the lane at a time: a claim waits for
+          // that much room, not for every hanging delivery of the previous batch to finish.
+          {
+            ...config.worker,
+            concurrency: config.webhooks.concurrency,
+            batchSize: Math.max(1, Math.min(config.worker.batchSize, Math.floor(config.webhooks.concurrency / 4))),
+            jobTypes: ['WEBHOOK'],
+            merchantCap: config.webhooks.merchantConcurrency,
+          },
           logger.child({ component: 'webhook-worker' }),
         );
         closers.push(() => webhookWorker.stop());

@@ -24,7 +24,7 @@ import {
 interface ChargeDetail {
   object: string;
   merchant_id: string;
-  charge: ChargeBody & { refunds: RefundBody[] };
+  charge: ChargeBody;
   refundable_amount: number;
   ledger: { movement: string; account: string; amount: number; currency: string; refund_id: string | null }[];
   events: { type: string; sequence: number; data: { object_id: string }; cause: { type: string } }[];
@@ -147,7 +147,7 @@ describe('metrics and the admin API', () => {
     assert.equal(detail.status, 200);
     assert.equal(detail.body.merchant_id, shop.id);
     assert.equal(detail.body.refundable_amount, 5500);
-    assert.deepEqual(detail.body.charge.refunds.map((r) => r.id), [refund.id]);
+    assert.deepEqual(detail.body.charge.refunds.data.map((r) => r.id), [refund.id]);
     assert.equal(detail.body.ledger.length, 6);
     assert.equal(detail.body.ledger.reduce((sum, p) => sum + p.amount, 0), 0);
     assert.deepEqual(detail.body.events.map((e) => [e.type, e.sequence]), [

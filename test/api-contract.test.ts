@@ -347,9 +347,9 @@ describe('API contract', () => {
       const got = await api<ChargeBody>(url, 'GET', `/v1/charges/${base.id}`, { key: keyA });
       assert.equal(got.status, 200);
       assertChargeShape(got.body);
-      assert.deepEqual(got.body.refunds.map((r) => r.id), ids);
-      assert.deepEqual(got.body.refunds.map((r) => r.amount), [1000, 500, 2500]);
-      for (const r of got.body.refunds) assertRefundShape(r);
+      assert.deepEqual(got.body.refunds.data.map((r) => r.id), ids);
+      assert.deepEqual(got.body.refunds.data.map((r) => r.amount), [1000, 500, 2500]);
+      for (const r of got.body.refunds.data) assertRefundShape(r);
       assert.equal(got.body.amount_refunded, 4000);
       assert.equal(got.body.refunded, true);
     });
@@ -370,8 +370,8 @@ describe('API contract', () => {
       const got = await api<ChargeBody>(url, 'GET', `/v1/charges/${base.id}`, { key: keyA });
       assert.equal(got.body.amount_refunded, 0);
       assert.equal(got.body.refunded, false);
-      assert.deepEqual(got.body.refunds.map((r) => r.id), [r1.body.id, r2.body.id]);
-      assert.deepEqual(got.body.refunds.map((r) => r.status), ['failed', 'failed']);
+      assert.deepEqual(got.body.refunds.data.map((r) => r.id), [r1.body.id, r2.body.id]);
+      assert.deepEqual(got.body.refunds.data.map((r) => r.status), ['failed', 'failed']);
     });
 
     it('a partial succeeded refund: amount_refunded set, refunded false', async () => {
@@ -458,7 +458,7 @@ describe('API contract', () => {
       assertError(await refund({ charge_id: chargeA.id }, keyB), 404, 'invalid_request_error', 'resource_missing', 'charge_id');
       assertError(await refund({ charge_id: chargeA.id, amount: 100 }, keyB), 404, 'invalid_request_error', 'resource_missing', 'charge_id');
       const got = await api<ChargeBody>(url, 'GET', `/v1/charges/${chargeA.id}`, { key: keyA });
-      assert.deepEqual(got.body.refunds.map((r) => r.id), [refundA.id]);
+      assert.deepEqual(got.body.refunds.data.map((r) => r.id), [refundA.id]);
     });
 
     it("B's lists never contain A's objects", async () => {

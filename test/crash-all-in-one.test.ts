@@ -119,7 +119,7 @@ describe('kill -9 of the all-in-one process', () => {
     const refundId = refunded.body.id;
     await eventually(async () => ((await call<RefundBody>(url, 'GET', `/v1/refunds/${refundId}`, { key: apiKey })).body.status === 'succeeded' ? true : undefined), 20_000, 'the refund to settle');
     const settled = await call<ChargeBody>(url, 'GET', `/v1/charges/${chargeId}`, { key: apiKey });
-    assert.deepEqual(settled.body.refunds.map((r) => r.id), [refundId], 'exactly one refund exists');
+    assert.deepEqual(settled.body.refunds.data.map((r) => r.id), [refundId], 'exactly one refund exists');
     assert.equal(settled.body.amount_refunded, 1500);
     // The PSP saw each once: the job committed with it ran once, nothing resubmitted it.
     const calls = await pspCreateCalls(psp.url);

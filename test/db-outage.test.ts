@@ -23,7 +23,7 @@ describe('database unreachable', () => {
     pool = new pg.Pool({ host: '127.0.0.1', port: 9, user: 'postgres', connectionTimeoutMillis: 2000 });
     pool.on('error', () => {});
     const ctx = { pool, psp: createSimulatorGateway({ baseUrl: 'http://127.0.0.1:9', webhookSecret: 'x' }), wakeup: new JobWakeup(pool, false), jobMaxAttempts: 3, refundFacts: new RefundFactsCache(), pspReferences: pspReferenceWriters(pool), jobReads: jobReaders(pool), webhooks: loadConfig({}).webhooks };
-    app = await buildApp({ ctx, adminKey: 'adm', bodyLimitBytes: 65536, rateLimitPerSecond: 0, logger: pino({ level: 'silent' }), version: 'test' });
+    app = await buildApp({ ctx, adminKey: 'adm', bodyLimitBytes: 65536, logger: pino({ level: 'silent' }), version: 'test' });
   });
   after(async () => {
     await app.close();

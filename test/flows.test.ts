@@ -95,7 +95,7 @@ for (const psp of ['simulator', 'stripe']) describe(`charge and refund flows, pe
       const final = await waitForCharge(fincore.url, apiKey, charge.id);
       assert.equal(final.amount_refunded, 5000);
       assert.equal(final.refunded, true);
-      assert.deepEqual(final.refunds.map((r) => [r.id, r.amount, r.status]), [
+      assert.deepEqual(final.refunds.data.map((r) => [r.id, r.amount, r.status]), [
         [partial.id, 1500, 'succeeded'],
         [rest.id, 3500, 'succeeded'],
       ]);
@@ -156,7 +156,7 @@ for (const psp of ['simulator', 'stripe']) describe(`charge and refund flows, pe
 
     const final = await waitForCharge(fincore.url, apiKey, charge.id);
     assert.equal(final.amount_refunded, 0);
-    assert.deepEqual(final.refunds.map((r) => [r.id, r.status]), [
+    assert.deepEqual(final.refunds.data.map((r) => [r.id, r.status]), [
       [first.id, 'failed'],
       [whole.id, 'failed'],
     ]);

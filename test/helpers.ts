@@ -64,6 +64,9 @@ export function testConfig(env: Record<string, string>): Config {
     FINCORE_SIM_SETTLE_MS: '10',
     FINCORE_WORKER_POLL_MS: '100',
     FINCORE_JOB_BACKOFF_BASE_MS: '50',
+    // Tests poll one merchant's objects in parallel far above a real client's rate; the per-merchant
+    // limit is tested where it is set (test/security/rate-limit.test.ts). The other limits stay on.
+    FINCORE_RATE_LIMIT_PER_S: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
@@ -158,7 +161,7 @@ export interface ChargeBody {
   amount: number;
   amount_refunded: number;
   refunded: boolean;
-  refunds: RefundBody[];
+  refunds: { object: 'list'; data: RefundBody[]; has_more: boolean; url: string };
   failure_code: string | null;
   [k: string]: unknown;
 }

@@ -355,7 +355,8 @@ describe('Payment Service: Fargate behind an Application Load Balancer', () => {
       { Name: 'PGHOST', Value: getAtt(instanceId, 'Endpoint.Address') },
       { Name: 'PGPORT', Value: '5432' },
       { Name: 'PGDATABASE', Value: 'fincore' },
-      { Name: 'PGSSLMODE', Value: 'no-verify' },
+      { Name: 'PGSSLMODE', Value: 'verify-full' },
+      { Name: 'FINCORE_TRUST_PROXY', Value: getAtt(only(template, 'AWS::EC2::VPC')[0], 'CidrBlock') },
     ]);
     assert.deepEqual(container.PortMappings, [{ ContainerPort: 3000, Protocol: 'tcp' }]);
     assert.deepEqual(container.LinuxParameters, { Capabilities: {}, InitProcessEnabled: true });
@@ -424,7 +425,7 @@ describe('worker: Lambda fed by SQS', () => {
       FINCORE_DB_SECRET_ARN: ref(databaseCredentials),
       FINCORE_PSP_SECRET_ARN: PSP_CREDENTIALS_ARN,
       FINCORE_PSP: 'stripe',
-      PGSSLMODE: 'no-verify',
+      PGSSLMODE: 'verify-full',
       FINCORE_SQS_MAX_RECEIVE_COUNT: '8',
       NODE_OPTIONS: '--enable-source-maps',
     });

@@ -79,7 +79,7 @@ describe('restart on the same embedded data dir', { skip: SKIP }, () => {
     assert.equal(charge.status, 200, 'the API key survived the restart');
     assert.equal(charge.body.status, 'succeeded');
     assert.equal(charge.body.amount_refunded, 1200);
-    assert.deepEqual(charge.body.refunds.map((r) => [r.id, r.amount, r.status]), [[refund.id, 1200, 'succeeded']]);
+    assert.deepEqual(charge.body.refunds.data.map((r) => [r.id, r.amount, r.status]), [[refund.id, 1200, 'succeeded']]);
     const stored = await call<RefundBody>(fincore.url, 'GET', `/v1/refunds/${refund.id}`, { key: apiKey });
     assert.equal(stored.status, 200);
     assert.equal(stored.body.status, 'succeeded');

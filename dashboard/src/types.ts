@@ -69,9 +69,17 @@ export interface Charge {
   refunded: boolean;
   failure_code: string | null;
   failure_message: string | null;
-  refunds?: Refund[];
+  /** The oldest refunds (10 in lists, 100 on the charge detail); has_more: there are others, at url. */
+  refunds?: RefundList;
   created_at: string;
   updated_at: string;
+}
+
+export interface RefundList {
+  object: 'list';
+  data: Refund[];
+  has_more: boolean;
+  url: string;
 }
 
 export interface LedgerEntry {
@@ -106,7 +114,9 @@ export interface ChargeDetail {
   merchant_id: string;
   charge: Charge;
   refundable_amount: number;
+  /** Postings of the charge and of the refunds shown. */
   ledger: LedgerEntry[];
+  /** Events of the charge and of the refunds shown. */
   events: FinCoreEvent[];
 }
 

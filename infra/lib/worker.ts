@@ -58,7 +58,8 @@ export class Worker extends Construct {
         FINCORE_DB_SECRET_ARN: database.secret.secretArn,
         ...(secrets.pspCredentials && { FINCORE_PSP_SECRET_ARN: secrets.pspCredentials.secretArn }),
         FINCORE_PSP: settings.psp,
-        PGSSLMODE: 'no-verify',
+        // Verified against the RDS CA bundle bundled with the function (src/db/tls.ts).
+        PGSSLMODE: 'verify-full',
         // The handler treats the delivery with this receive count as the job's last attempt.
         FINCORE_SQS_MAX_RECEIVE_COUNT: String(jobQueue.maxReceiveCount),
         // The bundle ships a source map; this makes stack traces point at src/.

@@ -12,11 +12,11 @@ import { newId } from '../domain/ids.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { Failpoints } from './failpoints.ts';
 import { errorBody, toContractError } from './errors.ts';
-import { registerAuth } from './plugins/auth.ts';
+import { ApiKeyCache, registerAuth } from './plugins/auth.ts';
 import { registerIdempotency, rememberRefusal, sendApiResponse } from './plugins/idempotency.ts';
 import { ContractError } from '../domain/errors.ts';
 import { IDEMPOTENCY_TTL_HOURS } from '../domain/idempotency.ts';
-import { registerRateLimit } from './plugins/rate-limit.ts';
+import { NO_RATE_LIMITS, registerRateLimit, type RateLimits } from './plugins/rate-limit.ts';
 import { chargeRoutes } from './routes/charges.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -24,6 +24,7 @@ import { merchantRoutes } from './routes/merchants.ts';
 import { refundRoutes } from './routes/refunds.ts';
 import { eventRoutes } from './routes/events.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import { chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema } from './schemas.ts';
@@ -32,8 +33,12 @@ export interface AppOptions {
   ctx: FlowContext;
   adminKey: string;
   bodyLimitBytes: number;
-  /** Requests per second per merchant; 0 turns the limit off. */
-  rateLimitPerSecond: number;
+  /** Rate limits (plugins/rate-limit.ts); none when omitted. */
+  rateLimits?: RateLimits;
+  /** Fastify's trustProxy: whose X-Forwarded-For names the client (FINCORE_TRUST_PROXY). */
+  trustProxy?: boolean | number | string[];
+  /** API key cache TTL, ms: how long a revoked key may still work in another process. */
+  apiKeyCacheMs?: number;
   logger: Logger;
   version: string;
   /** Armed failpoints (tests only); none by default. */
@@ -41,6 +46,9 @@ export interface AppOptions {
   /** How long a stored Idempotency-Key answer counts (FINCORE_IDEMPOTENCY_TTL_HOURS); 24 by default. */
   idempotencyTtlHours?: number;
 }
+
+/** Trust the n proxies nearest to us (Fastify's numeric trustProxy, which its types omit). */
+const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
 
 const ajvOptions: AjvOptions = { allErrors: false, strict: false, allowUnionTypes: true };
 
@@ -56,6 +64,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => newId('req'),
     requestIdHeader: false,
+    trustProxy: typeof options.trustProxy === 'number' ? trustHops(options.trustProxy) : (options.trustProxy ?? false),
     return503OnClosing: true,
     ajv: { customOptions: ajvOptions },
   });
@@ -115,10 +124,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.code(404).send({ error: { type: 'invalid_request_error', code: 'resource_missing', message: `Unrecognized request URL (${request.method} ${request.url}).` } }),
   );
 
+  const failedAuth = await registerRateLimit(app, options.rateLimits ?? NO_RATE_LIMITS);
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'FinCore API', version: options.version, description: 'Charges and refunds, asynchronous, idempotent and auditable. Contract: API.md.' },
+      info: { title: 'FinCore API', version: options.version, description: 'Charges and refunds, asynchronous, idempotent and auditable. Contract: docs/API.md in the repository.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -126,9 +136,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
-  registerAuth(app, ctx.pool, options.adminKey);
+  const keyCache = new ApiKeyCache(options.apiKeyCacheMs);
+  registerAuth(app, ctx.pool, options.adminKey, keyCache, failedAuth);
   registerIdempotency(app, ctx.pool, { ttlHours: options.idempotencyTtlHours ?? IDEMPOTENCY_TTL_HOURS.default });
-  registerRateLimit(app, options.rateLimitPerSecond);
 
   healthRoutes(app, ctx.pool);
   merchantRoutes(app, ctx);
@@ -137,6 +147,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   refundRoutes(app, ctx, failpoints);
   eventRoutes(app, ctx);
   adminRoutes(app, ctx);
+  apiKeyRoutes(app, ctx, keyCache);
   webhookEndpointRoutes(app, ctx);
   await webhookRoutes(app, ctx);
   app.get('/metrics', { config: { auth: 'admin' }, schema: { hide: true } }, async (_request, reply) =>

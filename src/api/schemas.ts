@@ -3,6 +3,8 @@
  * responses, and are the source of the OpenAPI document at /openapi.json.
  */
 import { ParameterInvalid } from '../domain/errors.ts';
+import { EMBEDDED_REFUNDS } from '../domain/objects.ts';
+import { EVENT_TYPES } from '../domain/events.ts';
 
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -76,7 +78,17 @@ export const chargeSchema = {
     refunded: { type: 'boolean' },
     failure_code: nullableString,
     failure_message: nullableString,
-    refunds: { type: 'array', items: { $ref: 'Refund#' }, description: 'Oldest first.' },
+    refunds: {
+      type: 'object',
+      description: `The charge's oldest refunds, at most ${EMBEDDED_REFUNDS}, as a list object; has_more: there are others, all listed (paged) at url. amount_refunded counts every refund.`,
+      required: ['object', 'data', 'has_more', 'url'],
+      properties: {
+        object: { type: 'string', enum: ['list'] },
+        data: { type: 'array', items: { $ref: 'Refund#' }, description: 'Oldest first.' },
+        has_more: { type: 'boolean' },
+        url: { type: 'string', description: '/v1/refunds?charge_id=<charge id>' },
+      },
+    },
     created_at: timestamp,
     updated_at: timestamp,
   },
@@ -136,13 +148,13 @@ export const eventSchema = {
   properties: {
     id: { type: 'string', description: 'Prefix evt_' },
     object: { type: 'string', enum: ['event'] },
-    type: { type: 'string', description: 'charge.created, charge.succeeded, charge.failed, refund.created, refund.succeeded, refund.failed, job.dead_lettered, reconciliation.settled, merchant.created' },
+    type: { type: 'string', description: EVENT_TYPES.join(', ') },
     sequence: { type: 'integer', description: "The object's change number: 1 at creation, +1 per change. Keep the highest seen; drop older deliveries." },
     data: {
       type: 'object',
       required: ['object_type', 'object_id', 'object'],
       properties: {
-        object_type: { type: 'string', enum: ['charge', 'refund', 'job', 'merchant', 'reconciliation'] },
+        object_type: { type: 'string', enum: ['charge', 'refund', 'job', 'merchant', 'reconciliation', 'webhook_endpoint'] },
         object_id: { type: 'string' },
         object: { type: 'object', additionalProperties: true, description: 'Snapshot of the object right after the change.' },
       },

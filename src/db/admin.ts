@@ -156,7 +156,9 @@ export interface AdminEndpointRow {
 
 export async function listEndpointsWithDeliveries(db: Queryable, merchantId: string | undefined): Promise<AdminEndpointRow[]> {
   const { rows } = await db.query<AdminEndpointRow>(
-    `SELECT e.id, e.merchant_id, e.url, e.enabled_events, e.status, e.created_at,
+    // "paused": its circuit breaker is open (as on the merchant's endpoint object).
+    `SELECT e.id, e.merchant_id, e.url, e.enabled_events,
+            CASE WHEN e.status = 'enabled' AND e.paused_until IS NOT NULL THEN 'paused' ELSE e.status END AS status, e.created_at,
             count(d.id) FILTER (WHERE d.status = 'pending')::int AS pending,
             count(d.id) FILTER (WHERE d.status = 'succeeded')::int AS succeeded,
             count(d.id) FILTER (WHERE d.status = 'failed')::int AS failed,

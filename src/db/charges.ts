@@ -1,5 +1,6 @@
 /** SQL for charges (table `payments`) and the refunds read with them. */
 import type { ChargeRecord, Metadata, RefundRecord } from '../domain/objects.ts';
+import type { RefundAmounts } from '../domain/refund.ts';
 import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
 import { namedStatement, type Queryable } from './pool.ts';
 
@@ -35,26 +36,30 @@ export async function findCharges(db: Queryable, chargeIds: readonly string[]): 
   return new Map(rows.map((row) => [row.id, row]));
 }
 
-/** A charge with all its refunds, oldest refund first, in one round trip (LEFT JOIN). */
+/**
+ * A charge with the sums of ALL its refunds per status (what amount_refunded is derived from) and
+ * its first `firstRefunds` + 1 refunds, oldest first (the extra one says has_more), in one round
+ * trip: a charge with thousands of refunds costs one small answer, not all of them.
+ */
 export async function findChargeWithRefunds(
   db: Queryable,
   merchantId: string,
   chargeId: string,
-): Promise<{ charge: ChargeRecord; refunds: RefundRecord[] } | undefined> {
-  const { rows } = await db.query<{ charge: ChargeRecord; refund: RefundRecord | null }>(
-    `SELECT to_jsonb(p) AS charge, to_jsonb(r) AS refund
+  firstRefunds: number,
+): Promise<{ charge: ChargeRecord; amounts: RefundAmounts[]; refunds: RefundRecord[] } | undefined> {
+  const { rows } = await db.query<{ charge: ChargeRecord; amounts: RefundAmounts[]; refunds: RefundRecord[] }>(
+    `SELECT to_jsonb(p) AS charge,
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('status', t.status, 'amount', t.amount)), '[]')
+               FROM (SELECT status, sum(amount) AS amount FROM refunds WHERE payment_id = p.id GROUP BY status) t) AS amounts,
+            (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.id), '[]')
+               FROM (SELECT * FROM refunds WHERE payment_id = p.id ORDER BY id LIMIT $3) r) AS refunds
        FROM payments p
-       LEFT JOIN refunds r ON r.payment_id = p.id
-      WHERE p.id = $1 AND p.merchant_id = $2
-      ORDER BY r.id`,
-    [chargeId, merchantId],
+      WHERE p.id = $1 AND p.merchant_id = $2`,
+    [chargeId, merchantId, firstRefunds + 1],
   );
-  const first = rows[0];
-  if (!first) return undefined;
-  return {
-    charge: reviveCharge(first.charge),
-    refunds: rows.flatMap((row) => (row.refund ? [reviveRefund(row.refund)] : [])),
-  };
+  const row = rows[0];
+  if (!row) return undefined;
+  return { charge: reviveCharge(row.charge), amounts: row.amounts, refunds: row.refunds.map(reviveRefund) };
 }
 
 /** Newest first; `startingAfter` is the last id of the previous page. Fetches limit + 1 to know has_more. */
@@ -69,10 +74,31 @@ export async function listCharges(db: Queryable, merchantId: string, limit: numb
   return rows;
 }
 
-export async function refundsOfCharges(db: Queryable, chargeIds: readonly string[]): Promise<RefundRecord[]> {
-  if (chargeIds.length === 0) return [];
-  const { rows } = await db.query<RefundRecord>('SELECT * FROM refunds WHERE payment_id = ANY($1) ORDER BY id', [chargeIds]);
-  return rows;
+/**
+ * For a page of charges: each one's refund sums per status (over ALL its refunds) and its first
+ * `firstRefunds` + 1 refunds, oldest first. Two queries whatever the page and the refund counts.
+ */
+export async function refundsOfCharges(
+  db: Queryable,
+  chargeIds: readonly string[],
+  firstRefunds: number,
+): Promise<{ amounts: Map<string, RefundAmounts[]>; first: Map<string, RefundRecord[]> }> {
+  const amounts = new Map<string, RefundAmounts[]>();
+  const first = new Map<string, RefundRecord[]>();
+  if (chargeIds.length === 0) return { amounts, first };
+  const sums = await db.query<RefundAmounts & { payment_id: string }>(
+    'SELECT payment_id, status, sum(amount)::bigint AS amount FROM refunds WHERE payment_id = ANY($1) GROUP BY payment_id, status',
+    [chargeIds],
+  );
+  for (const row of sums.rows) amounts.set(row.payment_id, [...(amounts.get(row.payment_id) ?? []), { status: row.status, amount: row.amount }]);
+  const oldest = await db.query<RefundRecord>(
+    `SELECT r.* FROM unnest($1::text[]) AS c(id)
+       CROSS JOIN LATERAL (SELECT * FROM refunds WHERE payment_id = c.id ORDER BY id LIMIT $2) r
+      ORDER BY r.id`,
+    [chargeIds, firstRefunds + 1],
+  );
+  for (const row of oldest.rows) first.set(row.payment_id, [...(first.get(row.payment_id) ?? []), row]);
+  return { amounts, first };
 }
 
 // to_jsonb() turns timestamps into strings and bigints into numbers; restore the record types.

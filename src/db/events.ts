@@ -15,7 +15,7 @@ export interface EventRow {
   id: string;
   merchant_id: string | null;
   type: string;
-  object_type: 'charge' | 'refund' | 'job' | 'merchant' | 'reconciliation';
+  object_type: 'charge' | 'refund' | 'job' | 'merchant' | 'reconciliation' | 'webhook_endpoint';
   object_id: string;
   sequence: number;
   data: Record<string, unknown>;
@@ -76,7 +76,8 @@ export async function findEventOfMerchant(db: Queryable, merchantId: string, eve
 }
 
 /** An object's events in the order they happened (its timeline). */
-export async function eventsOfObject(db: Queryable, objectId: string): Promise<EventRow[]> {
-  const { rows } = await db.query<EventRow>('SELECT * FROM events WHERE object_id = $1 ORDER BY sequence', [objectId]);
+/** The events of these objects (a charge and some of its refunds), oldest first. */
+export async function eventsOfObjects(db: Queryable, objectIds: readonly string[]): Promise<EventRow[]> {
+  const { rows } = await db.query<EventRow>('SELECT * FROM events WHERE object_id = ANY($1::text[]) ORDER BY created_at, id', [objectIds]);
   return rows;
 }

@@ -19,6 +19,8 @@ export interface JobRecord {
   updated_at: Date;
   published_at: Date | null;
   publish_lease_until: Date | null;
+  /** WEBHOOK jobs only: the merchant whose endpoint the delivery goes to (fair claim, per-merchant cap). */
+  merchant_id: string | null;
 }
 
 /** Written in the same transaction as the charge or refund it carries out. */
@@ -68,6 +70,139 @@ export async function claimDueJobs(db: Queryable, workerId: string, limit: numbe
     [workerId, limit, leaseMs],
   );
   return rows;
+}
+
+/**
+ * The webhook lane's claim: fair across merchants. Among the merchants in this claim's window
+ * (MerchantWindow: all of them unless more than 64 wait), each merchant's due jobs take turns, counting
+ * the ones it already has running: a job's turn is (the merchant's jobs running) + (its place
+ * among the merchant's due jobs, oldest first). Lowest turn first, oldest first within a turn. A
+ * merchant with nothing in flight thus goes ahead of one with a backlog being worked on, however
+ * much older that backlog is: its first delivery waits at most for the next free slot, not for
+ * the backlog (100,000 jobs once made it wait 64 s). Counting running jobs (not only this claim's)
+ * keeps it fair across claims of one job each. A merchant never has more than
+ * `merchantCap` jobs running at once (across workers): hanging endpoints of one merchant hold at
+ * most that many of the lane's slots.
+ *
+ * Cost: one index probe per merchant in the window (a skip scan over
+ * jobs_due_webhooks_by_merchant, so a merchant's backlog is never walked), plus at most `limit`
+ * index entries per merchant. The candidates are then locked with
+ * SKIP LOCKED and re-checked (status), as the FIFO claim does. Expired leases are reclaimed
+ * oldest first, as in claimDueJobs.
+ */
+export async function claimWebhookJobs(
+  db: Queryable,
+  workerId: string,
+  limit: number,
+  leaseMs: number,
+  merchantCap: number,
+  window: MerchantWindow = { after: '', merchants: MERCHANT_WINDOW },
+): Promise<JobRecord[]> {
+  const { rows } = await db.query<JobRecord>(
+    `WITH RECURSIVE after_cursor AS (
+       (SELECT merchant_id, 1 AS depth FROM jobs
+         WHERE status = 'queued' AND job_type = 'WEBHOOK' AND merchant_id > $5 ORDER BY merchant_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT j.merchant_id FROM jobs j
+                WHERE j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.merchant_id > a.merchant_id
+                ORDER BY j.merchant_id LIMIT 1), a.depth + 1
+         FROM after_cursor a WHERE a.merchant_id IS NOT NULL AND a.depth < $6
+     ),
+     window_rest AS (SELECT $6 - count(merchant_id) AS room FROM after_cursor),
+     from_start AS (
+       (SELECT merchant_id, 1 AS depth FROM jobs
+         WHERE status = 'queued' AND job_type = 'WEBHOOK' AND merchant_id <= $5 AND (SELECT room FROM window_rest) > 0
+         ORDER BY merchant_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT j.merchant_id FROM jobs j
+                WHERE j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.merchant_id > s.merchant_id AND j.merchant_id <= $5
+                ORDER BY j.merchant_id LIMIT 1), s.depth + 1
+         FROM from_start s WHERE s.merchant_id IS NOT NULL AND s.depth < (SELECT room FROM window_rest)
+     ),
+     merchant AS (
+       SELECT merchant_id FROM after_cursor UNION ALL SELECT merchant_id FROM from_start
+     ),
+     in_flight AS (
+       SELECT merchant_id, count(*) AS running FROM jobs
+        WHERE status = 'running' AND job_type = 'WEBHOOK' AND locked_until >= now()
+        GROUP BY merchant_id
+     ),
+     candidate AS (
+       SELECT turn.id, turn.run_at, coalesce(f.running, 0) + turn.n AS turn
+         FROM merchant m
+         LEFT JOIN in_flight f ON f.merchant_id = m.merchant_id
+        CROSS JOIN LATERAL (
+          SELECT j.id, j.run_at, row_number() OVER (ORDER BY j.run_at) AS n
+            FROM jobs j
+           WHERE j.merchant_id = m.merchant_id AND j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.run_at <= now()
+           ORDER BY j.run_at
+           LIMIT $2
+        ) turn
+        -- The cap is applied here, not in the LIMIT: a LIMIT the planner cannot estimate made it
+        -- walk jobs_due (all merchants' jobs in run_at order) and cross the JIT threshold.
+        WHERE m.merchant_id IS NOT NULL AND turn.n <= $4::bigint - coalesce(f.running, 0)
+        ORDER BY 3, turn.run_at
+        LIMIT $2
+     ),
+     queued AS (
+       SELECT id FROM jobs
+        WHERE id IN (SELECT id FROM candidate) AND status = 'queued' AND run_at <= now()
+        FOR UPDATE SKIP LOCKED
+     ),
+     expired AS (
+       SELECT id FROM jobs
+        WHERE status = 'running' AND locked_until < now() AND job_type = 'WEBHOOK'
+        ORDER BY locked_until
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+     ),
+     due AS (
+       SELECT id FROM queued UNION ALL SELECT id FROM expired LIMIT $2
+     )
+     UPDATE jobs
+        SET status = 'running', attempts = attempts + 1, locked_by = $1,
+            locked_until = now() + make_interval(secs => $3::double precision / 1000), updated_at = now()
+       FROM due
+      WHERE jobs.id = due.id
+     RETURNING jobs.*`,
+    [workerId, limit, leaseMs, merchantCap, window.after, window.merchants],
+  );
+  return rows;
+}
+
+/**
+ * Which merchants one claim looks at: the next `merchants` (in id order, wrapping around) with
+ * queued webhook jobs after `after`, the last merchant the previous claim served. Bounds the
+ * claim's cost when thousands of merchants wait (one index probe each), and makes the lane a
+ * round robin over merchants: each is looked at within (waiting merchants / window) claims.
+ */
+export interface MerchantWindow {
+  after: string;
+  merchants: number;
+}
+export const MERCHANT_WINDOW = 64;
+
+/**
+ * Where the next window starts after a claim that found nothing due in this one (its merchants'
+ * jobs all wait for their backoff): past this window, or from the start ('') when it reached the
+ * end. Without it, more than a window of waiting merchants could hide the due ones behind them.
+ */
+export async function nextMerchantWindow(db: Queryable, window: MerchantWindow): Promise<string> {
+  const { rows } = await db.query<{ merchant_id: string | null; depth: number }>(
+    `WITH RECURSIVE after_cursor AS (
+       (SELECT merchant_id, 1 AS depth FROM jobs
+         WHERE status = 'queued' AND job_type = 'WEBHOOK' AND merchant_id > $1 ORDER BY merchant_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT j.merchant_id FROM jobs j
+                WHERE j.status = 'queued' AND j.job_type = 'WEBHOOK' AND j.merchant_id > a.merchant_id
+                ORDER BY j.merchant_id LIMIT 1), a.depth + 1
+         FROM after_cursor a WHERE a.merchant_id IS NOT NULL AND a.depth < $2
+     )
+     SELECT merchant_id, depth FROM after_cursor WHERE merchant_id IS NOT NULL ORDER BY depth DESC LIMIT 1`,
+    [window.after, window.merchants],
+  );
+  const last = rows[0];
+  return last && last.depth >= window.merchants ? (last.merchant_id ?? '') : '';
 }
 
 const JOB_TYPES: readonly JobType[] = ['CHARGE', 'REFUND', 'WEBHOOK'];
@@ -155,11 +290,17 @@ export async function requeueFinishedJobOf(db: Queryable, ref: string, finishedB
  */
 export async function leaseUnpublishedJobs(db: Queryable, limit: number, leaseMs: number): Promise<JobRecord[]> {
   const { rows } = await db.query<JobRecord>(
+    // A job due more than SQS's longest DelaySeconds (15 min) from now waits here: a webhook
+    // deferred for its paused endpoint or backing off, re-published when its time is near. In
+    // run_at order (jobs_unpublished_due, migration 009): the scan stops at the first job not yet
+    // near, instead of walking every deferred job at each round. A new job's run_at is its
+    // creation time, so for them this is the oldest-first order it always was.
     `WITH unsent AS (
        SELECT id FROM jobs
         WHERE published_at IS NULL AND status = 'queued'
           AND (publish_lease_until IS NULL OR publish_lease_until < now())
-        ORDER BY created_at
+          AND run_at <= now() + interval '${SQS_MAX_DELAY_SECONDS} seconds'
+        ORDER BY run_at
         LIMIT $1
         FOR UPDATE SKIP LOCKED
      )
@@ -170,6 +311,27 @@ export async function leaseUnpublishedJobs(db: Queryable, limit: number, leaseMs
     [limit, leaseMs],
   );
   return rows;
+}
+
+/** SQS DelaySeconds is at most 15 minutes. */
+export const SQS_MAX_DELAY_SECONDS = 900;
+
+/**
+ * SQS transport: a job its handler asked to run later (RetryAfter: a webhook's backoff or its
+ * endpoint's pause). Its message is deleted and the job goes back to the outbox, due at
+ * now + delay, to be published again (with that delay, up to 15 minutes). A fresh message starts
+ * at receive count 1: waiting never pushes a delivery into the dead-letter queue, which
+ * redelivering the same message (visibility timeout) would after maxReceiveCount receives.
+ */
+export async function rescheduleForPublish(db: Queryable, jobId: string, consumerId: string, delayMs: number, error: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE jobs
+        SET status = 'queued', run_at = now() + make_interval(secs => $3::double precision / 1000),
+            last_error = $4, locked_by = NULL, locked_until = NULL, published_at = NULL, publish_lease_until = NULL, updated_at = now()
+      WHERE id = $1 AND locked_by = $2 AND status = 'running'`,
+    [jobId, consumerId, delayMs, error],
+  );
+  return rowCount === 1;
 }
 
 /** Called only after SQS accepted the messages. */

@@ -34,7 +34,11 @@ export interface LedgerEntryRow {
   created_at: Date;
 }
 
-export async function ledgerEntriesOfCharge(db: Queryable, chargeId: string): Promise<LedgerEntryRow[]> {
-  const { rows } = await db.query<LedgerEntryRow>('SELECT * FROM ledger_entries WHERE charge_id = $1 ORDER BY id', [chargeId]);
+/** The charge's own postings and those of the refunds named (whole movements: every posting of each). */
+export async function ledgerEntriesOfCharge(db: Queryable, chargeId: string, refundIds: readonly string[]): Promise<LedgerEntryRow[]> {
+  const { rows } = await db.query<LedgerEntryRow>(
+    'SELECT * FROM ledger_entries WHERE charge_id = $1 AND (refund_id IS NULL OR refund_id = ANY($2::text[])) ORDER BY id',
+    [chargeId, refundIds],
+  );
   return rows;
 }

@@ -1,4 +1,4 @@
-/** SQL for merchants. API keys are stored only as their sha256 hash. */
+/** SQL for merchants. Their API keys are in db/api-keys.ts. */
 import type { Queryable } from './pool.ts';
 
 export interface MerchantRecord {
@@ -7,17 +7,10 @@ export interface MerchantRecord {
   created_at: Date;
 }
 
-export async function insertMerchant(db: Queryable, merchant: { id: string; name: string; apiKeyHash: string }): Promise<MerchantRecord> {
-  const { rows } = await db.query<MerchantRecord>(
-    'INSERT INTO merchants (id, name, api_key_hash) VALUES ($1, $2, $3) RETURNING id, name, created_at',
-    [merchant.id, merchant.name, merchant.apiKeyHash],
-  );
+/** Its API key is a row of api_keys (db/api-keys.ts), written in the same transaction. */
+export async function insertMerchant(db: Queryable, merchant: { id: string; name: string }): Promise<MerchantRecord> {
+  const { rows } = await db.query<MerchantRecord>('INSERT INTO merchants (id, name) VALUES ($1, $2) RETURNING id, name, created_at', [merchant.id, merchant.name]);
   return rows[0] as MerchantRecord;
-}
-
-export async function findMerchantByKeyHash(db: Queryable, apiKeyHash: string): Promise<MerchantRecord | undefined> {
-  const { rows } = await db.query<MerchantRecord>('SELECT id, name, created_at FROM merchants WHERE api_key_hash = $1', [apiKeyHash]);
-  return rows[0];
 }
 
 /** The merchant owning a charge or refund id; null for anything else. */

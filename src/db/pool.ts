@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import type { EmbeddedPostgres } from './embedded.ts';
+import { databaseConnection, NO_TLS_SETTINGS, type DatabaseTls } from './tls.ts';
 
 // bigint (int8) columns hold money in minor units, bounded far below 2^53: read them as numbers.
 pg.types.setTypeParser(20, (value: string) => Number.parseInt(value, 10));
@@ -32,11 +33,13 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(options: { databaseUrl: string; dataDir: string; poolSize: number; namedStatements?: boolean }): Promise<Database> {
+export async function openDatabase(options: { databaseUrl: string; dataDir: string; poolSize: number; namedStatements?: boolean; tls?: DatabaseTls }): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let pool: pg.Pool;
   if (options.databaseUrl) {
-    pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize, connectionTimeoutMillis: 5000 });
+    // TLS as sslmode says, verified against the RDS CA bundle (db/tls.ts).
+    const { connectionString, ssl } = databaseConnection(options.databaseUrl, options.tls ?? NO_TLS_SETTINGS);
+    pool = new pg.Pool({ connectionString, ssl, max: options.poolSize, connectionTimeoutMillis: 5000 });
   } else {
     // Loaded only when used: server deployments (the Lambda bundle) ship without PGlite.
     const { startEmbeddedPostgres } = await import('./embedded.ts');

@@ -10,6 +10,7 @@
  * each settle cost as much as the backlog is long. The tables' triggers refuse a terminal status
  * changing, so the predicate guarded nothing the lock and the state machine do not.
  */
+import type { EventType } from '../domain/events.ts';
 import type { Cause } from './events.ts';
 import type { JournalEntry } from './ledger.ts';
 import type pg from 'pg';
@@ -33,7 +34,7 @@ export async function lockForSettlement(db: Queryable, table: 'payments' | 'refu
 export interface SettlementEvent {
   id: string;
   merchantId: string;
-  type: string;
+  type: EventType;
   objectType: 'charge' | 'refund';
   objectId: string;
   data: unknown;

@@ -80,3 +80,7 @@ export class InternalError extends ContractError {
 export class ServiceUnavailable extends InternalError {
   override readonly httpStatus = 503;
 }
+/** A merchant already has as many enabled webhook endpoints as FINCORE_WEBHOOK_MAX_ENDPOINTS allows. */
+export class WebhookEndpointLimitReached extends InvalidRequest {
+  readonly code = 'webhook_endpoint_limit_reached';
+}

@@ -2,7 +2,7 @@
  * The public API representation of charges and refunds (API.md "Objects"), built from stored
  * records. Pure: the same record always gives the same JSON.
  */
-import { amountRefunded } from './refund.ts';
+import { amountRefunded, type RefundAmounts } from './refund.ts';
 import type { ChargeStatus, RefundStatus } from './status.ts';
 
 export type Metadata = Record<string, string>;
@@ -65,10 +65,24 @@ export interface ChargeObject {
   refunded: boolean;
   failure_code: string | null;
   failure_message: string | null;
-  refunds?: RefundObject[];
+  refunds?: RefundList;
   created_at: string;
   updated_at: string;
 }
+
+/**
+ * The refunds a charge embeds: its oldest ones, at most EMBEDDED_REFUNDS, as a list object (as
+ * Stripe embeds them); `has_more` says there are others, `url` lists them all (paged).
+ */
+export interface RefundList {
+  object: 'list';
+  data: RefundObject[];
+  has_more: boolean;
+  url: string;
+}
+
+/** At most this many refunds ride along with a charge (a charge may have thousands). */
+export const EMBEDDED_REFUNDS = 10;
 
 export function refundObject(refund: RefundRecord): RefundObject {
   return {
@@ -87,11 +101,12 @@ export function refundObject(refund: RefundRecord): RefundObject {
 }
 
 /**
- * `refunds` oldest first. amount_refunded is derived from the refunds, never stored on the charge.
- * `includeRefunds` false (list endpoints) omits the array but still derives the totals.
+ * amount_refunded is derived from ALL the charge's refunds (`amounts`: every refund, or their sums
+ * per status), never stored on the charge and never from the embedded page alone. `firstRefunds`
+ * (oldest first, up to EMBEDDED_REFUNDS + 1) becomes the embedded `refunds` list; omitted, so is it.
  */
-export function chargeObject(charge: ChargeRecord, refunds: readonly RefundRecord[], includeRefunds = true): ChargeObject {
-  const refunded = amountRefunded(refunds);
+export function chargeObject(charge: ChargeRecord, amounts: readonly RefundAmounts[], firstRefunds?: readonly RefundRecord[]): ChargeObject {
+  const refunded = amountRefunded(amounts);
   const object: ChargeObject = {
     id: charge.id,
     object: 'charge',
@@ -108,8 +123,18 @@ export function chargeObject(charge: ChargeRecord, refunds: readonly RefundRecor
     created_at: charge.created_at.toISOString(),
     updated_at: charge.updated_at.toISOString(),
   };
-  if (includeRefunds) object.refunds = refunds.map(refundObject);
+  if (firstRefunds) object.refunds = refundList(charge.id, firstRefunds);
   return object;
+}
+
+/** `rows`: up to pageSize + 1, oldest first (the extra one says has_more). */
+export function refundList(chargeId: string, rows: readonly RefundRecord[], pageSize = EMBEDDED_REFUNDS): RefundList {
+  return {
+    object: 'list',
+    data: rows.slice(0, pageSize).map(refundObject),
+    has_more: rows.length > pageSize,
+    url: `/v1/refunds?charge_id=${encodeURIComponent(chargeId)}`,
+  };
 }
 
 /** The public event object (GET /v1/events, outbound merchant webhooks). */

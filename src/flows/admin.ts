@@ -1,10 +1,10 @@
 /** The operator's reads and actions (admin key): across merchants, for the dashboard. */
 import { ParameterInvalid, ResourceMissing } from '../domain/errors.ts';
-import { chargeObject, eventObject, refundObject, type ChargeObject, type EventObject, type RefundObject, type RefundRecord } from '../domain/objects.ts';
+import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundList, refundObject, type ChargeObject, type EventObject, type RefundObject } from '../domain/objects.ts';
 import { refundableAmount } from '../domain/refund.ts';
 import { adminListCharges, adminListRefunds, findCharge, listEndpointsWithDeliveries, type AdminFilter } from '../db/admin.ts';
 import { refundsOfCharges } from '../db/charges.ts';
-import { eventsOfObject } from '../db/events.ts';
+import { eventsOfObjects } from '../db/events.ts';
 import { findJob, listDeadJobs, requeueDeadJob, type JobRecord } from '../db/jobs.ts';
 import { ledgerEntriesOfCharge, type LedgerEntryRow } from '../db/ledger.ts';
 import type { Queryable } from '../db/pool.ts';
@@ -17,10 +17,8 @@ function page<R, T>(rows: R[], limit: number, toObject: (row: R) => T): ListPage
 
 export async function adminChargesPage(db: Queryable, filter: AdminFilter, limit: number, startingAfter?: string): Promise<ListPage<ChargeObject & { merchant_id: string }>> {
   const charges = await adminListCharges(db, filter, limit, startingAfter);
-  const refunds = await refundsOfCharges(db, charges.slice(0, limit).map((c) => c.id));
-  const byCharge = new Map<string, RefundRecord[]>();
-  for (const refund of refunds) byCharge.set(refund.payment_id, [...(byCharge.get(refund.payment_id) ?? []), refund]);
-  return page(charges, limit, (charge) => ({ ...chargeObject(charge, byCharge.get(charge.id) ?? []), merchant_id: charge.merchant_id }));
+  const refunds = await refundsOfCharges(db, charges.slice(0, limit).map((c) => c.id), EMBEDDED_REFUNDS);
+  return page(charges, limit, (charge) => ({ ...chargeObject(charge, refunds.amounts.get(charge.id) ?? [], refunds.first.get(charge.id) ?? []), merchant_id: charge.merchant_id }));
 }
 
 export async function adminRefundsPage(db: Queryable, filter: AdminFilter, limit: number, startingAfter?: string): Promise<ListPage<RefundObject & { merchant_id: string }>> {
@@ -28,28 +26,40 @@ export async function adminRefundsPage(db: Queryable, filter: AdminFilter, limit
   return page(rows, limit, (refund) => ({ ...refundObject(refund), merchant_id: refund.merchant_id }));
 }
 
+/** Refunds the operator's charge page shows; the ledger and the timeline follow them. */
+export const DETAIL_REFUNDS = 100;
+
 export interface ChargeDetail {
   object: 'charge_detail';
   merchant_id: string;
+  /** `refunds`: its oldest DETAIL_REFUNDS refunds as a list object (has_more: there are others). */
   charge: ChargeObject;
   refundable_amount: number;
+  /** Postings of the charge and of the refunds shown (whole movements only). */
   ledger: (Omit<LedgerEntryRow, 'created_at'> & { created_at: string })[];
-  /** The charge's and its refunds' events, oldest first. */
+  /** The charge's and its shown refunds' events, oldest first. */
   events: EventObject[];
 }
 
+/**
+ * Bounded whatever the charge: one charge with 4,000 refunds made this page 10.9 MB when it
+ * listed them all. amount_refunded and refundable_amount still count every refund.
+ */
 export async function adminChargeDetail(db: Queryable, chargeId: string): Promise<ChargeDetail> {
   const charge = await findCharge(db, chargeId);
   if (!charge) throw new ResourceMissing(`No such charge: '${chargeId}'`, 'id');
-  const refunds = await refundsOfCharges(db, [charge.id]);
-  const ledger = await ledgerEntriesOfCharge(db, charge.id);
-  const events = (await Promise.all([charge.id, ...refunds.map((r) => r.id)].map((id) => eventsOfObject(db, id)))).flat();
-  events.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
+  const { amounts, first } = await refundsOfCharges(db, [charge.id], DETAIL_REFUNDS);
+  const refundAmounts = amounts.get(charge.id) ?? [];
+  const refunds = first.get(charge.id) ?? [];
+  const shownRefundIds = refunds.slice(0, DETAIL_REFUNDS).map((r) => r.id);
+  const ledger = await ledgerEntriesOfCharge(db, charge.id, shownRefundIds);
+  const events = await eventsOfObjects(db, [charge.id, ...shownRefundIds]);
+  const detailCharge = { ...chargeObject(charge, refundAmounts), refunds: refundList(charge.id, refunds, DETAIL_REFUNDS) };
   return {
     object: 'charge_detail',
     merchant_id: charge.merchant_id,
-    charge: chargeObject(charge, refunds),
-    refundable_amount: charge.status === 'succeeded' ? refundableAmount(charge, refunds) : 0,
+    charge: detailCharge,
+    refundable_amount: charge.status === 'succeeded' ? refundableAmount(charge, refundAmounts) : 0,
     ledger: ledger.map((entry) => ({ ...entry, created_at: entry.created_at.toISOString() })),
     events: events.map(eventObject),
   };

@@ -31,7 +31,7 @@ export async function createCharge(ctx: FlowContext, request: ChargeRequest, cau
     created_at: createdAt,
     updated_at: createdAt,
   };
-  const body = chargeObject(charge, []);
+  const body = chargeObject(charge, [], []);
   const jobId = newId('job');
   const result = await writeCharge(ctx.pool, {
     charge,

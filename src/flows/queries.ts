@@ -1,9 +1,8 @@
 /** The read side of the API: merchant-scoped reads. Another merchant's object is "missing". */
 import { ResourceMissing } from '../domain/errors.ts';
-import { chargeObject, eventObject, refundObject, type ChargeObject, type EventObject, type RefundObject, type RefundRecord } from '../domain/objects.ts';
+import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundObject, type ChargeObject, type EventObject, type RefundObject } from '../domain/objects.ts';
 import { findEventOfMerchant, listEvents, type EventFilter } from '../db/events.ts';
 import { findChargeWithRefunds, listCharges, refundsOfCharges } from '../db/charges.ts';
-import { findMerchantByKeyHash, type MerchantRecord } from '../db/merchants.ts';
 import type { Queryable } from '../db/pool.ts';
 import { findRefundOfMerchant, listRefunds } from '../db/refunds.ts';
 
@@ -17,23 +16,16 @@ function page<R, T>(rows: R[], limit: number, toObject: (row: R) => T): ListPage
   return { object: 'list', data: rows.slice(0, limit).map(toObject), has_more: rows.length > limit };
 }
 
-/** `keyHash`: hex sha256 of the API key, as stored. */
-export function merchantByKeyHash(db: Queryable, keyHash: string): Promise<MerchantRecord | undefined> {
-  return findMerchantByKeyHash(db, keyHash);
-}
-
 export async function getCharge(db: Queryable, merchantId: string, chargeId: string): Promise<ChargeObject> {
-  const found = await findChargeWithRefunds(db, merchantId, chargeId);
+  const found = await findChargeWithRefunds(db, merchantId, chargeId, EMBEDDED_REFUNDS);
   if (!found) throw new ResourceMissing(`No such charge: '${chargeId}'`, 'id');
-  return chargeObject(found.charge, found.refunds);
+  return chargeObject(found.charge, found.amounts, found.refunds);
 }
 
 export async function getChargesPage(db: Queryable, merchantId: string, limit: number, startingAfter?: string): Promise<ListPage<ChargeObject>> {
   const charges = await listCharges(db, merchantId, limit, startingAfter);
-  const refunds = await refundsOfCharges(db, charges.slice(0, limit).map((c) => c.id));
-  const byCharge = new Map<string, RefundRecord[]>();
-  for (const refund of refunds) byCharge.set(refund.payment_id, [...(byCharge.get(refund.payment_id) ?? []), refund]);
-  return page(charges, limit, (charge) => chargeObject(charge, byCharge.get(charge.id) ?? []));
+  const refunds = await refundsOfCharges(db, charges.slice(0, limit).map((c) => c.id), EMBEDDED_REFUNDS);
+  return page(charges, limit, (charge) => chargeObject(charge, refunds.amounts.get(charge.id) ?? [], refunds.first.get(charge.id) ?? []));
 }
 
 export async function getRefund(db: Queryable, merchantId: string, refundId: string): Promise<RefundObject> {

@@ -35,7 +35,7 @@ export async function settleCharge(tx: Queryable, chargeId: string, outcome: Psp
   await settleChargeRow(
     tx,
     { chargeId, status: decision.to, failureCode: settled.failure_code, failureMessage: settled.failure_message, pspReference: settled.psp_reference },
-    { id: newId('evt'), merchantId: settled.merchant_id, type: `charge.${decision.to}`, objectType: 'charge', objectId: chargeId, data: { charge: chargeObject(settled, [], false) }, cause },
+    { id: newId('evt'), merchantId: settled.merchant_id, type: `charge.${decision.to}`, objectType: 'charge', objectId: chargeId, data: { charge: chargeObject(settled, []) }, cause },
     // A failed charge moved no money: nothing to post.
     decision.to === 'succeeded'
       ? { merchantId: settled.merchant_id, movement: 'charge_succeeded', currency: settled.currency, chargeId, refundId: null, postings: postingsFor('charge_succeeded', settled.amount) }

@@ -9,12 +9,17 @@ export function retryDelayMs(attempt: number, baseMs: number, maxMs: number, ran
 
 /**
  * Thrown by a job handler that knows when its job should run again (a webhook endpoint's own
- * retry schedule): the worker retries after `delayMs` instead of its generic backoff.
+ * retry schedule, or its pause): the worker retries after `delayMs` instead of its generic
+ * backoff. `logKey`: failures sharing it are logged at most once a minute (src/jobs/failure-log.ts);
+ * `deferred`: no attempt was made (the endpoint is paused or its merchant at its in-flight cap),
+ * which is not worth a warning at all.
  */
 export class RetryAfter extends Error {
   constructor(
     readonly delayMs: number,
     message: string,
+    readonly logKey?: string,
+    readonly deferred = false,
   ) {
     super(message);
     this.name = 'RetryAfter';

@@ -5,11 +5,11 @@
  * job handlers tolerate. Woken when jobs commit, with polling as the fallback.
  */
 import type { Logger } from 'pino';
-import { leaseUnpublishedJobs, markJobsPublished, type JobRecord } from '../db/jobs.ts';
+import { leaseUnpublishedJobs, markJobsPublished, SQS_MAX_DELAY_SECONDS, type JobRecord } from '../db/jobs.ts';
 import type { Queryable } from '../db/pool.ts';
 import { PollPause, type JobWakeup } from './wakeup.ts';
 import type { JobMessage } from './message.ts';
-import type { PublishResult } from './sqs.ts';
+import type { PublishableJob, PublishResult } from './sqs.ts';
 
 export interface RelayOptions {
   pollIntervalMs: number;
@@ -20,7 +20,7 @@ export interface RelayOptions {
 }
 
 export interface OutboxPublisher {
-  publish(messages: JobMessage[]): Promise<PublishResult>;
+  publish(messages: PublishableJob[]): Promise<PublishResult>;
 }
 
 export interface RelayRound {
@@ -34,8 +34,16 @@ export interface RelayRound {
 /** Lag worth a warning: jobs waiting this long to reach the queue mean the relay is behind. */
 const LAG_WARNING_MS = 5000;
 
-function toMessage(job: JobRecord): JobMessage {
-  return { job_id: job.id, job_type: job.job_type, ref: job.ref, attempt: job.attempts + 1 };
+function toMessage(job: JobRecord, nowMs: number): PublishableJob {
+  const delaySeconds = Math.min(SQS_MAX_DELAY_SECONDS, Math.max(0, Math.ceil((job.run_at.getTime() - nowMs) / 1000)));
+  return {
+    job_id: job.id,
+    job_type: job.job_type,
+    ref: job.ref,
+    attempt: job.attempts + 1,
+    ...(delaySeconds > 0 ? { delaySeconds } : {}),
+    ...(job.merchant_id ? { groupId: job.merchant_id } : {}),
+  };
 }
 
 /** One round: lease, publish, mark. Rows SQS refused keep their lease and go again after it. */
@@ -43,7 +51,8 @@ export async function relayOnce(db: Queryable, publisher: OutboxPublisher, optio
   const jobs = await leaseUnpublishedJobs(db, options.batchSize, options.leaseMs);
   if (jobs.length === 0) return { leased: 0, sent: 0, failed: 0, lagMs: 0, refused: [] };
   const oldest = Math.min(...jobs.map((job) => job.created_at.getTime()));
-  const result = await publisher.publish(jobs.map(toMessage));
+  const now = Date.now();
+  const result = await publisher.publish(jobs.map((job) => toMessage(job, now)));
   await markJobsPublished(db, result.sent);
   return { leased: jobs.length, sent: result.sent.length, failed: result.failed.length, lagMs: Date.now() - oldest, refused: result.failed };
 }

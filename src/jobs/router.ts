@@ -13,7 +13,7 @@ type JobHandler = (ctx: FlowContext, job: JobMessage) => Promise<void>;
 const handlers: Record<JobType, JobHandler> = {
   CHARGE: (ctx, job) => executeCharge(ctx, job.ref, { type: 'job', id: job.job_id }),
   REFUND: (ctx, job) => executeRefund(ctx, job.ref, { type: 'job', id: job.job_id }),
-  WEBHOOK: (ctx, job) => deliverWebhook(ctx, job.ref, job.attempt),
+  WEBHOOK: (ctx, job) => deliverWebhook(ctx, job.ref, job.attempt, job.job_id),
 };
 
 export function routeJob(ctx: FlowContext, job: JobMessage): Promise<void> {

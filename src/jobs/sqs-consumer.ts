@@ -7,13 +7,14 @@
  */
 import type { Message } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
-import { completeJobs, findJob, scheduleRetry, startQueuedDelivery } from '../db/jobs.ts';
+import { completeJobs, findJob, rescheduleForPublish, scheduleRetry, startQueuedDelivery } from '../db/jobs.ts';
+import { RetryAfter } from './backoff.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { recordDeadLetter } from './dead-letter.ts';
 import { MalformedJobMessage, parseJobMessage } from './message.ts';
 import { routeJob } from './router.ts';
 import type { JobQueue } from './sqs.ts';
-import { describe } from './worker.ts';
+import { describe, logRetry } from './worker.ts';
 
 export interface QueueRecord {
   messageId: string;
@@ -31,9 +32,11 @@ export interface ConsumerOptions {
 
 /**
  * done: handled (or a duplicate of a finished job): delete the message.
+ * rescheduled: the handler asked for a later run (RetryAfter); the job is back in the outbox and
+ * will be published again: delete this message.
  * retry / dead / malformed: report it failed; SQS redelivers it or moves it to the DLQ.
  */
-export type RecordOutcome = 'done' | 'duplicate' | 'retry' | 'dead' | 'malformed';
+export type RecordOutcome = 'done' | 'duplicate' | 'rescheduled' | 'retry' | 'dead' | 'malformed';
 
 export function isFailure(outcome: RecordOutcome): boolean {
   return outcome === 'retry' || outcome === 'dead' || outcome === 'malformed';
@@ -55,17 +58,46 @@ export async function handleQueueRecord(ctx: FlowContext, record: QueueRecord, o
     return 'malformed';
   }
   const consumerId = `sqs_${record.messageId}`;
-  if (!(await startQueuedDelivery(ctx.pool, job.id, consumerId, options.leaseMs))) {
+  const started = await startQueuedDelivery(ctx.pool, job.id, consumerId, options.leaseMs);
+  if (!started) {
     logger.info({ job: message }, 'job already done; duplicate delivery dropped');
     return 'duplicate';
   }
-  const delivery = { ...message, attempt: record.receiveCount };
+  // A webhook's attempt is the job row's (its backoff grows across re-published messages, whose
+  // receive count starts again at 1); other jobs count receives, as SQS's redrive does.
+  const delivery = { ...message, attempt: job.job_type === 'WEBHOOK' ? started.attempts : record.receiveCount };
   try {
     await routeJob(ctx, delivery);
     await completeJobs(ctx.pool, [job.id], consumerId);
     return 'done';
   } catch (error) {
     const reason = describe(error);
+    // What SQS can and cannot do for the webhook rules (they live in deliverWebhook, so they are
+    // checked at handle time on this transport as on the postgres one):
+    // - A paused endpoint's delivery and a merchant over its in-flight cap are not attempted; the
+    //   job is re-published with a delay (RetryAfter), not left to the visibility timeout, so
+    //   waiting never counts toward maxReceiveCount and the DLQ.
+    // - SQS cannot reorder a queue per merchant. Messages of a merchant with a backlog are still
+    //   received ahead of another merchant's, but each one beyond the merchant's cap costs a
+    //   receive and a re-publish, not a delivery, so another merchant's first delivery waits for
+    //   those cheap receives only. On AWS the relay also sets MessageGroupId = merchant id on
+    //   webhook messages, which SQS fair queues use to keep one noisy merchant from raising the
+    //   others' dwell time.
+    // - The per-merchant cap is counted across concurrent handlers (Lambda instances): each marks
+    //   its job running (startQueuedDelivery, committed) and then counts the merchant's running
+    //   jobs that started before it; the first ones go, the later ones wait. Two marks committing
+    //   in the same instant can let one delivery past the cap: a bound, not a lock.
+    // - A delay longer than SQS's 15 minutes is kept in the outbox until it is near.
+    // - SQS does not know about the postgres transport's wake-up when an endpoint resumes: a
+    //   deferred job already published keeps its delay (at most the pause).
+    // Other failures are left to SQS as before: visibility timeout, then the DLQ.
+    if (error instanceof RetryAfter) {
+      if (await rescheduleForPublish(ctx.pool, job.id, consumerId, error.delayMs, reason)) {
+        ctx.wakeup.jobsCommitted();
+        logRetry(logger, error, { job: delivery, err: reason, retry_in_ms: error.delayMs }, 'job rescheduled; the relay publishes it again when due');
+        return 'rescheduled';
+      }
+    }
     if (record.receiveCount >= options.maxReceiveCount) {
       await recordDeadLetter(ctx, delivery, consumerId, reason);
       logger.error({ job: delivery, err: reason }, 'job failed on its last receive; SQS moves it to the dead-letter queue');

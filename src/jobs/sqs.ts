@@ -35,6 +35,13 @@ export function sqsClient(settings: Pick<SqsSettings, 'endpoint' | 'region'>): S
   return new SQSClient({ region: settings.region, ...(settings.endpoint ? { endpoint: settings.endpoint } : {}) });
 }
 
+/**
+ * A job message as published: the body (DESIGN.md §4) plus how SQS should hold it. delaySeconds:
+ * a job due later (at most 900). groupId: SQS fair queues' tenant key (the merchant of a webhook
+ * job), so one merchant's backlog does not raise the others' dwell time.
+ */
+export type PublishableJob = JobMessage & { delaySeconds?: number; groupId?: string };
+
 export class JobQueue {
   constructor(
     private readonly client: SQSClient,
@@ -45,7 +52,7 @@ export class JobQueue {
    * Sends the messages in batches of 10. A batch the SDK could not send at all (network, throttling)
    * throws; entries SQS refused one by one come back in `failed`.
    */
-  async publish(messages: JobMessage[]): Promise<PublishResult> {
+  async publish(messages: PublishableJob[]): Promise<PublishResult> {
     const result: PublishResult = { sent: [], failed: [] };
     for (let start = 0; start < messages.length; start += SQS_BATCH_LIMIT) {
       const batch = messages.slice(start, start + SQS_BATCH_LIMIT);
@@ -57,6 +64,8 @@ export class JobQueue {
             Id: message.job_id,
             MessageBody: encodeJobMessage(message),
             MessageAttributes: { job_type: { DataType: 'String', StringValue: message.job_type } },
+            ...(message.delaySeconds ? { DelaySeconds: message.delaySeconds } : {}),
+            ...(message.groupId ? { MessageGroupId: message.groupId } : {}),
           })),
         }),
       );

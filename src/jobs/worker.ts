@@ -10,12 +10,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { claimDueJobs, completeJobs, scheduleRetry, type JobRecord, type JobType } from '../db/jobs.ts';
+import { claimDueJobs, claimWebhookJobs, completeJobs, MERCHANT_WINDOW, nextMerchantWindow, scheduleRetry, type JobRecord, type JobType } from '../db/jobs.ts';
 import { GroupedWrites } from '../db/grouped-writes.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { RetryAfter, retryDelayMs } from './backoff.ts';
 import { recordDeadLetter } from './dead-letter.ts';
+import { webhookFailureLog } from './failure-log.ts';
 import { jobOutcomes } from '../metrics.ts';
 import { routeJob } from './router.ts';
 import { PollPause } from './wakeup.ts';
@@ -28,6 +29,8 @@ export interface WorkerOptions {
   concurrency: number;
   /** Only these job types (a lane of its own, e.g. merchant webhooks apart from money); default all. */
   jobTypes?: readonly JobType[];
+  /** The webhook lane: claim fairly across merchants, at most this many running per merchant (claimWebhookJobs). */
+  merchantCap?: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
 }
@@ -40,6 +43,24 @@ export interface RunningWorker {
 
 export function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * A retry's log line. A handler's own schedule (RetryAfter with a logKey: a webhook endpoint) is
+ * logged at most once a minute per key, with the count of attempts left out; a wait that made no
+ * attempt (paused endpoint, merchant at its cap) only at debug level. Both transports use this.
+ */
+export function logRetry(log: Logger, error: unknown, fields: Record<string, unknown>, message: string): void {
+  if (!(error instanceof RetryAfter) || error.logKey === undefined) {
+    log.warn(fields, message);
+    return;
+  }
+  if (error.deferred) {
+    log.debug(fields, message);
+    return;
+  }
+  const noted = webhookFailureLog.note(error.logKey);
+  if (noted.log) log.warn({ ...fields, failures_not_logged: noted.suppressed }, `${message} (at most one line per ${error.logKey} a minute)`);
 }
 
 /** Marks finished jobs done, many per statement (see GroupedWrites). */
@@ -62,6 +83,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
   const completions = new CompletionBatch(ctx.pool, workerId);
   const window = Math.max(options.concurrency, options.batchSize);
   const inFlight = new Set<Promise<void>>();
+  let merchantCursor = '';
 
   async function runJob(job: JobRecord): Promise<void> {
     const message = { job_id: job.id, job_type: job.job_type, ref: job.ref, attempt: job.attempts };
@@ -81,7 +103,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
         const delay = error instanceof RetryAfter ? error.delayMs : retryDelayMs(job.attempts, options.backoffBaseMs, options.backoffMaxMs);
         await scheduleRetry(ctx.pool, job.id, workerId, delay, reason);
         jobOutcomes.inc({ job_type: job.job_type, outcome: 'retried' });
-        log.warn({ job: message, err: reason, retry_in_ms: delay }, 'job failed, retrying');
+        logRetry(log, error, { job: message, err: reason, retry_in_ms: delay }, 'job failed, retrying');
       }
     }
   }
@@ -100,7 +122,18 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
       pause.beginRound();
       let jobs: JobRecord[] = [];
       try {
-        jobs = await claimDueJobs(ctx.pool, workerId, options.batchSize, options.leaseMs, options.jobTypes);
+        jobs =
+          options.merchantCap === undefined
+            ? await claimDueJobs(ctx.pool, workerId, options.batchSize, options.leaseMs, options.jobTypes)
+            : await claimWebhookJobs(ctx.pool, workerId, options.batchSize, options.leaseMs, options.merchantCap, { after: merchantCursor, merchants: MERCHANT_WINDOW });
+        // Round robin: the next claim looks at the merchants after the last one served (or, when
+        // none in this window had a job due, at the next window).
+        if (options.merchantCap !== undefined) {
+          merchantCursor =
+            jobs.length > 0
+              ? jobs.reduce((last, job) => (job.merchant_id !== null && job.merchant_id > last ? job.merchant_id : last), '')
+              : await nextMerchantWindow(ctx.pool, { after: merchantCursor, merchants: MERCHANT_WINDOW });
+        }
       } catch (error) {
         log.error({ err: describe(error) }, 'claiming jobs failed; backing off');
         await pause.sleep(options.pollIntervalMs);

@@ -12,11 +12,28 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { findDeliveryTarget, recordDeliveryAttempt, stopWebhookDelivery } from '../db/webhook-endpoints.ts';
+import { isIP, type LookupFunction } from 'node:net';
+import { appendEvent } from '../db/events.ts';
+import { inTransaction } from '../db/pool.ts';
+import {
+  claimEndpointProbe,
+  deferWebhookDelivery,
+  findDeliveryTarget,
+  lockEndpointBreaker,
+  recordDeliveryAttempt,
+  stopWebhookDelivery,
+  wakeEndpointDeliveries,
+  writeEndpointBreaker,
+  type DeliveryTarget,
+  type WebhookDeliveryRecord,
+} from '../db/webhook-endpoints.ts';
+import type { EventType } from '../domain/events.ts';
 import { eventObject } from '../domain/objects.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { RetryAfter, retryDelayMs } from '../jobs/backoff.ts';
+import { checkUrlTarget, classifyAddress } from '../domain/webhook-address.ts';
+import { afterAttempt, gate, type BreakerSettings } from '../domain/webhook-breaker.ts';
+import { webhookEndpointObject } from './objects.ts';
 import { DELIVERY_ID_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './signature.ts';
 
 export interface WebhookDeliverySettings {
@@ -25,42 +42,39 @@ export interface WebhookDeliverySettings {
   backoffMaxMs: number;
   retryWindowMs: number;
   allowPrivateNetworks: boolean;
+  /** Enabled endpoints a merchant may have. */
+  maxEndpoints: number;
+  /** WEBHOOK jobs of one merchant in flight at once, across all workers (both transports). */
+  merchantConcurrency: number;
+  breaker: BreakerSettings;
 }
 
 export const USER_AGENT = 'FinCore-Webhooks/1.0';
 const BODY_READ_LIMIT = 64 * 1024;
 const ERROR_TEXT_LIMIT = 1024;
+/** Deliveries waiting for the same moment (a pause's end) spread over this much. */
+const DEFER_JITTER_MS = 1000;
 
 // Kept-alive connections: a merchant's endpoint gets many events, each a short POST.
 const httpAgent = new HttpAgent({ keepAlive: true });
 const httpsAgent = new HttpsAgent({ keepAlive: true });
 
-/**
- * Addresses a merchant's URL may not reach unless FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS is set:
- * loopback, private, carrier-grade NAT, link-local (cloud metadata at 169.254.169.254), multicast,
- * reserved, and their IPv6 counterparts (IPv4-mapped ones are judged as the IPv4 address).
- */
-const privateRanges = new BlockList();
-for (const [network, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 3]] as const) {
-  privateRanges.addSubnet(network, prefix, 'ipv4');
-}
-// No ::ffff:0:0/96 rule: BlockList checks IPv4-mapped addresses against the IPv4 rules itself, and
-// such a rule would match every IPv4 address.
-for (const [network, prefix] of [['::', 127], ['64:ff9b::', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) {
-  privateRanges.addSubnet(network, prefix, 'ipv6');
-}
-
+/** True for an IP address a merchant's URL may not reach (see src/domain/webhook-address.ts: only unicast is allowed). */
 export function isPrivateAddress(address: string): boolean {
-  const family = isIP(address);
-  return family !== 0 && privateRanges.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  return isIP(address) !== 0 && !classifyAddress(address).allowed;
 }
 
-/** Resolves as usual, then refuses a name with any private address (checked at connect time, so DNS rebinding cannot slip past a check made earlier). */
+/**
+ * Resolves as usual, then refuses a name with any non-public address. The connection is made to
+ * the addresses returned here, the ones just checked: the check and the connect share one
+ * resolution, so DNS rebinding (a second answer, private this time) cannot slip in between.
+ */
 const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
   dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
     if (error) return callback(error, '', 0);
-    const blocked = addresses.find((entry) => isPrivateAddress(entry.address));
-    if (blocked) return callback(Object.assign(new Error(`${hostname} resolves to a private address (${blocked.address}); not delivered`), { code: 'EPRIVATEADDRESS' }), '', 0);
+    const blocked = addresses.map((entry) => classifyAddress(entry.address)).find((verdict) => !verdict.allowed);
+    if (blocked) return callback(Object.assign(new Error(`${hostname} resolves to a private or reserved address (${blocked.address}); not delivered`), { code: 'EPRIVATEADDRESS' }), '', 0);
+    if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
     const first = addresses[0];
     if (options.all) return callback(null, addresses);
     return callback(null, first?.address ?? '', first?.family ?? 4);
@@ -89,10 +103,14 @@ export function postWebhook(url: string, rawBody: string, headers: Record<string
       resolve({ delivered: false, responseStatus: null, error: 'invalid endpoint URL' });
       return;
     }
-    const literalHost = target.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (!settings.allowPrivateNetworks && isPrivateAddress(literalHost)) {
-      resolve({ delivered: false, responseStatus: null, error: `${literalHost} is a private address; not delivered` });
-      return;
+    // An IP literal is connected to without a lookup: it is judged here (every form: mapped,
+    // 6to4, NAT64, IPv4-compatible), like a resolved name's addresses are in publicOnlyLookup.
+    if (!settings.allowPrivateNetworks) {
+      const refused = checkUrlTarget(target);
+      if (!refused.allowed) {
+        resolve({ delivered: false, responseStatus: null, error: `${refused.reason}: a private address; not delivered` });
+        return;
+      }
     }
     const https = target.protocol === 'https:';
     const request = https ? httpsRequest : httpRequest;
@@ -134,9 +152,66 @@ export function postWebhook(url: string, rawBody: string, headers: Record<string
   });
 }
 
-/** The WEBHOOK job handler. `attempt`: the job's attempt, counting from 1 in each attempt series. */
-export async function deliverWebhook(ctx: FlowContext, deliveryId: string, attempt: number): Promise<void> {
-  const target = await findDeliveryTarget(ctx.pool, deliveryId);
+/** How long the probe's claim keeps the other deliveries of a half-open endpoint waiting. */
+function probeLeaseMs(settings: WebhookDeliverySettings): number {
+  return settings.timeoutMs + DEFER_JITTER_MS;
+}
+
+function attemptSummary(result: AttemptResult): string {
+  return result.responseStatus !== null ? `HTTP ${result.responseStatus}` : (result.error ?? 'no answer').slice(0, 200);
+}
+
+/**
+ * The delivery waits without an attempt (its endpoint is paused, or its merchant has as many
+ * deliveries in flight as allowed): due again at `until`, the job retried then. A wait past the
+ * retry window fails the delivery, and the job ends.
+ */
+async function deferDelivery(ctx: FlowContext, target: DeliveryTarget, until: Date, why: string): Promise<void> {
+  const at = new Date(until.getTime() + Math.round(Math.random() * DEFER_JITTER_MS));
+  const status = await deferWebhookDelivery(ctx.pool, target.delivery.id, at, ctx.webhooks.retryWindowMs);
+  if (status !== 'pending') return;
+  throw new RetryAfter(Math.max(0, at.getTime() - target.now.getTime()), `webhook ${target.delivery.id} to ${target.endpoint.id} waits: ${why}`, `webhook:${target.endpoint.id}`, true);
+}
+
+/**
+ * Logs the attempt on the delivery and, under the endpoint's row lock, moves its circuit breaker
+ * (one transaction with the event when the endpoint pauses or resumes). A success on an endpoint
+ * with nothing to clear takes the one-statement path, as before the breaker.
+ */
+async function recordAttempt(ctx: FlowContext, target: DeliveryTarget, jobId: string, result: AttemptResult, retryInMs: number): Promise<WebhookDeliveryRecord | undefined> {
+  const outcome = { ...result, retryInMs, retryWindowMs: ctx.webhooks.retryWindowMs };
+  const clean = target.endpoint.consecutive_failures === 0 && target.endpoint.paused_until === null;
+  if (result.delivered && clean) return recordDeliveryAttempt(ctx.pool, target.delivery.id, outcome);
+  const { recorded, resumed } = await inTransaction(ctx.pool, async (tx) => {
+    const breaker = await lockEndpointBreaker(tx, target.endpoint.id);
+    const recorded = await recordDeliveryAttempt(tx, target.delivery.id, outcome);
+    if (!breaker) return { recorded, resumed: false };
+    const next = afterAttempt(breaker, { delivered: result.delivered, summary: attemptSummary(result) }, breaker.now, ctx.webhooks.breaker);
+    const endpoint = await writeEndpointBreaker(tx, target.endpoint.id, next.state);
+    if (next.transition && endpoint) {
+      const type: EventType = `webhook_endpoint.${next.transition}`;
+      await appendEvent(tx, {
+        merchantId: breaker.merchant_id,
+        type,
+        objectType: 'webhook_endpoint',
+        objectId: target.endpoint.id,
+        data: { webhook_endpoint: webhookEndpointObject(endpoint) },
+        cause: { type: 'job', id: jobId },
+      });
+    }
+    return { recorded, resumed: next.transition === 'resumed' && (await wakeEndpointDeliveries(tx, target.endpoint.id)) > 0 };
+  });
+  if (resumed) ctx.wakeup.jobsCommitted();
+  return recorded;
+}
+
+/**
+ * The WEBHOOK job handler, the same on both transports. `attempt`: the job's attempt, counting
+ * from 1 in each attempt series. The rules the postgres claim applies (per-merchant in-flight
+ * cap, the endpoint's breaker) are checked again here, so they hold wherever the job came from.
+ */
+export async function deliverWebhook(ctx: FlowContext, deliveryId: string, attempt: number, jobId: string): Promise<void> {
+  const target = await findDeliveryTarget(ctx.pool, deliveryId, jobId);
   // Delivered already, failed, or stopped: a duplicate job, or one whose endpoint was deleted.
   if (!target || target.delivery.status !== 'pending') return;
   if (target.endpoint.status !== 'enabled') {
@@ -144,12 +219,25 @@ export async function deliverWebhook(ctx: FlowContext, deliveryId: string, attem
     return;
   }
   const settings = ctx.webhooks;
+  if (target.merchantInFlight >= settings.merchantConcurrency) {
+    await deferDelivery(ctx, target, target.now, `merchant ${target.endpoint.merchant_id} has ${target.merchantInFlight} deliveries in flight`);
+    return;
+  }
+  const decision = gate(target.endpoint, target.now);
+  if (decision.action === 'wait') {
+    await deferDelivery(ctx, target, decision.until, `endpoint paused until ${decision.until.toISOString()}`);
+    return;
+  }
+  if (decision.action === 'probe' && !(await claimEndpointProbe(ctx.pool, target.endpoint.id, probeLeaseMs(settings)))) {
+    await deferDelivery(ctx, target, new Date(target.now.getTime() + probeLeaseMs(settings)), 'another delivery is probing the paused endpoint');
+    return;
+  }
   const rawBody = JSON.stringify(eventObject(target.event));
-  const signature = signWebhook(target.endpoint.secret, Math.floor(Date.now() / 1000), rawBody);
+  const signature = signWebhook(target.endpoint.signingSecrets, Math.floor(Date.now() / 1000), rawBody);
   const result = await postWebhook(target.endpoint.url, rawBody, { [SIGNATURE_HEADER]: signature, [EVENT_ID_HEADER]: target.event.id, [DELIVERY_ID_HEADER]: deliveryId }, settings);
   const retryInMs = retryDelayMs(attempt, settings.backoffBaseMs, settings.backoffMaxMs);
-  const recorded = await recordDeliveryAttempt(ctx.pool, deliveryId, { ...result, retryInMs, retryWindowMs: settings.retryWindowMs });
+  const recorded = await recordAttempt(ctx, target, jobId, result, retryInMs);
   if (recorded?.status === 'pending') {
-    throw new RetryAfter(retryInMs, `webhook ${deliveryId} to ${target.endpoint.id}: ${result.responseStatus ?? 'no answer'} ${(result.error ?? '').slice(0, 200)}`);
+    throw new RetryAfter(retryInMs, `webhook ${deliveryId} to ${target.endpoint.id}: ${result.responseStatus ?? 'no answer'} ${(result.error ?? '').slice(0, 200)}`, `webhook:${target.endpoint.id}`);
   }
 }

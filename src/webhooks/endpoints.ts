@@ -1,25 +1,33 @@
 /**
- * The webhook endpoint API's flows: register, read, list, delete an endpoint; read its delivery
- * log; resend a delivery. Every read and write is scoped to the merchant: another merchant's
- * endpoint is missing. (Kept with the rest of the webhook feature rather than in src/flows/, so
- * the feature is one folder; like flows, these are the only webhook code opening transactions.)
+ * The webhook endpoint API's flows: register, read, list, delete an endpoint, rotate its signing
+ * secret; read its delivery log; resend a delivery. Registration, deletion and rotation each
+ * append their event in the same transaction (the audit trail). Every read and write is scoped
+ * to the merchant: another merchant's endpoint is missing. (Kept with the rest of the webhook
+ * feature rather than in src/flows/, so the feature is one folder; like flows, these are the only
+ * webhook code opening transactions.)
  */
 import { randomBytes } from 'node:crypto';
-import { ParameterInvalid, ResourceMissing } from '../domain/errors.ts';
+import { appendEvent, type Cause } from '../db/events.ts';
+import { ALL_EVENTS, EVENT_TYPES, isEventType, type EventType } from '../domain/events.ts';
+import { ParameterInvalid, ResourceMissing, WebhookEndpointLimitReached } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
-import { inTransaction } from '../db/pool.ts';
+import { inTransaction, type Queryable } from '../db/pool.ts';
 import {
+  countEnabledEndpointsLocked,
   deleteWebhookEndpoint as markEndpointDeleted,
   findWebhookEndpoint,
   insertWebhookEndpoint,
   listWebhookDeliveries,
   listWebhookEndpoints,
+  lockWebhookEndpoint,
   restartWebhookDelivery,
+  rotateWebhookSecret as replaceSecret,
+  type WebhookEndpointRecord,
 } from '../db/webhook-endpoints.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { claimIdempotencyKey, storeIdempotentResponse, type ApiResponse, type IdempotentRequest } from '../flows/idempotency.ts';
 import type { ListPage } from '../flows/queries.ts';
-import { isPrivateAddress } from './deliver.ts';
+import { checkUrlTarget } from '../domain/webhook-address.ts';
 import { webhookDeliveryObject, webhookEndpointObject, type WebhookDeliveryObject, type WebhookEndpointObject } from './objects.ts';
 
 export interface NewWebhookEndpoint {
@@ -43,29 +51,68 @@ function checkEndpointUrl(raw: string, allowPrivateNetworks: boolean): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ParameterInvalid('Invalid url: only http and https URLs can receive webhooks.', 'url');
   // They would be echoed in every GET of the endpoint; use a secret path segment or verify the signature instead.
   if (url.username !== '' || url.password !== '') throw new ParameterInvalid('Invalid url: credentials in the URL are not accepted.', 'url');
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (!allowPrivateNetworks && (isPrivateAddress(host) || host === 'localhost' || host.endsWith('.localhost'))) {
-    throw new ParameterInvalid('Invalid url: private, loopback and link-local addresses cannot receive webhooks.', 'url');
+  if (url.port === '0') throw new ParameterInvalid('Invalid url: port 0 cannot receive webhooks.', 'url');
+  const target = checkUrlTarget(url);
+  if (!allowPrivateNetworks && !target.allowed) {
+    throw new ParameterInvalid(
+      `Invalid url: ${target.reason}. Only public addresses receive webhooks (loopback, private, link-local, reserved and documentation ranges are refused, in every IPv4 and IPv6 form); FINCORE_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true allows them for local development and tests.`,
+      'url',
+    );
   }
   return raw;
+}
+
+/** Known event types only (or "*"): a typo would otherwise be an endpoint that never hears anything. */
+function checkEnabledEvents(requested: readonly string[]): string[] {
+  const unknown = requested.filter((type) => type !== ALL_EVENTS && !isEventType(type));
+  if (unknown.length > 0) {
+    throw new ParameterInvalid(`Invalid enabled_events: unknown event type${unknown.length > 1 ? 's' : ''} ${unknown.map((t) => `'${t}'`).join(', ')}. Known: ${EVENT_TYPES.join(', ')}, or '*' for all.`, 'enabled_events');
+  }
+  return [...new Set(requested)];
+}
+
+function newSecret(): string {
+  return `whsec_${randomBytes(24).toString('base64url')}`;
+}
+
+/** The endpoint's audit event: its public object (never a secret), in the transaction `tx`. */
+function endpointEvent(tx: Queryable, endpoint: WebhookEndpointRecord, change: 'created' | 'deleted' | 'secret_rotated', cause: Cause): Promise<string> {
+  const type: EventType = `webhook_endpoint.${change}`;
+  return appendEvent(tx, {
+    merchantId: endpoint.merchant_id,
+    type,
+    objectType: 'webhook_endpoint',
+    objectId: endpoint.id,
+    data: { webhook_endpoint: webhookEndpointObject(endpoint) },
+    cause,
+  });
 }
 
 /**
  * POST /v1/webhook_endpoints. The signing secret is in this response only (and in its idempotent
  * replay, which is this same response: a client that lost it to a timeout can still get it).
  */
-export async function createWebhookEndpoint(ctx: FlowContext, merchantId: string, request: NewWebhookEndpoint, idempotency?: IdempotentRequest): Promise<ApiResponse> {
+export async function createWebhookEndpoint(ctx: FlowContext, merchantId: string, request: NewWebhookEndpoint, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
   const url = checkEndpointUrl(request.url, ctx.webhooks.allowPrivateNetworks);
+  const enabledEvents = checkEnabledEvents(request.enabledEvents);
   return inTransaction(ctx.pool, async (tx) => {
     await claimIdempotencyKey(tx, idempotency);
+    // Counted under the merchant's lock: concurrent registrations cannot both take the last place.
+    const enabled = await countEnabledEndpointsLocked(tx, merchantId);
+    if (enabled >= ctx.webhooks.maxEndpoints) {
+      throw new WebhookEndpointLimitReached(
+        `This account already has ${enabled} enabled webhook endpoints, the most allowed (${ctx.webhooks.maxEndpoints}). Delete one you no longer use, or subscribe an existing endpoint to more event types.`,
+      );
+    }
     const endpoint = await insertWebhookEndpoint(tx, {
       id: newId('we'),
       merchant_id: merchantId,
       url,
-      enabled_events: [...new Set(request.enabledEvents)],
+      enabled_events: enabledEvents,
       description: request.description,
-      secret: `whsec_${randomBytes(24).toString('base64url')}`,
+      secret: newSecret(),
     });
+    await endpointEvent(tx, endpoint, 'created', cause);
     const response = { status: 201, body: { ...webhookEndpointObject(endpoint), secret: endpoint.secret } };
     await storeIdempotentResponse(tx, idempotency, response);
     return response;
@@ -82,11 +129,42 @@ export async function getWebhookEndpointsPage(ctx: FlowContext, merchantId: stri
   return page(await listWebhookEndpoints(ctx.pool, merchantId, limit, startingAfter), limit, webhookEndpointObject);
 }
 
-/** DELETE: the endpoint receives nothing more, its pending deliveries stop. Deleting again is harmless. */
-export async function deleteWebhookEndpoint(ctx: FlowContext, merchantId: string, endpointId: string): Promise<WebhookEndpointObject> {
-  const endpoint = await markEndpointDeleted(ctx.pool, merchantId, endpointId);
-  if (!endpoint) throw new ResourceMissing(`No such webhook endpoint: '${endpointId}'`, 'id');
-  return webhookEndpointObject(endpoint);
+/**
+ * DELETE: the endpoint receives nothing more, its pending deliveries stop, and its event is
+ * written. Deleting again is harmless (and writes no second event).
+ */
+export async function deleteWebhookEndpoint(ctx: FlowContext, merchantId: string, endpointId: string, cause: Cause): Promise<WebhookEndpointObject> {
+  return inTransaction(ctx.pool, async (tx) => {
+    const before = await lockWebhookEndpoint(tx, merchantId, endpointId);
+    if (!before) throw new ResourceMissing(`No such webhook endpoint: '${endpointId}'`, 'id');
+    if (before.status === 'deleted') return webhookEndpointObject(before);
+    const endpoint = (await markEndpointDeleted(tx, merchantId, endpointId)) as WebhookEndpointRecord;
+    await endpointEvent(tx, endpoint, 'deleted', cause);
+    return webhookEndpointObject(endpoint);
+  });
+}
+
+/** Default overlap of a rotation: the old secret signs for 24 hours more, like Stripe's roll. */
+export const DEFAULT_ROTATION_OVERLAP_SECONDS = 86_400;
+
+/**
+ * POST /v1/webhook_endpoints/{id}/rotate_secret: a new signing secret, shown in this response only
+ * (and its idempotent replay). The old one keeps signing for `expiresInSeconds` (default 24 h; 0
+ * stops it at once): meanwhile FinCore-Signature carries a v1= for each, so receivers can deploy
+ * the new secret without refusing a delivery.
+ */
+export async function rotateWebhookEndpointSecret(ctx: FlowContext, merchantId: string, endpointId: string, expiresInSeconds: number | undefined, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
+  return inTransaction(ctx.pool, async (tx) => {
+    await claimIdempotencyKey(tx, idempotency);
+    const before = await lockWebhookEndpoint(tx, merchantId, endpointId);
+    if (!before) throw new ResourceMissing(`No such webhook endpoint: '${endpointId}'`, 'id');
+    if (before.status !== 'enabled') throw new ParameterInvalid(`Webhook endpoint '${endpointId}' is deleted: it has no secret to rotate.`, 'id');
+    const endpoint = await replaceSecret(tx, endpointId, newSecret(), (expiresInSeconds ?? DEFAULT_ROTATION_OVERLAP_SECONDS) * 1000);
+    await endpointEvent(tx, endpoint, 'secret_rotated', cause);
+    const response = { status: 200, body: { ...webhookEndpointObject(endpoint), secret: endpoint.secret } };
+    await storeIdempotentResponse(tx, idempotency, response);
+    return response;
+  });
 }
 
 export async function getWebhookDeliveriesPage(ctx: FlowContext, merchantId: string, endpointId: string, limit: number, startingAfter?: string): Promise<ListPage<WebhookDeliveryObject>> {

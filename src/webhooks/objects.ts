@@ -7,7 +7,14 @@ export interface WebhookEndpointObject {
   url: string;
   enabled_events: string[];
   description: string | null;
-  status: 'enabled' | 'deleted';
+  /** `paused`: enabled, but its circuit breaker is open (deliveries wait until paused_until). */
+  status: 'enabled' | 'paused' | 'deleted';
+  /** When the next probe delivery goes out; null unless paused. */
+  paused_until: string | null;
+  /** Why it is paused (failed attempts in a row since when, the last answer); null unless paused. */
+  disabled_reason: string | null;
+  /** Until when the secret replaced by the last rotation still signs deliveries; null outside an overlap. */
+  previous_secret_expires_at: string | null;
   created_at: string;
 }
 
@@ -26,14 +33,19 @@ export interface WebhookDeliveryObject {
   created_at: string;
 }
 
-export function webhookEndpointObject(endpoint: WebhookEndpointRecord): WebhookEndpointObject {
+export function webhookEndpointObject(endpoint: WebhookEndpointRecord, now: Date = new Date()): WebhookEndpointObject {
+  const paused = endpoint.status === 'enabled' && endpoint.paused_until !== null;
+  const overlap = endpoint.previous_secret_expires_at !== null && endpoint.previous_secret_expires_at.getTime() > now.getTime();
   return {
     id: endpoint.id,
     object: 'webhook_endpoint',
     url: endpoint.url,
     enabled_events: endpoint.enabled_events,
     description: endpoint.description,
-    status: endpoint.status,
+    status: paused ? 'paused' : endpoint.status,
+    paused_until: paused ? (endpoint.paused_until?.toISOString() ?? null) : null,
+    disabled_reason: paused ? endpoint.disabled_reason : null,
+    previous_secret_expires_at: overlap ? (endpoint.previous_secret_expires_at?.toISOString() ?? null) : null,
     created_at: endpoint.created_at.toISOString(),
   };
 }

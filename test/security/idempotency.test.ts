@@ -274,7 +274,7 @@ describe('idempotency (issue 14)', () => {
       for (const tooShort of ['23', '0', '1.5']) assert.throws(() => loadConfig({ FINCORE_IDEMPOTENCY_TTL_HOURS: tooShort }), ConfigError);
 
       // The app stores with the configured TTL (here 48 h), on the flow path and the one-call write.
-      const app = await buildApp({ ctx: fincore.ctx, adminKey: ADMIN_KEY, bodyLimitBytes: 65536, rateLimitPerSecond: 0, logger: pino({ level: 'silent' }), version: 'test', idempotencyTtlHours: 48 });
+      const app = await buildApp({ ctx: fincore.ctx, adminKey: ADMIN_KEY, bodyLimitBytes: 65536, logger: pino({ level: 'silent' }), version: 'test', idempotencyTtlHours: 48 });
       try {
         const keyed = newKey();
         const merchantAnswer = await app.inject({ method: 'POST', url: '/v1/merchants', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'idempotency-key': keyed }, payload: { name: 'Long TTL' } });

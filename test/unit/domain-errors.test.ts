@@ -17,6 +17,7 @@ import {
   ResourceMissing,
   ServiceUnavailable,
   Unauthorized,
+  WebhookEndpointLimitReached,
   type ErrorType,
 } from '../../src/domain/errors.ts';
 
@@ -31,6 +32,7 @@ const TABLE: ReadonlyArray<readonly [Ctor, number, ErrorType, string]> = [
   [AmountTooLarge, 400, 'invalid_request_error', 'amount_too_large'],
   [ChargeAlreadyRefunded, 400, 'invalid_request_error', 'charge_already_refunded'],
   [ChargeNotRefundable, 400, 'invalid_request_error', 'charge_not_refundable'],
+  [WebhookEndpointLimitReached, 400, 'invalid_request_error', 'webhook_endpoint_limit_reached'],
   [IdempotencyKeyReused, 400, 'idempotency_error', 'idempotency_key_reused'],
   [Unauthorized, 401, 'authentication_error', 'unauthorized'],
   [ResourceMissing, 404, 'invalid_request_error', 'resource_missing'],

@@ -73,7 +73,8 @@ export function ChargePage({ id }: { id: string }) {
     );
   }
   const c = d.charge;
-  const refunds = c.refunds ?? [];
+  const refunds = c.refunds?.data ?? [];
+  const moreRefunds = c.refunds?.has_more ?? false;
   const movements = groupMovements(d.ledger);
   const balances = accountBalances(d.ledger);
 
@@ -110,7 +111,13 @@ export function ChargePage({ id }: { id: string }) {
       </div>
 
       <section>
-        <h3>Refunds ({refunds.length})</h3>
+        <h3>Refunds ({moreRefunds ? `oldest ${refunds.length}` : refunds.length})</h3>
+        {moreRefunds ? (
+          <p class="muted small" data-testid="charge-refunds-more">
+            This charge has more refunds than shown (the ledger postings and the timeline below cover the ones shown); the{' '}
+            <a href="#/refunds">Refunds</a> page lists them all. Refunded {formatAmount(c.amount_refunded, c.currency)} counts every one.
+          </p>
+        ) : null}
         <DataTable label="Refunds of this charge" testId="charge-refunds" columns={['Refund', num('Amount'), 'Status', 'Reason', 'Created', 'Updated']} empty={refunds.length === 0 ? 'No refunds.' : null}>
           {refunds.map((r) => (
             <tr key={r.id} data-id={r.id}>

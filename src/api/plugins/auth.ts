@@ -1,13 +1,15 @@
 /**
  * Bearer authentication. Merchant keys are looked up by their sha256 hash; the admin key is
  * compared in constant time. Routes declare `config.auth`: 'merchant' (default), 'admin', 'none'.
+ * Failed attempts are counted per client address; an address over its allowance is refused with
+ * 429 before its key is looked at (rate-limit.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Unauthorized } from '../../domain/errors.ts';
-import { hashApiKey } from '../../flows/merchants.ts';
-import { merchantByKeyHash } from '../../flows/queries.ts';
+import { hashApiKey, merchantOfKey } from '../../flows/merchants.ts';
 import type pg from 'pg';
+import type { FailedAuthGate } from './rate-limit.ts';
 
 export type AuthMode = 'merchant' | 'admin' | 'none';
 
@@ -32,16 +34,21 @@ function sha256(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
+/** How long a key may keep working in a process after it was revoked elsewhere (the cache TTL). */
+export const DEFAULT_KEY_CACHE_MS = 5000;
+
 /**
  * Merchant id by API key, remembered briefly so a busy merchant's requests do not each pay a
- * database round trip. Keys are never revoked or rotated today; the TTL bounds how long a change
- * would take to show once they are. Unknown keys are not remembered (a new merchant works at once).
+ * database round trip. Revocation latency is bounded by it: the process that rolls or revokes
+ * a key forgets the merchant's entries at once (`forgetMerchant`); every other process stops
+ * taking a revoked key at most `ttlMs` later. An entry never outlives its key's own expiry (the
+ * end of a roll's overlap). Unknown keys are not remembered (a new merchant works at once).
  */
 export class ApiKeyCache {
   private readonly entries = new Map<string, { merchantId: string; expiresAt: number }>();
 
   constructor(
-    private readonly ttlMs = 30_000,
+    readonly ttlMs = DEFAULT_KEY_CACHE_MS,
     private readonly maxEntries = 10_000,
   ) {}
 
@@ -55,24 +62,35 @@ export class ApiKeyCache {
     return entry.merchantId;
   }
 
-  set(keyHash: string, merchantId: string, now: number): void {
+  /** `keyExpiresAt`: when the key itself stops being valid (ms), if it is set to. */
+  set(keyHash: string, merchantId: string, now: number, keyExpiresAt: number | null = null): void {
     // Map keeps insertion order: the first key is the oldest entry.
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value ?? '');
-    this.entries.set(keyHash, { merchantId, expiresAt: now + this.ttlMs });
+    this.entries.set(keyHash, { merchantId, expiresAt: Math.min(now + this.ttlMs, keyExpiresAt ?? Number.POSITIVE_INFINITY) });
+  }
+
+  /** After a roll or revoke in this process: its next request reads the keys again. */
+  forgetMerchant(merchantId: string): void {
+    for (const [keyHash, entry] of this.entries) if (entry.merchantId === merchantId) this.entries.delete(keyHash);
   }
 }
 
-export function registerAuth(app: FastifyInstance, pool: pg.Pool, adminKey: string, keyCache = new ApiKeyCache()): void {
+export function registerAuth(app: FastifyInstance, pool: pg.Pool, adminKey: string, keyCache: ApiKeyCache, failedAuth: FailedAuthGate): void {
   const adminKeyHash = sha256(adminKey);
   app.decorateRequest('scope', '');
-  app.addHook('onRequest', async (request) => {
+  const refuse = async (request: FastifyRequest, message: string): Promise<never> => {
+    await failedAuth.count(request);
+    throw new Unauthorized(message);
+  };
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const mode = request.routeOptions.config.auth ?? 'merchant';
     const url = request.routeOptions.url;
     if (mode === 'none' || url === undefined || url.startsWith('/docs')) return;
+    await failedAuth.check(request, reply);
     const token = bearerToken(request);
-    if (!token) throw new Unauthorized('No valid API key provided. Use the header Authorization: Bearer <api_key>.');
+    if (!token) return refuse(request, 'No valid API key provided. Use the header Authorization: Bearer <api_key>.');
     if (mode === 'admin') {
-      if (!timingSafeEqual(sha256(token), adminKeyHash)) throw new Unauthorized('Invalid admin key provided.');
+      if (!timingSafeEqual(sha256(token), adminKeyHash)) return refuse(request, 'Invalid admin key provided.');
       request.scope = 'admin';
       return;
     }
@@ -83,9 +101,9 @@ export function registerAuth(app: FastifyInstance, pool: pg.Pool, adminKey: stri
       request.scope = cached;
       return;
     }
-    const merchant = await merchantByKeyHash(pool, keyHash);
-    if (!merchant) throw new Unauthorized('Invalid API key provided.');
-    keyCache.set(keyHash, merchant.id, now);
-    request.scope = merchant.id;
+    const key = await merchantOfKey(pool, keyHash);
+    if (!key) return refuse(request, 'Invalid API key provided.');
+    keyCache.set(keyHash, key.merchantId, now, key.expiresAt?.getTime() ?? null);
+    request.scope = key.merchantId;
   });
 }

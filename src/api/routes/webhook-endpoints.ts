@@ -7,10 +7,11 @@ import {
   getWebhookEndpoint,
   getWebhookEndpointsPage,
   resendWebhookDelivery,
+  rotateWebhookEndpointSecret,
 } from '../../webhooks/endpoints.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
 import { errorResponses, idempotencyHeader, listSchema, paginationQuery } from '../schemas.ts';
-import { answer } from './respond.ts';
+import { answer, requestCause } from './respond.ts';
 
 const timestamp = { type: 'string', format: 'date-time' } as const;
 
@@ -20,10 +21,17 @@ const endpointProperties = {
   url: { type: 'string' },
   enabled_events: { type: 'array', items: { type: 'string' } },
   description: { type: ['string', 'null'] },
-  status: { type: 'string', enum: ['enabled', 'deleted'], description: 'A deleted endpoint receives nothing more; its pending deliveries are stopped (failed).' },
+  status: {
+    type: 'string',
+    enum: ['enabled', 'paused', 'deleted'],
+    description: 'paused: its circuit breaker is open after failing for a while; deliveries wait until paused_until, then one probe goes out and a success resumes it. A deleted endpoint receives nothing more; its pending deliveries are stopped (failed).',
+  },
+  paused_until: { type: ['string', 'null'], format: 'date-time', description: 'When the next probe delivery goes out; null unless paused.' },
+  disabled_reason: { type: ['string', 'null'], description: 'Why it is paused: failed attempts in a row, since when, the last answer; null unless paused.' },
+  previous_secret_expires_at: { type: ['string', 'null'], format: 'date-time', description: 'Until when the secret replaced by the last rotation still signs deliveries; null outside an overlap.' },
   created_at: timestamp,
 } as const;
-const endpointRequired = ['id', 'object', 'url', 'enabled_events', 'description', 'status', 'created_at'] as const;
+const endpointRequired = ['id', 'object', 'url', 'enabled_events', 'description', 'status', 'paused_until', 'disabled_reason', 'previous_secret_expires_at', 'created_at'] as const;
 
 // Two schemas on purpose: the serializer drops what a schema does not list, so no read of an
 // endpoint can ever carry its secret, whatever the object it is handed.
@@ -34,7 +42,7 @@ export const createdWebhookEndpointSchema = {
   required: [...endpointRequired, 'secret'],
   properties: {
     ...endpointProperties,
-    secret: { type: 'string', description: 'Prefix whsec_. The key that signs every delivery (FinCore-Signature). Shown only in this response (and in its idempotent replay).' },
+    secret: { type: 'string', description: 'Prefix whsec_. The key that signs every delivery (FinCore-Signature). Shown only in this response (and in its idempotent replay): at creation and at each rotation.' },
   },
 } as const;
 
@@ -87,7 +95,7 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
               minItems: 1,
               maxItems: 100,
               items: { type: 'string', maxLength: 100, pattern: '^(\\*|[a-z][a-z_]*(\\.[a-z][a-z_]*)+)$' },
-              description: 'Event types (e.g. "refund.succeeded"), or "*" for all.',
+              description: 'Known event types (e.g. "refund.succeeded"; see GET /v1/events), or "*" for all. An unknown type is a 400 parameter_invalid.',
             },
             description: { type: ['string', 'null'], maxLength: 1000 },
           },
@@ -97,7 +105,7 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
     },
     async (request, reply) =>
       answer(reply, () =>
-        createWebhookEndpoint(ctx, request.scope, { url: request.body.url, enabledEvents: request.body.enabled_events, description: request.body.description ?? null }, request.idempotency),
+        createWebhookEndpoint(ctx, request.scope, { url: request.body.url, enabledEvents: request.body.enabled_events, description: request.body.description ?? null }, requestCause(request), request.idempotency),
       ),
   );
 
@@ -132,7 +140,28 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
         response: { 200: { $ref: 'WebhookEndpoint#' }, ...errorResponses },
       },
     },
-    async (request, reply) => sendApiResponse(reply, { status: 200, body: await deleteWebhookEndpoint(ctx, request.scope, request.params.id) }),
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await deleteWebhookEndpoint(ctx, request.scope, request.params.id, requestCause(request)) }),
+  );
+
+  app.post<{ Params: { id: string }; Body: { expires_in_seconds?: number } | undefined }>(
+    '/v1/webhook_endpoints/:id/rotate_secret',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary:
+          'Replace the signing secret. The new one is in this response only; the old one keeps signing for expires_in_seconds (default 86400, 0: stops now), each delivery carrying one v1= per valid secret meanwhile.',
+        headers: idempotencyHeader,
+        params: endpointParams,
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { expires_in_seconds: { type: 'integer', minimum: 0, maximum: 604_800, description: 'How long the old secret keeps signing: 0 to 7 days, default 24 hours.' } },
+        },
+        response: { 200: { $ref: 'WebhookEndpointWithSecret#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      answer(reply, () => rotateWebhookEndpointSecret(ctx, request.scope, request.params.id, request.body?.expires_in_seconds, requestCause(request), request.idempotency)),
   );
 
   app.get<{ Params: { id: string }; Querystring: { limit: number; starting_after?: string } }>(

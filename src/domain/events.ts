@@ -1,0 +1,34 @@
+/**
+ * Every event type FinCore writes to its audit trail (GET /v1/events, merchant webhooks), declared
+ * once. Writers are typed with EventType; docs/API.md "Events" lists the same (a test compares).
+ */
+export const EVENT_TYPES = [
+  'merchant.created',
+  'charge.created',
+  'charge.succeeded',
+  'charge.failed',
+  'refund.created',
+  'refund.succeeded',
+  'refund.failed',
+  'job.dead_lettered',
+  'reconciliation.settled',
+  'webhook_endpoint.created',
+  'webhook_endpoint.deleted',
+  'webhook_endpoint.secret_rotated',
+  'webhook_endpoint.paused',
+  'webhook_endpoint.resumed',
+  'api_key.rolled',
+  'api_key.revoked',
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * What a webhook endpoint's `enabled_events` may hold: a type of this list, or "*" for all. A
+ * typo would otherwise be an endpoint that silently never hears anything.
+ */
+export const ALL_EVENTS = '*';
+
+export function isEventType(value: string): value is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(value);
+}
