@@ -45,7 +45,7 @@ SELECT f.outcome
          facts.status, facts.reserved::bigint,
          ids.jid, 8,
          ids.eid, jsonb_build_object('refund', b.body, 'job_id', ids.jid), 'api_request'::text, 'req_pgbench_' || :client_id,
-         c.merchant_id, ids.ikey, 'POST'::text, '/v1/refunds'::text, '4f2d0c1e9a7b3c5d6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5'::text, 201, b.body,
+         c.merchant_id, ids.ikey, 'POST'::text, '/v1/refunds'::text, '4f2d0c1e9a7b3c5d6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5'::text, 201, b.body, 24,
          jsonb_build_array(jsonb_build_object('account', 'merchant_balance', 'amount', (:amount)::bigint),
                            jsonb_build_object('account', 'refunds_reserved', 'amount', -(:amount)::bigint))) f
  WHERE c.n = :n;

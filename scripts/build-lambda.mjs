@@ -58,6 +58,7 @@ await build({
   logLevel: 'info',
 });
 
-// src/db/migrate.ts finds its .sql files next to the running module, which in the bundle is
-// index.mjs: ship them there so a migration run from the worker finds them too.
+// src/db/migrate.ts finds its .sql files (migrations and functions) next to the running module,
+// which in the bundle is index.mjs: ship them there so a migration run from the worker finds them too.
 cpSync(join(root, 'src', 'db', 'migrations'), join(outdir, 'migrations'), { recursive: true });
+cpSync(join(root, 'src', 'db', 'functions'), join(outdir, 'functions'), { recursive: true });

@@ -9,6 +9,7 @@ import { isFailpoint, type Failpoint } from './api/failpoints.ts';
 import type { RateLimits } from './api/plugins/rate-limit.ts';
 import { isSslMode, SSL_MODES, type DatabaseTls } from './db/tls.ts';
 import { faultsFromEnv, type SimFaults } from './psp-simulator/server.ts';
+import { IDEMPOTENCY_TTL_HOURS } from './domain/idempotency.ts';
 
 export interface Config {
   host: string;
@@ -98,6 +99,14 @@ export interface Config {
     maxEndpoints: number;
     merchantConcurrency: number;
     breaker: { failureThreshold: number; openAfterMs: number; pauseMs: number };
+  };
+  /** Idempotency-Key records: how long they count, and the purge of expired ones. */
+  idempotency: {
+    /** FINCORE_IDEMPOTENCY_TTL_HOURS: never below the 24 hours the contract promises. */
+    ttlHours: number;
+    purgeIntervalMs: number;
+    /** Rows per purge statement: each batch is one short DELETE. */
+    purgeBatch: number;
   };
   dbPoolSize: number;
   /** TLS to the PostgreSQL server: PGSSLMODE and FINCORE_DB_CA_FILE (db/tls.ts). */
@@ -427,6 +436,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchSize: int(env, 'FINCORE_AUDIT_BATCH', 500, 1, 10_000),
     },
     webhooks: webhooks(env),
+    idempotency: {
+      ttlHours: int(env, 'FINCORE_IDEMPOTENCY_TTL_HOURS', IDEMPOTENCY_TTL_HOURS.default, IDEMPOTENCY_TTL_HOURS.min, IDEMPOTENCY_TTL_HOURS.max),
+      purgeIntervalMs: int(env, 'FINCORE_IDEMPOTENCY_PURGE_INTERVAL_MS', 60_000, 10, 86_400_000),
+      purgeBatch: int(env, 'FINCORE_IDEMPOTENCY_PURGE_BATCH', 500, 1, 10_000),
+    },
     dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
     dbTls: dbTls(env),
     dbNamedStatements: bool(env, 'FINCORE_DB_NAMED_STATEMENTS', true),

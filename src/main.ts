@@ -12,6 +12,7 @@ import { migrate } from './db/migrate.ts';
 import { openDatabase, type Database } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
 import { startReconciler } from './jobs/reconciler.ts';
+import { startIdempotencyPurger } from './jobs/idempotency-purger.ts';
 import { startAuditRelay, type EventFollower } from './audit/seal.ts';
 import { fanOutEvents } from './webhooks/fan-out.ts';
 import { observeQueue } from './metrics.ts';
@@ -81,7 +82,7 @@ export async function startFinCore(config: Config, components: Components, logge
     observeQueue(db.pool);
 
     if (components.api) {
-      const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimits: config.rateLimits, trustProxy: config.trustProxy, apiKeyCacheMs: config.apiKeyCacheMs, logger: logger.child({ component: 'api' }), version: VERSION, http: config.http, failpoints: new Failpoints(new Set(config.failpoints)) });
+      const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimits: config.rateLimits, trustProxy: config.trustProxy, apiKeyCacheMs: config.apiKeyCacheMs, logger: logger.child({ component: 'api' }), version: VERSION, http: config.http, failpoints: new Failpoints(new Set(config.failpoints)), idempotencyTtlHours: config.idempotency.ttlHours });
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -124,6 +125,8 @@ export async function startFinCore(config: Config, components: Components, logge
       }
       const reconciler = startReconciler(ctx, config.reconcile, logger.child({ component: 'reconciler' }));
       closers.push(() => reconciler.stop());
+      const purger = startIdempotencyPurger(db.pool, { intervalMs: config.idempotency.purgeIntervalMs, batchSize: config.idempotency.purgeBatch }, logger.child({ component: 'idempotency-purger' }));
+      closers.push(() => purger.stop());
     }
 
     // The audit relay runs beside the queue's consumer (postgres) or, on AWS, in the always-on API

@@ -175,31 +175,30 @@ describe('Idempotency-Key', () => {
     assert.ok(!(await chargeIds(keyB)).includes(a.body.id));
   });
 
-  it('a request refused by validation is remembered: same body replays the 400, a valid body is key_reused', async () => {
+  it('a request refused by validation is not stored: the corrected retry with the same key creates the charge', async () => {
     const key = newKey();
     const invalid = { ...visa, amount: 50.5 };
     const before = await chargeIds();
     const first = await post('/v1/charges', invalid, key);
     assertError(first, 400, 'invalid_request_error', 'parameter_invalid', 'amount');
-    assertNotReplayed(first);
-    const replay = await post('/v1/charges', invalid, key);
-    assert.equal(replay.status, 400);
-    assertReplayed(replay);
-    assert.deepEqual(replay.body, first.body);
-    assertError(await post('/v1/charges', visa, key), 400, 'idempotency_error', 'idempotency_key_reused');
+    const again = await post('/v1/charges', invalid, key);
+    assertError(again, 400, 'invalid_request_error', 'parameter_invalid', 'amount');
+    assertNotReplayed(again);
     assert.deepEqual(await chargeIds(), before);
+    const corrected = await post<ChargeBody>('/v1/charges', visa, key);
+    assert.equal(corrected.status, 201, JSON.stringify(corrected.body));
+    assertNotReplayed(corrected);
+    // Now the key holds an answer: the invalid body is another request.
+    assertError(await post('/v1/charges', invalid, key), 400, 'idempotency_error', 'idempotency_key_reused');
   });
 
-  it('a refusal decided by the handler (unknown currency, unknown payment_method) is remembered too', async () => {
+  it('a refusal decided by the handler before any work (unknown currency, unknown payment_method) is not stored either', async () => {
     for (const invalid of [{ ...visa, currency: 'xyz' }, { ...visa, payment_method: 'pm_nope' }]) {
       const key = newKey();
-      const first = await post('/v1/charges', invalid, key);
-      assertError(first, 400, 'invalid_request_error', 'parameter_invalid');
-      const replay = await post('/v1/charges', invalid, key);
-      assert.equal(replay.status, 400);
-      assertReplayed(replay);
-      assert.deepEqual(replay.body, first.body);
-      assertError(await post('/v1/charges', visa, key), 400, 'idempotency_error', 'idempotency_key_reused');
+      assertError(await post('/v1/charges', invalid, key), 400, 'invalid_request_error', 'parameter_invalid');
+      const corrected = await post<ChargeBody>('/v1/charges', visa, key);
+      assert.equal(corrected.status, 201, JSON.stringify(corrected.body));
+      assertNotReplayed(corrected);
     }
   });
 

@@ -30,7 +30,7 @@ describe('the refund write re-checks its facts', () => {
       job: { id: newId('job'), maxAttempts: 3 },
       event: { id: newId('evt'), data: { refund: { id: refund.id } }, cause: { type: 'api_request', id: 'req_test' } },
       postings: postingsFor('refund_reserved', amount),
-      idempotency: key ? { scope: merchant.id, key, method: 'POST', path: '/v1/refunds', hash: 'h', code: 201, body: { id: refund.id } } : undefined,
+      idempotency: key ? { scope: merchant.id, key, method: 'POST', path: '/v1/refunds', hash: 'h', code: 201, body: { id: refund.id }, ttlHours: 24 } : undefined,
     };
   }
 

@@ -14,11 +14,12 @@ import { Failpoints } from './failpoints.ts';
 import { errorBody, toContractError } from './errors.ts';
 import { ApiKeyCache, registerAuth } from './plugins/auth.ts';
 import { registerIdempotency, rememberRefusal, sendApiResponse } from './plugins/idempotency.ts';
-import { IdempotencyKeyReused, MalformedRequest, ServiceUnavailable, UriTooLong } from '../domain/errors.ts';
+import { ContractError, IdempotencyKeyReused, MalformedRequest, ServiceUnavailable, UriTooLong } from '../domain/errors.ts';
 import type { HttpLimits } from '../config.ts';
 import { applyServerLimits, DEFAULT_HTTP_LIMITS, serverOptions } from './http-server.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { registerStorableText } from './plugins/storable-text.ts';
+import { IDEMPOTENCY_TTL_HOURS } from '../domain/idempotency.ts';
 import { NO_RATE_LIMITS, registerRateLimit, type RateLimits } from './plugins/rate-limit.ts';
 import { chargeRoutes } from './routes/charges.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
@@ -48,6 +49,8 @@ export interface AppOptions {
   http?: HttpLimits;
   /** Armed failpoints (tests only); none by default. */
   failpoints?: Failpoints;
+  /** How long a stored Idempotency-Key answer counts (FINCORE_IDEMPOTENCY_TTL_HOURS); 24 by default. */
+  idempotencyTtlHours?: number;
 }
 
 /** Trust the n proxies nearest to us (Fastify's numeric trustProxy, which its types omit). */
@@ -127,7 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         const remembered = await rememberRefusal(ctx.pool, request, { status, body });
         return sendApiResponse(reply, remembered.response, remembered.replayed);
       } catch (e) {
-        if (e instanceof IdempotencyKeyReused) {
+        if (e instanceof ContractError && e.type === 'idempotency_error') {
           const reused = refuse(e, reply);
           return reply.code(reused.status).send(reused.body);
         }
@@ -155,7 +158,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const keyCache = new ApiKeyCache(options.apiKeyCacheMs);
   registerAuth(app, ctx.pool, options.adminKey, keyCache, failedAuth);
   registerStorableText(app);
-  registerIdempotency(app, ctx.pool);
+  registerIdempotency(app, ctx.pool, { ttlHours: options.idempotencyTtlHours ?? IDEMPOTENCY_TTL_HOURS.default });
 
   healthRoutes(app, ctx.pool);
   merchantRoutes(app, ctx);

@@ -74,7 +74,7 @@ export interface RefundFacts {
   charge: { status: ChargeStatus; amount: number; currency: string } | undefined;
   /** Sum of the charge's pending and succeeded refunds. */
   reserved: number;
-  /** The idempotency record already stored under the request's key, if any. */
+  /** The live idempotency record already stored under the request's key, if any. */
   stored: IdempotencyRecord | undefined;
 }
 
@@ -85,7 +85,7 @@ export async function readRefundFacts(db: Queryable, merchantId: string, chargeI
             k.request_method, k.request_path, k.request_hash, k.response_code, k.response_body
        FROM (SELECT 1) AS one
        LEFT JOIN payments p ON p.id = $1 AND p.merchant_id = $2
-       LEFT JOIN idempotency_keys k ON k.scope = $3 AND k.key = $4`,
+       LEFT JOIN idempotency_keys k ON k.scope = $3 AND k.key = $4 AND k.expires_at > now()`,
     [chargeId, merchantId, idempotency?.scope ?? null, idempotency?.key ?? null],
   );
   const row = rows[0];
@@ -116,7 +116,7 @@ export type RefundWriteResult =
   | { outcome: 'key_in_use' }
   | { outcome: 'replay'; stored: IdempotencyRecord };
 
-/** One round trip: create_refund_if_unchanged (migrations 004, 006) writes the decided refund if its facts still hold. */
+/** One round trip: create_refund_if_unchanged (src/db/functions/) writes the decided refund if its facts still hold. */
 export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite): Promise<RefundWriteResult> {
   const { refund, idempotency } = write;
   const { rows } = await db.query<{
@@ -131,7 +131,7 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
     stored_code: number | null;
     stored_body: unknown;
   }>(
-    namedStatement(db, 'create_refund_if_unchanged', `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`, [
+    namedStatement(db, 'create_refund_if_unchanged', `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`, [
       refund.id, refund.payment_id, refund.merchant_id, refund.amount, refund.currency, refund.reason, JSON.stringify(refund.metadata), refund.created_at,
       write.expected.status, write.expected.reserved,
       write.job.id, write.job.maxAttempts,

@@ -1,5 +1,5 @@
 /**
- * POST /v1/charges: one database call (create_charge, migration 005) claims the idempotency key
+ * POST /v1/charges: one database call (create_charge, src/db/functions/create_charge.sql) claims the idempotency key
  * and writes the charge (pending), its CHARGE job, the charge.created event and the idempotent
  * response, in one transaction. No PSP call inside a request.
  */

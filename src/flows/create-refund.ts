@@ -3,7 +3,7 @@
  * process last saw for the charge, or read them (with any stored idempotency record), decide the
  * refund with the domain rules, then write refund + REFUND job + refund.created event +
  * idempotency record + its reservation in the ledger in one call that first re-checks those facts under the charge's row lock
- * (db/refunds.ts, migration 004): one round trip for a charge seen before, two otherwise. When a
+ * (db/refunds.ts, src/db/functions/create_refund_if_unchanged.sql): one round trip for a charge seen before, two otherwise. When a
  * concurrent refund of the same charge moved the facts, the decision is taken again on the fresh
  * ones; after a few such races the refund falls back to one locked transaction in which the key,
  * the charge and its refunds are read under the lock and the rows written. Either way refunds of
@@ -23,7 +23,7 @@ import { insertRefund, readRefundFacts, refundAmountsOfCharge, writeRefundIfUnch
 import { moneyMovementsCreated } from '../metrics.ts';
 import type { FlowContext } from './context.ts';
 import type { KnownRefundFacts } from './refund-facts-cache.ts';
-import { claimIdempotencyKey, idempotencyWrite, keyInUse, replayOrReject, storeIdempotentResponse, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
+import { claimIdempotencyKey, idempotencyWrite, keyInUse, markStarted, replayOrReject, storeIdempotentResponse, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
 
 export interface RefundRequest {
   merchantId: string;
@@ -38,6 +38,9 @@ export interface RefundRequest {
 const FAST_PATH_ATTEMPTS = 3;
 
 export async function createRefund(ctx: FlowContext, request: RefundRequest, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
+  // The body is valid: whatever is refused from here on (no such charge, amount_too_large, ...) is
+  // judged on the charge's facts, and stored under the key as this request's answer.
+  markStarted(idempotency);
   const response = (await createRefundFast(ctx, request, cause, idempotency)) ?? (await createRefundLocked(ctx, request, cause, idempotency));
   ctx.wakeup.jobsCommitted();
   moneyMovementsCreated.inc({ object: 'refund', currency: (response.body as RefundObject).currency });
