@@ -14,6 +14,7 @@
  *   fincore audit seal      seal the events the audit relay has not sealed yet, then exit
  */
 import pino from 'pino';
+import { adminKeyPath } from './admin-key.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { migrate } from './db/migrate.ts';
 import { DataDirLockedError } from './db/embedded.ts';
@@ -44,7 +45,8 @@ async function runUntilSignal(config: Config, components: Components): Promise<v
   if (fincore.simulatorUrl) lines.push(`  PSP simulator:  ${fincore.simulatorUrl}  (state: ${fincore.simulatorUrl}/sim/state)`);
   else if (components.worker) lines.push(`  PSP simulator:  ${config.simUrl}  (outside this process)`);
   lines.push(`  Database:       ${config.databaseUrl ? 'PostgreSQL server (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}`);
-  if (components.api && config.adminKeyGenerated) lines.push(`  Admin key:      ${config.adminKey}   (generated; set FINCORE_ADMIN_KEY to fix it)`);
+  if (components.api && fincore.adminKeySource === 'data-dir') lines.push(`  Admin key:      ${fincore.adminKey}   (kept in ${adminKeyPath(config.dataDir)}; FINCORE_ADMIN_KEY overrides it)`);
+  if (components.api && fincore.adminKeySource === 'generated') lines.push(`  Admin key:      ${fincore.adminKey}   (generated for this run; set FINCORE_ADMIN_KEY to fix it)`);
   lines.push('Press Ctrl-C to stop.', '');
   process.stdout.write(lines.join('\n') + '\n');
 

@@ -2,9 +2,9 @@
  * Configuration is read from the environment once, validated, and passed down. Nothing else
  * in FinCore reads process.env.
  */
-import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
+import { generateAdminKey } from './admin-key.ts';
 import { isFailpoint, type Failpoint } from './api/failpoints.ts';
 import { faultsFromEnv, type SimFaults } from './psp-simulator/server.ts';
 
@@ -28,7 +28,7 @@ export interface Config {
   };
   dataDir: string;
   adminKey: string;
-  /** True when the admin key was generated at start-up and must be printed. */
+  /** True when FINCORE_ADMIN_KEY is unset: embedded mode keeps a key in the data dir, a server run uses adminKey (generated) and prints it. */
   adminKeyGenerated: boolean;
   psp: 'simulator' | 'stripe';
   stripe: {
@@ -295,7 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       relayBatch: int(env, 'FINCORE_RELAY_BATCH', 100, 1, 10_000),
     },
     dataDir: resolve(str(env, 'FINCORE_DATA_DIR', './.fincore')),
-    adminKey: providedAdminKey || `adm_${randomBytes(24).toString('base64url')}`,
+    adminKey: providedAdminKey || generateAdminKey(),
     adminKeyGenerated: providedAdminKey === '',
     psp,
     stripe: {

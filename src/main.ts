@@ -20,6 +20,7 @@ import { JobQueue, sqsClient } from './jobs/sqs.ts';
 import { startSqsPoller } from './jobs/sqs-consumer.ts';
 import { startWorker, type RunningWorker } from './jobs/worker.ts';
 import { startPspSimulator } from './psp-simulator/server.ts';
+import { persistentAdminKey } from './admin-key.ts';
 
 export const VERSION = '0.1.0';
 
@@ -33,6 +34,10 @@ export interface RunningFinCore {
   /** Base URL of the API, when it runs. */
   apiUrl: string | undefined;
   simulatorUrl: string | undefined;
+  /** The admin key the API accepts: FINCORE_ADMIN_KEY, the data dir's stored key (embedded), or generated for this run. */
+  adminKey: string;
+  /** Where adminKey came from, for the start-up banner. */
+  adminKeySource: 'environment' | 'data-dir' | 'generated';
   db: Database;
   ctx: FlowContext;
   logger: Logger;
@@ -52,6 +57,9 @@ export async function startFinCore(config: Config, components: Components, logge
   try {
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, namedStatements: config.dbNamedStatements });
     closers.push(() => db.close());
+    // Embedded: the key lives in the data dir (read while we hold its lock), so a restart keeps it.
+    const adminKeySource: RunningFinCore['adminKeySource'] = !config.adminKeyGenerated ? 'environment' : config.databaseUrl ? 'generated' : 'data-dir';
+    const adminKey = adminKeySource === 'data-dir' ? persistentAdminKey(config.dataDir, config.adminKey) : config.adminKey;
     const applied = await migrate(db.pool);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     logWebhookSecrets(config, logger);
@@ -81,7 +89,7 @@ export async function startFinCore(config: Config, components: Components, logge
     observeQueue(db.pool);
 
     if (components.api) {
-      const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimitPerSecond: config.rateLimitPerSecond, logger: logger.child({ component: 'api' }), version: VERSION, failpoints: new Failpoints(new Set(config.failpoints)) });
+      const app = await buildApp({ ctx, adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimitPerSecond: config.rateLimitPerSecond, logger: logger.child({ component: 'api' }), version: VERSION, failpoints: new Failpoints(new Set(config.failpoints)) });
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -125,7 +133,7 @@ export async function startFinCore(config: Config, components: Components, logge
       closers.push(() => relay.stop());
     }
 
-    return { apiUrl, simulatorUrl, db, ctx, logger, close: closeAll };
+    return { apiUrl, simulatorUrl, adminKey, adminKeySource, db, ctx, logger, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

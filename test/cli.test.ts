@@ -5,13 +5,42 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call, eventually, freshDatabase, type ChargeBody, type RefundBody, type TestDatabase } from './helpers.ts';
 
 function cli(args: string[], env: Record<string, string>) {
   return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, encoding: 'utf8' });
+}
+
+interface RunningCli {
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+/** `fincore start` in a child process; resolves once it printed its API URL. */
+async function startCli(env: Record<string, string>): Promise<RunningCli & { api: string; adminKey: string | undefined }> {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start'], {
+    env: { ...process.env, PORT: '0', FINCORE_SIM_PORT: '0', FINCORE_ADMIN_KEY: '', LOG_LEVEL: 'warn', ...env },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const stop = () => {
+    child.kill('SIGTERM');
+    return exited;
+  };
+  try {
+    const api = await eventually(async () => /API:\s+(http:\/\/\S+)/.exec(output)?.[1], 30_000, 'the API URL to be printed');
+    await eventually(async () => (output.includes('Press Ctrl-C') ? true : undefined), 5000, 'the banner to be printed');
+    const adminKey = /Admin key:\s+(\S+)/.exec(output)?.[1];
+    return { api, adminKey, output: () => output, stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message}\n${output}`);
+  }
 }
 
 describe('fincore CLI', () => {
@@ -52,6 +81,40 @@ describe('fincore CLI', () => {
     }
     assert.equal(await exited, 0, output);
     if (database.env.FINCORE_DATA_DIR) assert.equal(existsSync(join(database.env.FINCORE_DATA_DIR, 'fincore.lock')), false, 'the data dir lock is released');
+  });
+
+  it('embedded: a restart on the same data dir keeps the generated admin key (stored 0600)', { skip: Boolean(process.env.DATABASE_URL) }, async () => {
+    const own = await freshDatabase();
+    try {
+      const first = await startCli(own.env);
+      assert.ok(first.adminKey, first.output());
+      const merchant = await call<{ api_key: string }>(first.api, 'POST', '/v1/merchants', { key: first.adminKey, body: { name: 'Before restart' } });
+      assert.equal(merchant.status, 201);
+      assert.equal(await first.stop(), 0, first.output());
+      const keyFile = join(own.env.FINCORE_DATA_DIR!, 'admin.key');
+      assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+
+      const second = await startCli(own.env);
+      try {
+        assert.equal(second.adminKey, first.adminKey, 'the same key is printed again');
+        const list = await call<{ data: Array<{ name: string }> }>(second.api, 'GET', '/v1/admin/merchants', { key: first.adminKey });
+        assert.equal(list.status, 200);
+        assert.ok(list.body.data.some((m) => m.name === 'Before restart'));
+      } finally {
+        assert.equal(await second.stop(), 0, second.output());
+      }
+
+      // FINCORE_ADMIN_KEY still wins over the stored key.
+      const third = await startCli({ ...own.env, FINCORE_ADMIN_KEY: 'adm_from_environment_0123456789' });
+      try {
+        assert.equal((await call(third.api, 'GET', '/v1/admin/merchants', { key: 'adm_from_environment_0123456789' })).status, 200);
+        assert.equal((await call(third.api, 'GET', '/v1/admin/merchants', { key: first.adminKey })).status, 401);
+      } finally {
+        await third.stop();
+      }
+    } finally {
+      await own.drop();
+    }
   });
 
   it('jobs dead / jobs retry answer on the same database', () => {
