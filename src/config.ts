@@ -27,6 +27,8 @@ export interface Config {
     relayBatch: number;
   };
   dataDir: string;
+  /** FINCORE_URL: where the CLI reaches a running FinCore's API (default http://HOST:PORT). */
+  apiUrl: string;
   adminKey: string;
   /** True when FINCORE_ADMIN_KEY is unset: embedded mode keeps a key in the data dir, a server run uses adminKey (generated) and prints it. */
   adminKeyGenerated: boolean;
@@ -295,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       relayBatch: int(env, 'FINCORE_RELAY_BATCH', 100, 1, 10_000),
     },
     dataDir: resolve(str(env, 'FINCORE_DATA_DIR', './.fincore')),
+    apiUrl: str(env, 'FINCORE_URL', `http://${apiHost.includes(':') ? `[${apiHost}]` : apiHost}:${port}`),
     adminKey: providedAdminKey || generateAdminKey(),
     adminKeyGenerated: providedAdminKey === '',
     psp,

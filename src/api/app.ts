@@ -23,6 +23,7 @@ import { merchantRoutes } from './routes/merchants.ts';
 import { refundRoutes } from './routes/refunds.ts';
 import { eventRoutes } from './routes/events.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { operationRoutes } from './routes/operations.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import { chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema } from './schemas.ts';
@@ -134,6 +135,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   refundRoutes(app, ctx, failpoints);
   eventRoutes(app, ctx);
   adminRoutes(app, ctx);
+  operationRoutes(app, ctx);
   webhookEndpointRoutes(app, ctx);
   await webhookRoutes(app, ctx);
   app.get('/metrics', { config: { auth: 'admin' }, schema: { hide: true } }, async (_request, reply) =>
