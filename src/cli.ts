@@ -8,7 +8,7 @@
  * one), ask that FinCore through its admin API.
  */
 import { Command, CommanderError, Option } from 'commander';
-import pino from 'pino';
+import { chooseLogFormat, createLogger } from './logging.ts';
 import { adminKeyPath, readStoredAdminKey } from './admin-key.ts';
 import { adminClient, AdminApiError, apiReachable, type AdminClient } from './cli/admin-client.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -55,8 +55,12 @@ function printDeadJobs(jobs: JobObject[]): void {
   }
 }
 
+function loggerFor(config: Config) {
+  return createLogger({ level: config.logLevel, format: chooseLogFormat({ setting: config.logFormat, stdoutIsTTY: process.stdout.isTTY === true, nodeEnv: config.nodeEnv }) });
+}
+
 async function runUntilSignal(config: Config, components: Components): Promise<number> {
-  const logger = pino({ level: config.logLevel });
+  const logger = loggerFor(config);
   let fincore;
   try {
     fincore = await startFinCore(config, components, logger);
@@ -149,7 +153,7 @@ export function buildProgram(config: () => Config, setExitCode: (code: number) =
   program.command('psp-simulator').description('the PSP simulator only')
     .action(run(async () => {
       const c = config();
-      const logger = pino({ level: c.logLevel });
+      const logger = loggerFor(c);
       let simulator;
       try {
         simulator = await startPspSimulator({

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { generateAdminKey } from './admin-key.ts';
+import type { LogFormatSetting } from './logging.ts';
 import { isFailpoint, type Failpoint } from './api/failpoints.ts';
 import { faultsFromEnv, type SimFaults } from './psp-simulator/server.ts';
 
@@ -103,6 +104,10 @@ export interface Config {
    */
   dbNamedStatements: boolean;
   logLevel: string;
+  /** FINCORE_LOG_FORMAT: `pretty`, `json`, or `auto` (pretty on a terminal outside production). */
+  logFormat: LogFormatSetting;
+  /** NODE_ENV, for the log format's `auto`. */
+  nodeEnv: string | undefined;
   bodyLimitBytes: number;
   rateLimitPerSecond: number;
   /** FINCORE_FAILPOINTS: crash points armed for tests; empty in any real deployment. */
@@ -271,6 +276,12 @@ function webhooks(env: NodeJS.ProcessEnv): Config['webhooks'] {
   };
 }
 
+function logFormat(env: NodeJS.ProcessEnv): LogFormatSetting {
+  const value = str(env, 'FINCORE_LOG_FORMAT', 'auto');
+  if (value !== 'auto' && value !== 'pretty' && value !== 'json') throw new ConfigError(`FINCORE_LOG_FORMAT must be "auto", "pretty" or "json", got "${value}"`);
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = str(env, 'HOST', '127.0.0.1');
   const port = int(env, 'PORT', 3000, 0, 65535);
@@ -340,6 +351,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolSize: int(env, 'FINCORE_DB_POOL_SIZE', 8, 1, 200),
     dbNamedStatements: bool(env, 'FINCORE_DB_NAMED_STATEMENTS', true),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
+    logFormat: logFormat(env),
+    nodeEnv: env.NODE_ENV,
     bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
     rateLimitPerSecond: int(env, 'FINCORE_RATE_LIMIT_PER_S', 1000, 0, 1_000_000),
     failpoints: failpoints(env),

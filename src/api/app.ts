@@ -16,6 +16,7 @@ import { registerAuth } from './plugins/auth.ts';
 import { registerIdempotency, rememberRefusal, sendApiResponse } from './plugins/idempotency.ts';
 import { IdempotencyKeyReused } from '../domain/errors.ts';
 import { registerRateLimit } from './plugins/rate-limit.ts';
+import { registerRequestLog } from './plugins/request-log.ts';
 import { chargeRoutes } from './routes/charges.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -55,6 +56,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: () => newId('req'),
     requestIdHeader: false,
     return503OnClosing: true,
+    // registerRequestLog writes one line per request instead of Fastify's two.
+    disableRequestLogging: true,
     ajv: { customOptions: ajvOptions },
   });
 
@@ -68,6 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('Request-Id', request.id);
   });
+  registerRequestLog(app);
   // The route template, never the URL: ids in labels would make the series unbounded.
   app.addHook('onResponse', async (request, reply) => {
     countRequestAnswered();
