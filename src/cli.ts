@@ -20,7 +20,7 @@ import { flowContext } from './context.ts';
 import { merchantWebhookFanOut, startFinCore, VERSION, type Components } from './main.ts';
 import { startPspSimulator } from './psp-simulator/server.ts';
 import { reconcileNow, verifyAudit, type AuditVerification, type ReconciliationReport } from './flows/operations.ts';
-import type { JobObject } from './flows/admin.ts';
+import { jobObject, type JobObject } from './flows/admin.ts';
 import { redriveDeadLetters, sqsClient } from './jobs/sqs.ts';
 import { sealPendingEvents } from './audit/seal.ts';
 import type { VerifyReport } from './audit/verify.ts';
@@ -203,7 +203,6 @@ export function buildProgram(config: () => Config, setExitCode: (code: number) =
       const c = config();
       setExitCode(await databaseOrApi(c, options.url,
         async (db) => {
-          const { jobObject } = await import('./flows/admin.ts');
           printDeadJobs((await listDeadJobs(db.pool, 100)).map(jobObject));
           return 0;
         },
