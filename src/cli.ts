@@ -76,6 +76,8 @@ async function runUntilSignal(config: Config, components: Components): Promise<n
   lines.push(`  Database:       ${config.databaseUrl ? 'PostgreSQL server (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}`);
   if (components.api && fincore.adminKeySource === 'data-dir') lines.push(`  Admin key:      ${fincore.adminKey}   (kept in ${adminKeyPath(config.dataDir)}; FINCORE_ADMIN_KEY overrides it)`);
   if (components.api && fincore.adminKeySource === 'generated') lines.push(`  Admin key:      ${fincore.adminKey}   (generated for this run; set FINCORE_ADMIN_KEY to fix it)`);
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  if (nodeMajor < 22) lines.push(`  Node.js:        ${process.version} is past its end of life and unsupported; FinCore supports Node.js 22 or newer`);
   lines.push('Press Ctrl-C to stop.', '');
   process.stdout.write(lines.join('\n') + '\n');
 
