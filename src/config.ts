@@ -74,6 +74,8 @@ export interface Config {
   reconcile: {
     afterMs: number;
     intervalMs: number;
+    /** The start-up sweep over what a previous life left pending after its PSP call runs this long after start. */
+    startupAfterMs: number;
   };
   /** The audit relay: seals committed events into the per-merchant hash chains. */
   audit: {
@@ -342,6 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcile: {
       afterMs: int(env, 'FINCORE_RECONCILE_AFTER_MS', 30_000, 0, 86_400_000),
       intervalMs: int(env, 'FINCORE_RECONCILE_INTERVAL_MS', 10_000, 10, 86_400_000),
+      startupAfterMs: int(env, 'FINCORE_RECONCILE_AT_START_MS', 1000, 0, 600_000),
     },
     audit: {
       pollIntervalMs: int(env, 'FINCORE_AUDIT_POLL_MS', 200, 10, 600_000),
