@@ -104,6 +104,7 @@ export interface FinCoreEvent {
 export interface ChargeDetail {
   object: 'charge_detail';
   merchant_id: string;
+  merchant_name: string;
   charge: Charge;
   refundable_amount: number;
   ledger: LedgerEntry[];

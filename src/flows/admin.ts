@@ -4,6 +4,7 @@ import { chargeObject, eventObject, refundObject, type ChargeObject, type EventO
 import { refundableAmount } from '../domain/refund.ts';
 import { adminListCharges, adminListRefunds, findCharge, listEndpointsWithDeliveries, type AdminFilter } from '../db/admin.ts';
 import { refundsOfCharges } from '../db/charges.ts';
+import { findMerchantById } from '../db/merchants.ts';
 import { eventsOfObject } from '../db/events.ts';
 import { findJob, listDeadJobs, requeueDeadJob, type JobRecord } from '../db/jobs.ts';
 import { ledgerEntriesOfCharge, type LedgerEntryRow } from '../db/ledger.ts';
@@ -31,6 +32,8 @@ export async function adminRefundsPage(db: Queryable, filter: AdminFilter, limit
 export interface ChargeDetail {
   object: 'charge_detail';
   merchant_id: string;
+  /** What the operator knows the merchant by. */
+  merchant_name: string;
   charge: ChargeObject;
   refundable_amount: number;
   ledger: (Omit<LedgerEntryRow, 'created_at'> & { created_at: string })[];
@@ -42,12 +45,14 @@ export async function adminChargeDetail(db: Queryable, chargeId: string): Promis
   const charge = await findCharge(db, chargeId);
   if (!charge) throw new ResourceMissing(`No such charge: '${chargeId}'`, 'id');
   const refunds = await refundsOfCharges(db, [charge.id]);
+  const merchant = await findMerchantById(db, charge.merchant_id);
   const ledger = await ledgerEntriesOfCharge(db, charge.id);
   const events = (await Promise.all([charge.id, ...refunds.map((r) => r.id)].map((id) => eventsOfObject(db, id)))).flat();
   events.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
   return {
     object: 'charge_detail',
     merchant_id: charge.merchant_id,
+    merchant_name: merchant?.name ?? charge.merchant_id,
     charge: chargeObject(charge, refunds),
     refundable_amount: charge.status === 'succeeded' ? refundableAmount(charge, refunds) : 0,
     ledger: ledger.map((entry) => ({ ...entry, created_at: entry.created_at.toISOString() })),
