@@ -1,13 +1,35 @@
 #!/usr/bin/env node
-// The `fincore` command when installed as a package: runs the TypeScript CLI through tsx (a
-// runtime dependency), so no build step is needed. Signals are passed on for a clean shutdown.
+// The `fincore` command when installed as a package. With a build (`npm run build`: dist/cli.js)
+// at least as new as every source file, it runs that on plain Node in this process. Otherwise
+// (a checkout nobody built, or sources edited since the build) it runs the TypeScript CLI through
+// tsx in a child process, passing signals on for a clean shutdown: never stale code.
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const tsx = createRequire(import.meta.url).resolve('tsx');
-const child = spawn(process.execPath, ['--import', tsx, join(here, '..', 'src', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const built = join(root, 'dist', 'cli.js');
+const sources = join(root, 'src');
+
+function newestSourceMs(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSourceMs(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+// An installed package may ship dist/ without src/: then the build is all there is.
+const buildIsCurrent = existsSync(built) && (!existsSync(sources) || newestSourceMs(sources) <= statSync(built).mtimeMs);
+
+if (buildIsCurrent) {
+  await import(pathToFileURL(built).href);
+} else {
+  const tsx = createRequire(import.meta.url).resolve('tsx');
+  const child = spawn(process.execPath, ['--import', tsx, join(sources, 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}

@@ -65,13 +65,11 @@ async function main(): Promise<void> {
   let base = process.env.FINCORE_URL ?? '';
   let adminKey = process.env.FINCORE_ADMIN_KEY ?? '';
   let own: RunningFinCore | undefined;
-  let ownDataDir = '';
   if (!base) {
     const config = loadConfig({ ...process.env, FINCORE_DATA_DIR: mkdtempSync(join(tmpdir(), 'fincore-demo-')), PORT: process.env.PORT ?? '3100', FINCORE_SIM_PORT: process.env.FINCORE_SIM_PORT ?? '4110', LOG_LEVEL: 'warn' });
     own = await startFinCore(config, { api: true, worker: true, simulator: true }, pino({ level: 'warn' }));
     base = own.apiUrl ?? '';
-    adminKey = config.adminKey;
-    ownDataDir = config.dataDir;
+    adminKey = own.adminKey;
     process.stderr.write(`Started a FinCore of its own at ${base} (admin key ${adminKey}); embedded database in ${config.dataDir}\n`);
   } else if (!adminKey) {
     throw new Error('FINCORE_URL is set: set FINCORE_ADMIN_KEY too (npm start prints it)');
@@ -137,15 +135,16 @@ async function main(): Promise<void> {
     [
       '',
       `Demo done: ${charges.length} charges (${declined} declined), ${refunds.length} refunds (${failedRefunds} declined by the issuer), ${refused} concurrent refunds refused (they would have over-refunded).`,
-      `Merchants: ${merchants.map((m) => `${m.name} (${m.id})`).join(', ')}`,
+      'Merchants and their API keys (for the curl hints below and the walk-through in the README):',
+      ...merchants.map((m) => `  ${m.name.padEnd(16)}  ${m.id}  ${m.key}`),
       '',
       'Where to look:',
       `  Dashboard:        ${base}/dashboard   (sign in with the admin key${own ? `: ${adminKey}` : ''})`,
       `  A charge:         ${base}/dashboard/#/charges/${example}   (refunds, ledger postings, timeline)`,
-      `  Events API:       curl -H 'Authorization: Bearer <merchant key>' ${base}/v1/events`,
-      own
-        ? `  Audit check:      FINCORE_DATA_DIR=${ownDataDir} npm run fincore -- audit verify   (after this demo's FinCore stopped)`
-        : `  Audit check:      npm run fincore -- audit verify   (with the same DATABASE_URL / FINCORE_DATA_DIR as the running FinCore)`,
+      `  Events API:       curl -H 'Authorization: Bearer ${merchants[0]?.key ?? '<merchant key>'}' ${base}/v1/events`,
+      `  Charges API:      curl -H 'Authorization: Bearer ${merchants[0]?.key ?? '<merchant key>'}' ${base}/v1/charges/${example}`,
+      // Works while FinCore runs: the CLI asks it through its admin API (README "Commands").
+      `  Audit check:      ${own ? `FINCORE_ADMIN_KEY=${adminKey} ` : ''}npm run fincore -- audit verify --url ${base}`,
       '',
     ].join('\n'),
   );

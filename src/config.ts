@@ -2,9 +2,10 @@
  * Configuration is read from the environment once, validated, and passed down. Nothing else
  * in FinCore reads process.env.
  */
-import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
+import { generateAdminKey } from './admin-key.ts';
+import type { LogFormatSetting } from './logging.ts';
 import { isFailpoint, type Failpoint } from './api/failpoints.ts';
 import type { RateLimits } from './api/plugins/rate-limit.ts';
 import { isSslMode, SSL_MODES, type DatabaseTls } from './db/tls.ts';
@@ -30,8 +31,10 @@ export interface Config {
     relayBatch: number;
   };
   dataDir: string;
+  /** FINCORE_URL: where the CLI reaches a running FinCore's API (default http://HOST:PORT). */
+  apiUrl: string;
   adminKey: string;
-  /** True when the admin key was generated at start-up and must be printed. */
+  /** True when FINCORE_ADMIN_KEY is unset: embedded mode keeps a key in the data dir, a server run uses adminKey (generated) and prints it. */
   adminKeyGenerated: boolean;
   psp: 'simulator' | 'stripe';
   stripe: {
@@ -74,6 +77,8 @@ export interface Config {
   reconcile: {
     afterMs: number;
     intervalMs: number;
+    /** The start-up sweep over what a previous life left pending after its PSP call runs this long after start. */
+    startupAfterMs: number;
   };
   /** The audit relay: seals committed events into the per-merchant hash chains. */
   audit: {
@@ -118,6 +123,10 @@ export interface Config {
    */
   dbNamedStatements: boolean;
   logLevel: string;
+  /** FINCORE_LOG_FORMAT: `pretty`, `json`, or `auto` (pretty on a terminal outside production). */
+  logFormat: LogFormatSetting;
+  /** NODE_ENV, for the log format's `auto`. */
+  nodeEnv: string | undefined;
   bodyLimitBytes: number;
   /** The API's HTTP server limits (README "Configuration"); timeouts in ms, 0 = none. */
   http: HttpLimits;
@@ -371,6 +380,12 @@ function isValidCidr(entry: string): boolean {
   }
 }
 
+function logFormat(env: NodeJS.ProcessEnv): LogFormatSetting {
+  const value = str(env, 'FINCORE_LOG_FORMAT', 'auto');
+  if (value !== 'auto' && value !== 'pretty' && value !== 'json') throw new ConfigError(`FINCORE_LOG_FORMAT must be "auto", "pretty" or "json", got "${value}"`);
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const host = str(env, 'HOST', '127.0.0.1');
   const port = int(env, 'PORT', 3000, 0, 65535);
@@ -397,7 +412,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       relayBatch: int(env, 'FINCORE_RELAY_BATCH', 100, 1, 10_000),
     },
     dataDir: resolve(str(env, 'FINCORE_DATA_DIR', './.fincore')),
-    adminKey: providedAdminKey || `adm_${randomBytes(24).toString('base64url')}`,
+    apiUrl: str(env, 'FINCORE_URL', `http://${apiHost.includes(':') ? `[${apiHost}]` : apiHost}:${port}`),
+    adminKey: providedAdminKey || generateAdminKey(),
     adminKeyGenerated: providedAdminKey === '',
     psp,
     stripe: {
@@ -430,6 +446,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcile: {
       afterMs: int(env, 'FINCORE_RECONCILE_AFTER_MS', 30_000, 0, 86_400_000),
       intervalMs: int(env, 'FINCORE_RECONCILE_INTERVAL_MS', 10_000, 10, 86_400_000),
+      startupAfterMs: int(env, 'FINCORE_RECONCILE_AT_START_MS', 1000, 0, 600_000),
     },
     audit: {
       pollIntervalMs: int(env, 'FINCORE_AUDIT_POLL_MS', 200, 10, 600_000),
@@ -445,6 +462,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbTls: dbTls(env),
     dbNamedStatements: bool(env, 'FINCORE_DB_NAMED_STATEMENTS', true),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
+    logFormat: logFormat(env),
+    nodeEnv: env.NODE_ENV,
     bodyLimitBytes: int(env, 'FINCORE_BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
     http: httpLimits(env),
     rateLimits: rateLimits(env),

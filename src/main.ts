@@ -21,6 +21,7 @@ import { JobQueue, sqsClient } from './jobs/sqs.ts';
 import { startSqsPoller } from './jobs/sqs-consumer.ts';
 import { startWorker, type RunningWorker } from './jobs/worker.ts';
 import { startPspSimulator } from './psp-simulator/server.ts';
+import { persistentAdminKey } from './admin-key.ts';
 
 export const VERSION = '0.1.0';
 
@@ -34,6 +35,10 @@ export interface RunningFinCore {
   /** Base URL of the API, when it runs. */
   apiUrl: string | undefined;
   simulatorUrl: string | undefined;
+  /** The admin key the API accepts: FINCORE_ADMIN_KEY, the data dir's stored key (embedded), or generated for this run. */
+  adminKey: string;
+  /** Where adminKey came from, for the start-up banner. */
+  adminKeySource: 'environment' | 'data-dir' | 'generated';
   db: Database;
   ctx: FlowContext;
   logger: Logger;
@@ -53,6 +58,9 @@ export async function startFinCore(config: Config, components: Components, logge
   try {
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, namedStatements: config.dbNamedStatements, tls: config.dbTls });
     closers.push(() => db.close());
+    // Embedded: the key lives in the data dir (read while we hold its lock), so a restart keeps it.
+    const adminKeySource: RunningFinCore['adminKeySource'] = !config.adminKeyGenerated ? 'environment' : config.databaseUrl ? 'generated' : 'data-dir';
+    const adminKey = adminKeySource === 'data-dir' ? persistentAdminKey(config.dataDir, config.adminKey) : config.adminKey;
     const applied = await migrate(db.pool);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     logWebhookSecrets(config, logger);
@@ -82,7 +90,7 @@ export async function startFinCore(config: Config, components: Components, logge
     observeQueue(db.pool);
 
     if (components.api) {
-      const app = await buildApp({ ctx, adminKey: config.adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimits: config.rateLimits, trustProxy: config.trustProxy, apiKeyCacheMs: config.apiKeyCacheMs, logger: logger.child({ component: 'api' }), version: VERSION, http: config.http, failpoints: new Failpoints(new Set(config.failpoints)), idempotencyTtlHours: config.idempotency.ttlHours });
+      const app = await buildApp({ ctx, adminKey, bodyLimitBytes: config.bodyLimitBytes, rateLimits: config.rateLimits, trustProxy: config.trustProxy, apiKeyCacheMs: config.apiKeyCacheMs, logger: logger.child({ component: 'api' }), version: VERSION, http: config.http, failpoints: new Failpoints(new Set(config.failpoints)), idempotencyTtlHours: config.idempotency.ttlHours });
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -136,7 +144,7 @@ export async function startFinCore(config: Config, components: Components, logge
       closers.push(() => relay.stop());
     }
 
-    return { apiUrl, simulatorUrl, db, ctx, logger, close: closeAll };
+    return { apiUrl, simulatorUrl, adminKey, adminKeySource, db, ctx, logger, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { dashboardRoutes, DEFAULT_DASHBOARD_DIST } from '../src/api/routes/dashboard.ts';
-import { ADMIN_KEY, call, createMerchant, eventually, startTestFinCore, waitForCharge, waitForRefund, type ChargeBody, type ErrorBody, type RefundBody, type TestFinCore } from './helpers.ts';
+import { ADMIN_KEY, call, createMerchant, eventually, settledCharge, startTestFinCore, waitForCharge, waitForRefund, type ChargeBody, type ErrorBody, type RefundBody, type TestFinCore } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = 'test-artifacts';
@@ -92,10 +92,10 @@ describe('operator dashboard in Chromium', { skip: browserSkip, timeout: 180_000
     // simulator, so a new charge is seen pending before it turns succeeded.
     fincore = await startTestFinCore({ FINCORE_JOB_MAX_ATTEMPTS: '1', FINCORE_SIM_SETTLE_MS: '3000' });
     merchant = await createMerchant(fincore.url, 'Dashboard Shop');
-    const created = await call<ChargeBody>(fincore.url, 'POST', '/v1/charges', { key: merchant.apiKey, headers: { 'idempotency-key': 'dash-charge-1' }, body: { amount: 5000, currency: 'usd', payment_method: 'pm_card_visa' } });
+    const created = await call<ChargeBody>(fincore.url, 'POST', '/v1/charges', { key: merchant.apiKey, headers: { 'idempotency-key': 'dash-charge-1' }, body: { amount: 5000, currency: 'usd', payment_method: 'pm_card_visa', description: 'Order dash-1001' } });
     assert.equal(created.status, 201);
     await waitForCharge(fincore.url, merchant.apiKey, created.body.id);
-    const refunded = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, headers: { 'idempotency-key': 'dash-refund-1' }, body: { charge_id: created.body.id, amount: 1500 } });
+    const refunded = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, headers: { 'idempotency-key': 'dash-refund-1' }, body: { charge_id: created.body.id, amount: 1500, reason: 'requested_by_customer' } });
     assert.equal(refunded.status, 201);
     refund = await waitForRefund(fincore.url, merchant.apiKey, refunded.body.id);
     assert.equal(refund.status, 'succeeded');
@@ -177,6 +177,9 @@ describe('operator dashboard in Chromium', { skip: browserSkip, timeout: 180_000
     assert.match(await textOf(page, '[data-testid="charge-amount"]'), /\$50\.00/);
     assert.match(await textOf(page, '[data-testid="charge-status"]'), /succeeded/);
     assert.match(await textOf(page, '[data-testid="charge-refundable"]'), /\$35\.00.*refunded \$15\.00/);
+    // The merchant by its name (its id beside it), and the charge's description.
+    assert.match(await textOf(page, '[data-testid="charge-merchant"]'), new RegExp(`^Merchant\\s*Dashboard Shop\\s*${merchant.id}`));
+    assert.equal(await textOf(page, '[data-testid="charge-description"]'), 'Order dash-1001');
     const refundRow = page.getByTestId('charge-refunds').locator(`tr[data-id="${refund.id}"]`);
     assert.match((await refundRow.textContent()) ?? '', /\$15\.00\s*succeeded/);
 
@@ -197,6 +200,28 @@ describe('operator dashboard in Chromium', { skip: browserSkip, timeout: 180_000
     assert.match((await timeline.locator('li[data-type="refund.created"]').textContent()) ?? '', /Idempotency-Key dash-refund-1/);
     assert.match((await timeline.locator('li[data-type="charge.succeeded"]').textContent()) ?? '', /#2.*caused by (PSP event|job|reconciliation) \S+/);
     await shot(page, 'charge');
+    await page.close();
+  });
+
+  it('refunds table at 1280 px: every column, Created included, fits without scrolling sideways', async () => {
+    // The widest row the table shows: a refund the issuer declined, with its failure reason.
+    const declinable = await settledCharge(fincore.url, merchant.apiKey, 2000, 'pm_card_refundFail');
+    const declined = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: declinable.id, amount: 700, reason: 'requested_by_customer' } });
+    assert.equal(declined.status, 201);
+    assert.equal((await waitForRefund(fincore.url, merchant.apiKey, declined.body.id)).status, 'failed');
+    const page = await desktop.newPage();
+    await signIn(page);
+    await page.goto(`${dashboardUrl()}#/refunds`);
+    const table = page.getByTestId('refunds-table');
+    await table.locator(`tr[data-id="${declined.body.id}"]`).waitFor();
+    const fit = await table.evaluate((el) => {
+      const wrap = el.parentElement as HTMLElement;
+      const created = el.querySelector('thead th:last-child') as HTMLElement;
+      return { text: created.textContent, scroll: wrap.scrollWidth, client: wrap.clientWidth, right: created.getBoundingClientRect().right, wrapRight: wrap.getBoundingClientRect().right };
+    });
+    assert.equal(fit.text, 'Created');
+    assert.ok(fit.scroll <= fit.client, `the table scrolls sideways: ${JSON.stringify(fit)}`);
+    assert.ok(fit.right <= fit.wrapRight + 0.5, `Created is cut: ${JSON.stringify(fit)}`);
     await page.close();
   });
 

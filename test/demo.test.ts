@@ -19,6 +19,14 @@ describe('npm run demo', () => {
     });
     assert.match(stdout, /Demo done: 16 charges \(\d+ declined\), \d+ refunds \(\d+ declined by the issuer\), \d+ concurrent refunds refused/);
     assert.match(stdout, new RegExp(`Dashboard: +${fincore.url}/dashboard`));
+    // The merchant keys its curl hints need are printed, and they work.
+    const keys = [...stdout.matchAll(/^  .+  (mer_\S+)  (sk_\S+)$/gm)].map((m) => m[2]!);
+    assert.equal(keys.length, 2, stdout);
+    const events = /curl -H 'Authorization: Bearer (sk_\S+)' (\S+\/v1\/events)/.exec(stdout);
+    assert.ok(events, stdout);
+    assert.ok(keys.includes(events[1]!));
+    assert.equal((await fetch(events[2]!, { headers: { authorization: `Bearer ${events[1]}` } })).status, 200);
+    assert.match(stdout, new RegExp(`audit verify --url ${fincore.url}`));
     const overview = await call<{ merchants: number; charges: { pending: number; succeeded: number; failed: number }; refunds: { pending: number; succeeded: number; failed: number } }>(fincore.url, 'GET', '/v1/admin/overview', { key: ADMIN_KEY });
     assert.equal(overview.body.merchants, 2);
     assert.equal(overview.body.charges.pending, 0);

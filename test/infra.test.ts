@@ -574,7 +574,7 @@ describe('container image', () => {
 
   it('builds in one stage and runs from a second, as a non-root user', () => {
     assert.equal(dockerfile.match(/^FROM /gm)?.length, 2);
-    assert.match(dockerfile, /RUN npx tsc --noEmit/);
+    assert.match(dockerfile, /RUN npm run build/);
     assert.match(dockerfile, /RUN npm prune --omit=dev/);
     assert.match(runtimeStage, /^USER node$/m);
     assert.doesNotMatch(runtimeStage, /npm (ci|install)/);
@@ -582,7 +582,10 @@ describe('container image', () => {
 
   it('checks /healthz and runs the API as PID 1 in exec form', () => {
     assert.match(runtimeStage, /^HEALTHCHECK .*\n?.*\/healthz/m);
-    assert.match(runtimeStage, /^CMD \["node", "--import", "tsx", "src\/cli\.ts", "api"\]$/m);
+    // The compiled build on plain Node: no TypeScript loader, no sources in the image.
+    assert.match(runtimeStage, /^CMD \["node", "dist\/cli\.js", "api"\]$/m);
+    assert.match(runtimeStage, /^COPY --from=build \/app\/dist \.\/dist$/m);
+    assert.doesNotMatch(runtimeStage, /tsx|src\//);
   });
 
   it('keeps dependencies, data and build output out of the build context', () => {

@@ -367,3 +367,20 @@ test('faultsFromEnv parses FINCORE_SIM_* variables', () => {
     );
   }
 });
+
+test('DELETE /sim/faults turns every fault off, including those set at start-up; GET shows it', async () => {
+  const sim = await startSim({ failure_rate: 1, latency_ms: 5, webhook_reorder: true, seed: 7 });
+  assert.equal((await postFaults(sim, { webhook_drop_rate: 0.5 })).status, 200);
+  const gateway = gatewayFor(sim);
+  await assert.rejects(gateway.createCharge(charge(uniqueRef())), isTransient);
+
+  const reset = await fetch(`${sim.url}/sim/faults`, { method: 'DELETE' });
+  assert.equal(reset.status, 200);
+  assert.deepEqual(await reset.json(), { ...DEFAULT_FAULTS });
+  const now = await fetch(`${sim.url}/sim/faults`);
+  assert.deepEqual(await now.json(), { ...DEFAULT_FAULTS });
+  const created = await gateway.createCharge(charge(uniqueRef()));
+  assert.ok(created.pspReference, 'the same call succeeds once the faults are off');
+  // The counters are history, not settings: the failure injected before the reset is still counted.
+  assert.equal((await state(sim)).faults_injected.failure, 1);
+});

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { reconcilePending } from '../src/flows/reconcile.ts';
 import { newId } from '../src/domain/ids.ts';
-import { call, createMerchant, insertPendingCharge, settledCharge, startTestFinCore, waitForRefund, type ChargeBody, type RefundBody, type TestFinCore } from './helpers.ts';
+import { call, createMerchant, eventually, freshDatabase, insertPendingCharge, settledCharge, startTestFinCore, waitForRefund, type ChargeBody, type RefundBody, type TestFinCore } from './helpers.ts';
 
 for (const psp of ['simulator', 'stripe']) describe(`reconciliation settles what lost webhooks left pending (${psp} adapter)`, () => {
   let fincore: TestFinCore;
@@ -54,5 +54,38 @@ for (const psp of ['simulator', 'stripe']) describe(`reconciliation settles what
     assert.equal(again.settled, 0);
     const charge = await call<ChargeBody>(fincore.url, 'GET', `/v1/charges/${id}`, { key: merchant.apiKey });
     assert.equal(charge.body.status, 'pending');
+  });
+});
+
+describe('start-up sweep: a clean stop right after creating a charge', () => {
+  it('a charge left pending by a stopped FinCore (its in-process PSP and webhook gone) settles within seconds of the next start', async () => {
+    const database = await freshDatabase();
+    let second: TestFinCore | undefined;
+    try {
+      // The simulator would settle after a minute: the stop comes first, and its webhook dies with it.
+      const first = await startTestFinCore({ FINCORE_SIM_SETTLE_MS: '60000' }, undefined, database);
+      const merchant = await createMerchant(first.url);
+      const charge = await call<ChargeBody>(first.url, 'POST', '/v1/charges', { key: merchant.apiKey, body: { amount: 4200, currency: 'usd', payment_method: 'pm_card_visa' } });
+      assert.equal(charge.status, 201);
+      await eventually(async () => {
+        const { rows } = await first.db.pool.query<{ status: string }>(`SELECT status FROM jobs WHERE ref = $1`, [charge.body.id]);
+        return rows[0]?.status === 'done' ? true : undefined;
+      }, 10_000, 'the PSP call to be made (job done)');
+      assert.equal((await call<ChargeBody>(first.url, 'GET', `/v1/charges/${charge.body.id}`, { key: merchant.apiKey })).body.status, 'pending');
+      await first.stop();
+
+      // The regular sweep would not look before 30 s (+ a 10 s interval); the start-up sweep does at once.
+      const startedAt = Date.now();
+      second = await startTestFinCore({ FINCORE_RECONCILE_AFTER_MS: '30000', FINCORE_RECONCILE_INTERVAL_MS: '10000', FINCORE_RECONCILE_AT_START_MS: '200' }, undefined, database);
+      const settled = await eventually(async () => {
+        const c = await call<ChargeBody>(second!.url, 'GET', `/v1/charges/${charge.body.id}`, { key: merchant.apiKey });
+        return c.body.status === 'pending' ? undefined : c.body;
+      }, 8000, 'the charge to settle after the restart');
+      assert.equal(settled.status, 'succeeded');
+      assert.ok(Date.now() - startedAt < 8000);
+    } finally {
+      await second?.stop();
+      await database.drop();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
+import { chartTimeRange } from './stats.ts';
 
 export interface Series {
   label: string;
@@ -22,7 +23,7 @@ export function LineChart({ title, series, data, unit, testId }: { title: string
       height: 160,
       legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max ?? 0, min ?? 0) * 1.1] } },
+      scales: { x: { time: true, range: (_u, min, max) => chartTimeRange(min, max) }, y: { range: (_u, min, max) => [0, Math.max(1, max ?? 0, min ?? 0) * 1.1] } },
       axes: [{ stroke: '#64748b', grid: { stroke: '#e2e8f0' } }, { stroke: '#64748b', grid: { stroke: '#e2e8f0' }, size: 50, values: (_u, ticks) => ticks.map((t) => `${+t.toFixed(2)}`) }],
       series: [{}, ...series.map((s) => ({ label: `${s.label} (${unit})`, stroke: s.color, width: 2, spanGaps: false, points: { show: false } }))],
     };

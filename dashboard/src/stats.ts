@@ -42,3 +42,17 @@ export function appendPoint(history: StatsPoint[], point: StatsPoint, windowSeco
   if (last && point.t <= last.t) return history;
   return [...history, point].filter((p) => p.t > point.t - windowSeconds);
 }
+
+/** The live charts' time axis spans at least this long, so their ticks are whole seconds. */
+export const MIN_CHART_SECONDS = 60;
+
+/**
+ * The x range of a live chart: the samples' span, widened to MIN_CHART_SECONDS ending at the newest
+ * sample. With the two or three samples of the first seconds, uPlot would otherwise stretch a
+ * two-second span over the whole width and label it in sub-second ticks (":00.5").
+ */
+export function chartTimeRange(min: number | null, max: number | null, minSeconds = MIN_CHART_SECONDS): [number, number] {
+  const end = max ?? Date.now() / 1000;
+  const start = min ?? end;
+  return [Math.min(start, end - minSeconds), end];
+}

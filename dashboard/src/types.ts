@@ -112,6 +112,7 @@ export interface FinCoreEvent {
 export interface ChargeDetail {
   object: 'charge_detail';
   merchant_id: string;
+  merchant_name: string;
   charge: Charge;
   refundable_amount: number;
   /** Postings of the charge and of the refunds shown. */

@@ -21,6 +21,7 @@ import { registerJsonBodyParser } from './json-body.ts';
 import { registerStorableText } from './plugins/storable-text.ts';
 import { IDEMPOTENCY_TTL_HOURS } from '../domain/idempotency.ts';
 import { NO_RATE_LIMITS, registerRateLimit, type RateLimits } from './plugins/rate-limit.ts';
+import { registerRequestLog } from './plugins/request-log.ts';
 import { chargeRoutes } from './routes/charges.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -29,6 +30,7 @@ import { refundRoutes } from './routes/refunds.ts';
 import { eventRoutes } from './routes/events.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
+import { operationRoutes } from './routes/operations.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import { chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema } from './schemas.ts';
@@ -79,6 +81,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Requests arriving while closing are answered 503 by the onRequest hook below, in the
     // contract's shape; Fastify's own 503 body is not.
     return503OnClosing: false,
+    // registerRequestLog writes one line per request instead of Fastify's two.
+    disableRequestLogging: true,
     ajv: { customOptions: ajvOptions },
     ...serverOptions(options.http ?? DEFAULT_HTTP_LIMITS),
   });
@@ -104,6 +108,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (request.url.length > MAX_URL_LENGTH) throw new UriTooLong(`The request URL is longer than ${MAX_URL_LENGTH} characters.`);
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) throw new MalformedRequest('An HTTP/1.1 request must carry a Host header.');
   });
+  registerRequestLog(app);
   // The route template, never the URL: ids in labels would make the series unbounded.
   app.addHook('onResponse', async (request, reply) => {
     countRequestAnswered();
@@ -168,6 +173,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   eventRoutes(app, ctx);
   adminRoutes(app, ctx);
   apiKeyRoutes(app, ctx, keyCache);
+  operationRoutes(app, ctx);
   webhookEndpointRoutes(app, ctx);
   await webhookRoutes(app, ctx);
   app.get('/metrics', { config: { auth: 'admin' }, schema: { hide: true } }, async (_request, reply) =>

@@ -13,6 +13,11 @@ export async function insertMerchant(db: Queryable, merchant: { id: string; name
   return rows[0] as MerchantRecord;
 }
 
+export async function findMerchantById(db: Queryable, id: string): Promise<MerchantRecord | undefined> {
+  const { rows } = await db.query<MerchantRecord>('SELECT id, name, created_at FROM merchants WHERE id = $1', [id]);
+  return rows[0];
+}
+
 /** The merchant owning a charge or refund id; null for anything else. */
 export async function merchantOfObject(db: Queryable, objectId: string): Promise<string | null> {
   const { rows } = await db.query<{ merchant_id: string }>(

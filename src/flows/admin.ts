@@ -4,6 +4,7 @@ import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundList, refundObject, 
 import { refundableAmount } from '../domain/refund.ts';
 import { adminListCharges, adminListRefunds, findCharge, listEndpointsWithDeliveries, type AdminFilter } from '../db/admin.ts';
 import { refundsOfCharges } from '../db/charges.ts';
+import { findMerchantById } from '../db/merchants.ts';
 import { eventsOfObjects } from '../db/events.ts';
 import { findJob, listDeadJobs, requeueDeadJob, type JobRecord } from '../db/jobs.ts';
 import { ledgerEntriesOfCharge, type LedgerEntryRow } from '../db/ledger.ts';
@@ -32,6 +33,8 @@ export const DETAIL_REFUNDS = 100;
 export interface ChargeDetail {
   object: 'charge_detail';
   merchant_id: string;
+  /** What the operator knows the merchant by. */
+  merchant_name: string;
   /** `refunds`: its oldest DETAIL_REFUNDS refunds as a list object (has_more: there are others). */
   charge: ChargeObject;
   refundable_amount: number;
@@ -58,6 +61,7 @@ export async function adminChargeDetail(db: Queryable, chargeId: string): Promis
   return {
     object: 'charge_detail',
     merchant_id: charge.merchant_id,
+    merchant_name: (await findMerchantById(db, charge.merchant_id))?.name ?? charge.merchant_id,
     charge: detailCharge,
     refundable_amount: charge.status === 'succeeded' ? refundableAmount(charge, refundAmounts) : 0,
     ledger: ledger.map((entry) => ({ ...entry, created_at: entry.created_at.toISOString() })),

@@ -61,7 +61,8 @@ async function reconcileOne(ctx: FlowContext, sweepIdOf: (merchantId: string) =>
   });
 }
 
-export async function reconcilePending(ctx: FlowContext, olderThanMs: number, limit = 200): Promise<ReconcileReport> {
+/** `pspCalledOnly`: skip objects whose PSP call has not been made yet (see chargesPendingSince). */
+export async function reconcilePending(ctx: FlowContext, olderThanMs: number, limit = 200, options: { pspCalledOnly?: boolean } = {}): Promise<ReconcileReport> {
   const report: ReconcileReport = { checked: 0, settled: 0, errors: 0, resubmitted: 0 };
   // One reconciliation object per merchant per sweep: its events number 1, 2, 3 without gaps
   // in what that merchant sees.
@@ -72,8 +73,8 @@ export async function reconcilePending(ctx: FlowContext, olderThanMs: number, li
     return id;
   };
   const work: Array<[PendingObject[], (lookup: PspLookup) => Promise<PspOutcome | null>, Settle]> = [
-    [await chargesPendingSince(ctx.pool, olderThanMs, limit), (lookup) => ctx.psp.getCharge(lookup), settleCharge],
-    [await refundsPendingSince(ctx.pool, olderThanMs, limit), (lookup) => ctx.psp.getRefund(lookup), settleRefund],
+    [await chargesPendingSince(ctx.pool, olderThanMs, limit, options.pspCalledOnly), (lookup) => ctx.psp.getCharge(lookup), settleCharge],
+    [await refundsPendingSince(ctx.pool, olderThanMs, limit, options.pspCalledOnly), (lookup) => ctx.psp.getRefund(lookup), settleRefund],
   ];
   for (const [objects, ask, settle] of work) {
     for (const pending of objects) {

@@ -1,23 +1,39 @@
-/** Runs a reconciliation sweep every interval, next to the worker. */
 import type { Logger } from 'pino';
 import type { FlowContext } from '../flows/context.ts';
 import { reconcilePending } from '../flows/reconcile.ts';
 
-export function startReconciler(ctx: FlowContext, options: { intervalMs: number; afterMs: number }, logger: Logger): { stop(): Promise<void> } {
+/**
+ * Runs a reconciliation sweep every interval, next to the worker; and one at start-up, after
+ * `startupAfterMs`, over the objects left pending by a previous life whose PSP call had been made:
+ * a clean stop right after creating charges loses the in-process simulator and its webhooks with
+ * it, and those objects would otherwise wait FINCORE_RECONCILE_AFTER_MS plus an interval.
+ */
+export function startReconciler(ctx: FlowContext, options: { intervalMs: number; afterMs: number; startupAfterMs?: number }, logger: Logger): { stop(): Promise<void> } {
+  const startedAt = Date.now();
   let running: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
+  const sweep = (what: string, run: () => ReturnType<typeof reconcilePending>) => {
     running = running.then(async () => {
       try {
-        const report = await reconcilePending(ctx, options.afterMs);
-        if (report.settled > 0 || report.errors > 0 || report.resubmitted > 0) logger.info({ report }, 'reconciliation sweep');
+        const report = await run();
+        if (report.settled > 0 || report.errors > 0 || report.resubmitted > 0) logger.info({ report }, what);
       } catch (error) {
-        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'reconciliation sweep failed; next interval retries');
+        logger.warn({ err: error instanceof Error ? error.message : String(error) }, `${what} failed; next interval retries`);
       }
     });
-  }, options.intervalMs);
+  };
+  const startup =
+    options.startupAfterMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          // Created before this process started, whatever their age (0 for those created since).
+          const olderThanMs = Math.max(0, Date.now() - startedAt);
+          sweep('start-up reconciliation sweep', () => reconcilePending(ctx, olderThanMs, 1000, { pspCalledOnly: true }));
+        }, options.startupAfterMs);
+  const timer = setInterval(() => sweep('reconciliation sweep', () => reconcilePending(ctx, options.afterMs)), options.intervalMs);
   return {
     async stop() {
       clearInterval(timer);
+      clearTimeout(startup);
       await running;
     },
   };

@@ -188,6 +188,13 @@ export class FaultInjector {
     return this.settings;
   }
 
+  /** Every fault off (DEFAULT_FAULTS), whatever the start-up settings were; the counters stay. */
+  reset(): SimFaults {
+    this.current = { ...DEFAULT_FAULTS };
+    this.random = this.makeRandom();
+    return this.settings;
+  }
+
   /** True with probability `rate`; draws from the PRNG only when rate > 0. */
   roll(rate: number): boolean {
     if (rate <= 0) return false;

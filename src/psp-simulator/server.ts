@@ -33,7 +33,7 @@ export interface PspSimulatorOptions {
   /** Delay before a pending charge or refund settles. Default 50 ms. */
   settleMs?: number;
   logger?: SimLogger;
-  /** Fault injection, all off by default; changeable at run time via POST /sim/faults. */
+  /** Fault injection, all off by default; changeable at run time via POST /sim/faults, all off again via DELETE /sim/faults. */
   faults?: Partial<SimFaults>;
   /**
    * Where the Stripe-mode API sends its Stripe events, signed with `Stripe-Signature`. Without it
@@ -413,6 +413,11 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
           if (err instanceof FaultValidationError) throw new HttpError(400, 'parameter_invalid', err.message);
           throw err;
         }
+      }
+      if (method === 'DELETE') {
+        const settings = faults.reset();
+        logger.info({ faults: settings }, 'psp simulator faults reset: all off');
+        return { status: 200, body: settings };
       }
       throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}.`);
     }

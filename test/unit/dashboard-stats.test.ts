@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { appendPoint, toPoint } from '../../dashboard/src/stats.ts';
+import { appendPoint, chartTimeRange, MIN_CHART_SECONDS, toPoint } from '../../dashboard/src/stats.ts';
 import { groupMovements } from '../../dashboard/src/ledger.ts';
 import type { Stats } from '../../dashboard/src/types.ts';
 
@@ -41,5 +41,23 @@ describe('dashboard ledger: postings grouped by movement', () => {
     const entry = (id: string, event: string, account: string, amount: number) => ({ id, event_id: event, movement: event === 'e1' ? 'charge.succeeded' : 'refund.created', account, currency: 'usd', amount, refund_id: null, created_at: '' });
     const groups = groupMovements([entry('1', 'e1', 'psp_clearing', 5000), entry('2', 'e1', 'merchant_balance', -5000), entry('3', 'e2', 'merchant_balance', 1500), entry('4', 'e2', 'refunds_reserved', -1500)]);
     assert.deepEqual(groups.map((g) => [g.movement, g.debits, g.credits, g.net]), [['charge.succeeded', 5000, -5000, 0], ['refund.created', 1500, -1500, 0]]);
+  });
+});
+
+describe('dashboard live charts: the time axis', () => {
+  it('spans at least a minute ending at the newest sample, so the first seconds are not drawn in sub-second ticks', () => {
+    assert.deepEqual(chartTimeRange(1000, 1002), [1002 - MIN_CHART_SECONDS, 1002]);
+    assert.deepEqual(chartTimeRange(1000, 1000), [1000 - MIN_CHART_SECONDS, 1000]);
+    assert.equal(MIN_CHART_SECONDS >= 60, true);
+  });
+
+  it('follows the samples once they span more than that', () => {
+    assert.deepEqual(chartTimeRange(1000, 1300), [1000, 1300]);
+  });
+
+  it('no samples yet: a minute ending now', () => {
+    const [start, end] = chartTimeRange(null, null);
+    assert.ok(Math.abs(end - Date.now() / 1000) < 5);
+    assert.equal(end - start, MIN_CHART_SECONDS);
   });
 });

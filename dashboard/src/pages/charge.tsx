@@ -89,6 +89,7 @@ export function ChargePage({ id }: { id: string }) {
         <Card title="Amount" testId="charge-amount">
           <p class="big">{formatAmount(c.amount, c.currency)}</p>
           <p class="muted">{c.payment_method}</p>
+          {c.description ? <p data-testid="charge-description">{c.description}</p> : <p class="muted">no description</p>}
         </Card>
         <Card title="Status" testId="charge-status">
           <p class="big">
@@ -105,7 +106,8 @@ export function ChargePage({ id }: { id: string }) {
           <p class="muted">refunded {formatAmount(c.amount_refunded, c.currency)}</p>
         </Card>
         <Card title="Merchant" testId="charge-merchant">
-          <p class="mono wrap">{d.merchant_id}</p>
+          <p class="big wrap">{d.merchant_name}</p>
+          <p class="mono wrap muted">{d.merchant_id}</p>
           <p class="muted">created {formatTime(c.created_at)}</p>
         </Card>
       </div>

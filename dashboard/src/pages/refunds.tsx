@@ -17,8 +17,8 @@ export function Refunds() {
       <DataTable label="Refunds" testId="refunds-table" columns={['Refund', 'Charge', 'Merchant', num('Amount'), 'Status', 'Reason', 'Created']} empty={rows.length === 0 && !list.loading ? 'No refunds match.' : null}>
         {rows.map((r) => (
           <tr key={r.id} data-id={r.id}>
-            <td class="mono">{r.id}</td>
-            <td>
+            <td class="mono id">{r.id}</td>
+            <td class="id">
               <a href={chargeHref(r.charge_id)} class="mono">
                 {r.charge_id}
               </a>

@@ -1,0 +1,38 @@
+/**
+ * Operator actions the CLI sends to a running FinCore (`fincore reconcile`, `fincore audit
+ * verify`) when it cannot open the database itself: an embedded data dir has one opener.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { FlowContext } from '../../flows/context.ts';
+import { reconcileNow, verifyAudit } from '../../flows/operations.ts';
+import { sendApiResponse } from '../plugins/idempotency.ts';
+import { errorResponses } from '../schemas.ts';
+
+const anyObject = { type: 'object', additionalProperties: true } as const;
+const admin = { auth: 'admin' as const };
+
+export function operationRoutes(app: FastifyInstance, ctx: FlowContext): void {
+  app.post<{ Body: { older_than_ms: number } | undefined }>(
+    '/v1/admin/reconcile',
+    {
+      config: admin,
+      schema: {
+        tags: ['admin'],
+        summary: 'One reconciliation sweep now: pending charges and refunds older than older_than_ms (0: all) are asked about at the PSP',
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { older_than_ms: { type: 'integer', minimum: 0, maximum: 86_400_000, default: 30_000 } },
+        },
+        response: { 200: anyObject, ...errorResponses },
+      },
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await reconcileNow(ctx, request.body?.older_than_ms ?? 30_000) }),
+  );
+
+  app.get(
+    '/v1/admin/audit/verify',
+    { config: admin, schema: { tags: ['admin'], summary: 'Recompute every audit hash chain and check the ledger against charges and refunds', response: { 200: anyObject, ...errorResponses } } },
+    async (_request, reply) => sendApiResponse(reply, { status: 200, body: await verifyAudit(ctx) }),
+  );
+}
