@@ -143,7 +143,7 @@ export const paginationQuery = {
   starting_after: { type: 'string', description: 'Id of the last object of the previous page.' },
 } as const;
 
-const ID_NAMES: Partial<Record<IdPrefix, string>> = { ch: 'a charge id', re: 'a refund id', evt: 'an event id', mer: 'a merchant id', job: 'a job id', we: 'a webhook endpoint id' };
+const ID_NAMES: Partial<Record<IdPrefix, string>> = { ch: 'a charge id', re: 'a refund id', evt: 'an event id', mer: 'a merchant id', job: 'a job id', we: 'a webhook endpoint id', whd: 'a webhook delivery id' };
 
 /** An id of one kind, as FinCore makes them (src/domain/ids.ts): the prefix, `_`, 26 Crockford base32 characters. */
 export function idSchema(prefix: IdPrefix, description?: string) {

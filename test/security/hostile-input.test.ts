@@ -199,6 +199,9 @@ describe('hostile input', () => {
         ['/v1/charges', newId('re')],
         ['/v1/refunds', 'ch_short'],
         ['/v1/events', newId('ch')],
+        ['/v1/webhook_endpoints', 'we_1'],
+        ['/v1/webhook_endpoints', newId('ch')],
+        [`/v1/webhook_endpoints/${newId('we')}/deliveries`, newId('we')],
       ] as const) {
         assertError(await api('GET', `${path}?starting_after=${bad}`), 400, 'parameter_invalid', 'starting_after');
       }

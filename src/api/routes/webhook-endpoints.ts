@@ -10,7 +10,7 @@ import {
   rotateWebhookEndpointSecret,
 } from '../../webhooks/endpoints.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { errorResponses, idempotencyHeader, listSchema, paginationQuery } from '../schemas.ts';
+import { errorResponses, idempotencyHeader, listSchema, pageQuery } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 const timestamp = { type: 'string', format: 'date-time' } as const;
@@ -115,7 +115,7 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
       schema: {
         tags: ['webhooks'],
         summary: 'List webhook endpoints, newest first (deleted ones included, with status "deleted")',
-        querystring: { type: 'object', additionalProperties: false, properties: paginationQuery },
+        querystring: { type: 'object', additionalProperties: false, properties: pageQuery('we') },
         response: { 200: listSchema('WebhookEndpoint'), ...errorResponses },
       },
     },
@@ -171,7 +171,7 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
         tags: ['webhooks'],
         summary: "The endpoint's delivery log, newest first",
         params: endpointParams,
-        querystring: { type: 'object', additionalProperties: false, properties: paginationQuery },
+        querystring: { type: 'object', additionalProperties: false, properties: pageQuery('whd') },
         response: { 200: listSchema('WebhookDelivery'), ...errorResponses },
       },
     },
