@@ -6,7 +6,7 @@ import { countRequestAnswered, httpDuration, registry } from '../metrics.ts';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Ajv, type Options as AjvOptions } from 'ajv';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { newId } from '../domain/ids.ts';
 import type { FlowContext } from '../flows/context.ts';
@@ -82,7 +82,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // contract's shape; Fastify's own 503 body is not.
     return503OnClosing: false,
     // registerRequestLog writes one line per request instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: ajvOptions },
     ...serverOptions(options.http ?? DEFAULT_HTTP_LIMITS),
   });
