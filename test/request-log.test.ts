@@ -44,4 +44,15 @@ describe('request log', () => {
     assert.equal(text.includes('incoming request'), false);
     assert.equal(text.includes('request completed'), false);
   });
+
+  it('a refused request is one line too, carrying the error code and param', async () => {
+    const answer = await call(fincore.apiUrl!, 'POST', '/v1/merchants', { key: ADMIN_KEY, body: { name: 'x', extra: 1 } });
+    assert.equal(answer.status, 400);
+    const requestId = answer.headers.get('request-id');
+    const lines = text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.reqId === requestId);
+    assert.equal(lines.length, 1, JSON.stringify(lines));
+    assert.equal(lines[0]!.status, 400);
+    assert.equal(lines[0]!.code, 'parameter_unknown');
+    assert.equal(text.includes('request refused'), false);
+  });
 });

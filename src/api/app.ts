@@ -21,7 +21,7 @@ import { registerJsonBodyParser } from './json-body.ts';
 import { registerStorableText } from './plugins/storable-text.ts';
 import { IDEMPOTENCY_TTL_HOURS } from '../domain/idempotency.ts';
 import { NO_RATE_LIMITS, registerRateLimit, type RateLimits } from './plugins/rate-limit.ts';
-import { registerRequestLog } from './plugins/request-log.ts';
+import { noteRefusal, registerRequestLog } from './plugins/request-log.ts';
 import { chargeRoutes } from './routes/charges.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -129,7 +129,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler(async (error, request, reply) => {
     const { status, body, contractError } = refuse(error, reply);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ code: contractError.code, param: contractError.param }, 'request refused');
+    else noteRefusal(request, contractError.code, contractError.param);
     if (status >= 400 && status < 500 && contractError.type !== 'idempotency_error' && contractError.type !== 'authentication_error' && contractError.type !== 'rate_limit_error') {
       try {
         const remembered = await rememberRefusal(ctx.pool, request, { status, body });
