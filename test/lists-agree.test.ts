@@ -2,7 +2,7 @@
  * Every list is declared once in src/domain/ (DESIGN.md §5); what cannot import it is compared
  * with it here, each failure naming the list, the place and the values that differ:
  * - the SQL CHECK constraints of a freshly migrated database (pg_get_constraintdef): refund
- *   reasons, charge and refund statuses, job types, charge amount bounds;
+ *   reasons, charge and refund statuses, job types, event cause types, charge amount bounds;
  * - the OpenAPI document (the app's swagger output): every enum that is a domain list;
  * - job types: every declared type has a handler, and a lane main.ts starts.
  */
@@ -15,7 +15,7 @@ import { buildApp } from '../src/api/app.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { openDatabase, type Database } from '../src/db/pool.ts';
 import { ERROR_TYPES } from '../src/domain/errors.ts';
-import { EVENT_TYPES } from '../src/domain/events.ts';
+import { CAUSE_TYPES, EVENT_TYPES } from '../src/domain/events.ts';
 import { JOB_LANES, JOB_TYPES, JOBS, jobTypesOfLane } from '../src/domain/jobs.ts';
 import { MAX_AMOUNT, MIN_AMOUNT } from '../src/domain/money.ts';
 import { REFUND_REASONS } from '../src/domain/refund.ts';
@@ -121,6 +121,10 @@ describe('lists: the SQL CHECKs of a migrated database are the domain lists', ()
     assertSameList('CHECK on jobs.job_type', 'JOB_TYPES', JOB_TYPES, await checkedList(db.pool, 'jobs', 'job_type'));
   });
 
+  it('events.cause_type allows exactly CAUSE_TYPES (src/domain/events.ts)', async () => {
+    assertSameList('CHECK on events.cause_type', 'CAUSE_TYPES', CAUSE_TYPES, await checkedList(db.pool, 'events', 'cause_type'));
+  });
+
   it('payments.amount is bounded by MIN_AMOUNT..MAX_AMOUNT (src/domain/money.ts)', async () => {
     const definitions = (await checksOn(db.pool, 'payments', 'amount')).map((check) => check.definition);
     const bounds = definitions.flatMap((definition) => {
@@ -196,6 +200,11 @@ describe('lists: the OpenAPI document carries exactly the domain enums', () => {
   it('event types: the Event object and the events list filter', () => {
     assertSameList('Event.type', 'EVENT_TYPES', EVENT_TYPES, component('Event', 'type'));
     assertSameList('GET /v1/events ?type', 'EVENT_TYPES', EVENT_TYPES, queryParameter('/v1/events', 'type'));
+  });
+
+  it('cause types: the Event object', () => {
+    const cause = doc.components.schemas.Event?.properties?.cause;
+    assertSameList('Event.cause.type', 'CAUSE_TYPES', CAUSE_TYPES, enumOf('components.schemas.Event.cause.type', cause?.properties?.type));
   });
 
   it('error types: the Error object', () => {

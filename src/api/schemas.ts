@@ -4,7 +4,7 @@
  */
 import { ERROR_TYPES, ParameterInvalid } from '../domain/errors.ts';
 import { EMBEDDED_REFUNDS } from '../domain/objects.ts';
-import { EVENT_TYPES } from '../domain/events.ts';
+import { CAUSE_TYPES, EVENT_TYPES } from '../domain/events.ts';
 import type { IdPrefix } from '../domain/ids.ts';
 import { ISO_8601_PATTERN, parseInstant } from '../domain/instant.ts';
 import { MAX_AMOUNT, MIN_AMOUNT } from '../domain/money.ts';
@@ -195,7 +195,7 @@ export const eventSchema = {
       type: 'object',
       required: ['type', 'id', 'idempotency_key'],
       properties: {
-        type: { type: 'string', enum: ['api_request', 'job', 'psp_event', 'operator', 'reconciliation'] },
+        type: { type: 'string', enum: CAUSE_TYPES },
         id: { type: 'string', description: 'Request id (req_), job id (job_), PSP event id, or reconciliation sweep (recon_).' },
         idempotency_key: nullableString,
       },
