@@ -20,6 +20,7 @@ import { startOutboxRelay } from './jobs/outbox-relay.ts';
 import { JobQueue, sqsClient } from './jobs/sqs.ts';
 import { startSqsPoller } from './jobs/sqs-consumer.ts';
 import { startWorker, type RunningWorker } from './jobs/worker.ts';
+import { jobTypesOfLane } from './domain/jobs.ts';
 import { startPspSimulator } from './psp-simulator/server.ts';
 import { persistentAdminKey } from './admin-key.ts';
 
@@ -113,8 +114,9 @@ export async function startFinCore(config: Config, components: Components, logge
         closers.push(() => poller.stop());
       } else {
         // Two lanes: a slow or failing merchant endpoint holds only the webhook lane's slots,
-        // never the ones charges and refunds need.
-        const worker: RunningWorker = await startWorker(ctx, { ...config.worker, jobTypes: ['CHARGE', 'REFUND'] }, logger.child({ component: 'worker' }));
+        // never the ones charges and refunds need. Each claims the job types declared in its lane
+        // (src/domain/jobs.ts), so a new type is claimed without a change here.
+        const worker: RunningWorker = await startWorker(ctx, { ...config.worker, jobTypes: jobTypesOfLane('money') }, logger.child({ component: 'worker' }));
         closers.push(() => worker.stop());
         const webhookWorker: RunningWorker = await startWorker(
           ctx,
@@ -124,7 +126,7 @@ export async function startFinCore(config: Config, components: Components, logge
             ...config.worker,
             concurrency: config.webhooks.concurrency,
             batchSize: Math.max(1, Math.min(config.worker.batchSize, Math.floor(config.webhooks.concurrency / 4))),
-            jobTypes: ['WEBHOOK'],
+            jobTypes: jobTypesOfLane('webhook'),
             merchantCap: config.webhooks.merchantConcurrency,
           },
           logger.child({ component: 'webhook-worker' }),

@@ -20,6 +20,7 @@ import {
   UnsupportedMediaType,
   UriTooLong,
 } from '../domain/errors.ts';
+import { MAX_AMOUNT } from '../domain/money.ts';
 
 export interface ErrorBody {
   error: { type: string; code: string; message: string; param?: string };
@@ -59,7 +60,7 @@ export function validationError(issues: readonly AjvIssue[], part: string): Cont
   }
   const param = paramOf(issue);
   if (param === 'amount' && issue.keyword === 'maximum') {
-    return new AmountTooLarge('Amount must be no more than 99999999.', 'amount');
+    return new AmountTooLarge(`Amount must be no more than ${MAX_AMOUNT}.`, 'amount');
   }
   if (param === '') return new ParameterInvalid(`The request ${part} must be a JSON object.`);
   return new ParameterInvalid(`Invalid ${param}: ${param} ${inWords(issue)}.`, param);

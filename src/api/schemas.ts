@@ -2,11 +2,14 @@
  * JSON schemas for every route: they validate requests (unknown fields rejected), serialize
  * responses, and are the source of the OpenAPI document at /openapi.json.
  */
-import { ParameterInvalid } from '../domain/errors.ts';
+import { ERROR_TYPES, ParameterInvalid } from '../domain/errors.ts';
 import { EMBEDDED_REFUNDS } from '../domain/objects.ts';
-import { EVENT_TYPES } from '../domain/events.ts';
+import { CAUSE_TYPES, EVENT_TYPES } from '../domain/events.ts';
 import type { IdPrefix } from '../domain/ids.ts';
 import { ISO_8601_PATTERN, parseInstant } from '../domain/instant.ts';
+import { MAX_AMOUNT, MIN_AMOUNT } from '../domain/money.ts';
+import { REFUND_REASONS } from '../domain/refund.ts';
+import { CHARGE_STATUSES, REFUND_STATUSES } from '../domain/status.ts';
 
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -21,8 +24,8 @@ export const metadataSchema = {
 
 export const amountSchema = {
   type: 'integer',
-  minimum: 1,
-  maximum: 99999999,
+  minimum: MIN_AMOUNT,
+  maximum: MAX_AMOUNT,
   description: "Integer in the currency's minor unit (cents for usd, yen for jpy, fils for kwd).",
 } as const;
 
@@ -35,7 +38,7 @@ export const errorSchema = {
       type: 'object',
       required: ['type', 'code', 'message'],
       properties: {
-        type: { type: 'string', enum: ['invalid_request_error', 'idempotency_error', 'authentication_error', 'rate_limit_error', 'api_error'] },
+        type: { type: 'string', enum: ERROR_TYPES },
         code: { type: 'string' },
         message: { type: 'string' },
         param: { type: 'string' },
@@ -43,6 +46,9 @@ export const errorSchema = {
     },
   },
 } as const;
+
+/** A refund's `reason`, in a request and in the Refund object: one of REFUND_REASONS (src/domain/refund.ts) or null. */
+export const refundReasonSchema = { type: ['string', 'null'], enum: [...REFUND_REASONS, null] } as const;
 
 export const refundSchema = {
   $id: 'Refund',
@@ -54,8 +60,8 @@ export const refundSchema = {
     charge_id: { type: 'string' },
     amount: { type: 'integer' },
     currency: { type: 'string' },
-    status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
-    reason: { type: ['string', 'null'], enum: ['duplicate', 'fraudulent', 'requested_by_customer', null] },
+    status: { type: 'string', enum: REFUND_STATUSES },
+    reason: refundReasonSchema,
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
     failure_reason: nullableString,
     created_at: timestamp,
@@ -72,7 +78,7 @@ export const chargeSchema = {
     object: { type: 'string', enum: ['charge'] },
     amount: { type: 'integer' },
     currency: { type: 'string' },
-    status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
+    status: { type: 'string', enum: CHARGE_STATUSES },
     payment_method: { type: 'string' },
     description: nullableString,
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
@@ -174,7 +180,7 @@ export const eventSchema = {
   properties: {
     id: { type: 'string', description: 'Prefix evt_' },
     object: { type: 'string', enum: ['event'] },
-    type: { type: 'string', description: EVENT_TYPES.join(', ') },
+    type: { type: 'string', enum: EVENT_TYPES, description: EVENT_TYPES.join(', ') },
     sequence: { type: 'integer', description: "The object's change number: 1 at creation, +1 per change. Keep the highest seen; drop older deliveries." },
     data: {
       type: 'object',
@@ -189,7 +195,7 @@ export const eventSchema = {
       type: 'object',
       required: ['type', 'id', 'idempotency_key'],
       properties: {
-        type: { type: 'string', enum: ['api_request', 'job', 'psp_event', 'operator', 'reconciliation'] },
+        type: { type: 'string', enum: CAUSE_TYPES },
         id: { type: 'string', description: 'Request id (req_), job id (job_), PSP event id, or reconciliation sweep (recon_).' },
         idempotency_key: nullableString,
       },

@@ -1,9 +1,10 @@
 /** The append-only audit trail: every state change, with what caused it. */
+import type { CauseType } from '../domain/events.ts';
 import { newId } from '../domain/ids.ts';
 import type { Queryable } from './pool.ts';
 
 export interface Cause {
-  type: 'api_request' | 'job' | 'psp_event' | 'operator' | 'reconciliation';
+  type: CauseType;
   /** The request id, job id, PSP event id, operator action or reconciliation sweep. */
   id: string;
   /** For an API request: the Idempotency-Key it carried, if any. */

@@ -1,8 +1,9 @@
 /** SQL for the jobs table: the transactional outbox and the queue of record. */
 import { newId } from '../domain/ids.ts';
+import { isJobType, type JobType } from '../domain/jobs.ts';
 import type { Queryable } from './pool.ts';
 
-export type JobType = 'CHARGE' | 'REFUND' | 'WEBHOOK';
+export type { JobType } from '../domain/jobs.ts';
 
 export interface JobRecord {
   id: string;
@@ -205,11 +206,9 @@ export async function nextMerchantWindow(db: Queryable, window: MerchantWindow):
   return last && last.depth >= window.merchants ? (last.merchant_id ?? '') : '';
 }
 
-const JOB_TYPES: readonly JobType[] = ['CHARGE', 'REFUND', 'WEBHOOK'];
-
 function laneFilter(jobTypes: readonly JobType[] | undefined): string {
   if (!jobTypes) return '';
-  for (const type of jobTypes) if (!JOB_TYPES.includes(type)) throw new Error(`unknown job type ${String(type)}`);
+  for (const type of jobTypes) if (!isJobType(type)) throw new Error(`unknown job type ${String(type)}`);
   return ` AND job_type IN (${jobTypes.map((type) => `'${type}'`).join(', ')})`;
 }
 

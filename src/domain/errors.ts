@@ -2,7 +2,9 @@
  * One error class per contract error code (API.md "Errors"). Domain and flows throw these; the
  * HTTP layer maps them to the contract's shape in one place (src/api/errors.ts).
  */
-export type ErrorType = 'invalid_request_error' | 'idempotency_error' | 'authentication_error' | 'rate_limit_error' | 'api_error';
+/** The error `type`s of the contract, declared once: ErrorType and the Error schema's enum derive from it. */
+export const ERROR_TYPES = ['invalid_request_error', 'idempotency_error', 'authentication_error', 'rate_limit_error', 'api_error'] as const;
+export type ErrorType = (typeof ERROR_TYPES)[number];
 
 export abstract class ContractError extends Error {
   abstract readonly httpStatus: number;

@@ -24,6 +24,14 @@ export const EVENT_TYPES = [
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
+ * What can cause an event (its `cause.type`), declared once: the Cause type (db/events.ts), the
+ * Event schema's enum and, by test/lists-agree.test.ts, the events.cause_type CHECK.
+ */
+export const CAUSE_TYPES = ['api_request', 'job', 'psp_event', 'operator', 'reconciliation'] as const;
+
+export type CauseType = (typeof CAUSE_TYPES)[number];
+
+/**
  * What a webhook endpoint's `enabled_events` may hold: a type of this list, or "*" for all. A
  * typo would otherwise be an endpoint that silently never hears anything.
  */

@@ -2,7 +2,7 @@
  * The public API representation of charges and refunds (API.md "Objects"), built from stored
  * records. Pure: the same record always gives the same JSON.
  */
-import { amountRefunded, type RefundAmounts } from './refund.ts';
+import { amountRefunded, type RefundAmounts, type RefundReason } from './refund.ts';
 import type { ChargeStatus, RefundStatus } from './status.ts';
 
 export type Metadata = Record<string, string>;
@@ -30,7 +30,7 @@ export interface RefundRecord {
   amount: number;
   currency: string;
   status: RefundStatus;
-  reason: 'duplicate' | 'fraudulent' | 'requested_by_customer' | null;
+  reason: RefundReason | null;
   metadata: Metadata;
   failure_reason: string | null;
   psp_reference: string | null;

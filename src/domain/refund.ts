@@ -4,8 +4,17 @@
  * that inserts the refund: see flows/create-refund.ts).
  */
 import { AmountTooLarge, ChargeAlreadyRefunded, ChargeNotRefundable, ParameterInvalid } from './errors.ts';
-import { isValidAmount } from './money.ts';
+import { isValidAmount, MAX_AMOUNT, MIN_AMOUNT } from './money.ts';
 import type { ChargeStatus, RefundStatus } from './status.ts';
+
+/**
+ * Why a merchant refunds, declared once: the RefundRecord type, the API's `reason` enums (request
+ * and Refund object) and, by test/lists-agree.test.ts, the refunds.reason CHECK derive from it.
+ * Adding a reason is this line (and its test).
+ */
+export const REFUND_REASONS = ['duplicate', 'fraudulent', 'requested_by_customer'] as const;
+
+export type RefundReason = (typeof REFUND_REASONS)[number];
 
 export interface ChargeAmounts {
   amount: number;
@@ -68,7 +77,7 @@ export function decideRefundAmountGivenReserved(charge: ChargeAmounts, reserved:
   validateSomethingRefundable(refundable);
   if (requested === undefined) return refundable;
   // A zero, negative or fractional refund would shrink the reserved total: never let one through.
-  if (!isValidAmount(requested)) throw new ParameterInvalid('Invalid amount: must be an integer between 1 and 99999999.', 'amount');
+  if (!isValidAmount(requested)) throw new ParameterInvalid(`Invalid amount: must be an integer between ${MIN_AMOUNT} and ${MAX_AMOUNT}.`, 'amount');
   validateRefundAmount(requested, refundable);
   return requested;
 }

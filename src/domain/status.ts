@@ -1,17 +1,31 @@
 /**
  * Charges and refunds share one state machine: pending -> succeeded | failed. Terminal states
  * never change; a late or repeated outcome for a terminal object is recorded and ignored.
+ * TRANSITIONS is the one table: the statuses are its keys, the API schemas' `status` enums and
+ * the SQL CHECKs on payments.status / refunds.status (compared by test/lists-agree.test.ts)
+ * derive from it.
  */
-export type MoneyMovementStatus = 'pending' | 'succeeded' | 'failed';
+export const TRANSITIONS = {
+  pending: ['succeeded', 'failed'],
+  succeeded: [],
+  failed: [],
+} as const satisfies Record<string, readonly string[]>;
+
+export type MoneyMovementStatus = keyof typeof TRANSITIONS;
 export type ChargeStatus = MoneyMovementStatus;
 export type RefundStatus = MoneyMovementStatus;
 
+/** Every status, in the table's order: pending, succeeded, failed. */
+export const MONEY_MOVEMENT_STATUSES = Object.keys(TRANSITIONS) as MoneyMovementStatus[];
+export const CHARGE_STATUSES: readonly ChargeStatus[] = MONEY_MOVEMENT_STATUSES;
+export const REFUND_STATUSES: readonly RefundStatus[] = MONEY_MOVEMENT_STATUSES;
+
 export function isTerminal(status: MoneyMovementStatus): boolean {
-  return status !== 'pending';
+  return TRANSITIONS[status].length === 0;
 }
 
 export function canTransition(from: MoneyMovementStatus, to: MoneyMovementStatus): boolean {
-  return from === 'pending' && to !== 'pending';
+  return (TRANSITIONS[from] as readonly MoneyMovementStatus[]).includes(to);
 }
 
 /** What an outcome reported by the PSP does to an object in `current` state. */

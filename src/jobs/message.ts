@@ -3,7 +3,7 @@
  * `{ "job_id": "job_...", "job_type": "REFUND", "ref": "re_...", "attempt": 1 }`.
  * On SQS, job_type is also a message attribute.
  */
-import type { JobType } from '../db/jobs.ts';
+import { isJobType, JOB_TYPES, JOBS, type JobType } from '../domain/jobs.ts';
 
 export interface JobMessage {
   job_id: string;
@@ -12,8 +12,6 @@ export interface JobMessage {
   attempt: number;
 }
 
-const REF_PREFIX: Record<JobType, string> = { CHARGE: 'ch_', REFUND: 're_', WEBHOOK: 'whd_' };
-
 export class MalformedJobMessage extends Error {
   constructor(message: string) {
     super(message);
@@ -21,9 +19,8 @@ export class MalformedJobMessage extends Error {
   }
 }
 
-function isJobType(value: unknown): value is JobType {
-  return value === 'CHARGE' || value === 'REFUND' || value === 'WEBHOOK';
-}
+/** `CHARGE, REFUND or WEBHOOK`: the declared types, in words. */
+const TYPES_IN_WORDS = JOB_TYPES.length === 1 ? JOB_TYPES[0] : `${JOB_TYPES.slice(0, -1).join(', ')} or ${JOB_TYPES.at(-1)}`;
 
 /** Parses a message body from the queue; anything else is a permanent failure, never retried into success. */
 export function parseJobMessage(body: string): JobMessage {
@@ -36,8 +33,9 @@ export function parseJobMessage(body: string): JobMessage {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new MalformedJobMessage('body is not a JSON object');
   const { job_id: jobId, job_type: jobType, ref, attempt } = parsed as Record<string, unknown>;
   if (typeof jobId !== 'string' || !jobId.startsWith('job_')) throw new MalformedJobMessage('job_id must be a job id (job_...)');
-  if (!isJobType(jobType)) throw new MalformedJobMessage('job_type must be CHARGE, REFUND or WEBHOOK');
-  if (typeof ref !== 'string' || !ref.startsWith(REF_PREFIX[jobType])) throw new MalformedJobMessage(`ref must be a ${REF_PREFIX[jobType]}... id for a ${jobType} job`);
+  if (!isJobType(jobType)) throw new MalformedJobMessage(`job_type must be ${TYPES_IN_WORDS}`);
+  const prefix = `${JOBS[jobType].ref}_`;
+  if (typeof ref !== 'string' || !ref.startsWith(prefix)) throw new MalformedJobMessage(`ref must be a ${prefix}... id for a ${jobType} job`);
   if (attempt !== undefined && (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1)) throw new MalformedJobMessage('attempt must be a positive integer');
   return { job_id: jobId, job_type: jobType, ref, attempt: typeof attempt === 'number' ? attempt : 1 };
 }

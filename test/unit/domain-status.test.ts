@@ -1,10 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { canTransition, decideSettlement, isTerminal, type MoneyMovementStatus } from '../../src/domain/status.ts';
+import { canTransition, decideSettlement, isTerminal, MONEY_MOVEMENT_STATUSES, TRANSITIONS, type MoneyMovementStatus } from '../../src/domain/status.ts';
 
 const ALL: readonly MoneyMovementStatus[] = ['pending', 'succeeded', 'failed'];
 const status = fc.constantFrom<MoneyMovementStatus>(...ALL);
+
+describe('status: the TRANSITIONS table', () => {
+  it('its keys are the statuses, in order, and every target is one of them', () => {
+    assert.deepEqual(MONEY_MOVEMENT_STATUSES, ALL);
+    for (const [from, targets] of Object.entries(TRANSITIONS)) {
+      for (const to of targets) assert.ok((ALL as readonly string[]).includes(to), `${from} -> ${to}: not a status`);
+    }
+  });
+});
 
 describe('status: isTerminal', () => {
   it('only pending is non-terminal', () => {

@@ -8,6 +8,7 @@ import { adminChargeDetail, adminChargesPage, adminDeadJobs, adminEndpoints, adm
 import type { FlowContext } from '../../flows/context.ts';
 import { requestsAnsweredTotal } from '../../metrics.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
+import { MONEY_MOVEMENT_STATUSES } from '../../domain/status.ts';
 import { errorResponses, instant, instantFilter, pageQuery, paginationQuery } from '../schemas.ts';
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
@@ -31,7 +32,7 @@ const listQuery = (prefix: 'ch' | 're', extra: Record<string, unknown> = {}) => 
   properties: {
     ...pageQuery(prefix),
     merchant_id: { type: 'string', maxLength: 255 },
-    status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
+    status: { type: 'string', enum: MONEY_MOVEMENT_STATUSES },
     currency: { type: 'string', pattern: '^[a-z]{3}$', 'x-expected': 'a three-letter ISO 4217 currency code in lowercase, e.g. usd' },
     'created[gte]': instantFilter('Created at or after.'),
     'created[lte]': instantFilter('Created at or before.'),

@@ -5,7 +5,7 @@ import type { Failpoints } from '../failpoints.ts';
 import { createRefund } from '../../flows/create-refund.ts';
 import { getRefund, getRefundsPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery, refundReasonSchema } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateRefundBody {
@@ -33,7 +33,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
           properties: {
             charge_id: { type: 'string', minLength: 1, maxLength: 255 },
             amount: amountSchema,
-            reason: { type: ['string', 'null'], enum: ['duplicate', 'fraudulent', 'requested_by_customer', null] },
+            reason: refundReasonSchema,
             metadata: metadataSchema,
           },
         },
