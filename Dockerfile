@@ -4,8 +4,9 @@
 # Node.js 22 (the current LTS the CI suite also runs on, and the worker's Lambda runtime), so
 # the API and the worker run the same code on the same major version.
 
-# --- build: install everything, compile src/ to dist/ (tsc: the type check is part of it; the
-# SQL migrations are copied beside the compiled modules), then drop the dev dependencies.
+# --- build: install everything, compile src/ and psp-simulator/ to dist/ (tsc: the type check is
+# part of it; the SQL migrations are copied beside the compiled modules), then drop the PSP
+# simulator (a development tool: the image runs `fincore api`) and the dev dependencies.
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -13,8 +14,9 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
+COPY psp-simulator ./psp-simulator
 COPY dashboard ./dashboard
-RUN npm run build && npx tsc --noEmit -p dashboard
+RUN npm run build && npx tsc --noEmit -p dashboard && rm -rf dist/psp-simulator
 # The operator dashboard is bundled here (Vite is a dev dependency) and served from dashboard/dist.
 RUN npm run build:dashboard
 RUN npm prune --omit=dev --no-audit --no-fund

@@ -12,6 +12,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli.js');
 const sources = join(root, 'src');
+// The build also compiles the PSP simulator package the dev entry points start.
+const sourceDirs = [sources, join(root, 'psp-simulator')];
 
 function newestSourceMs(dir) {
   let newest = 0;
@@ -23,7 +25,7 @@ function newestSourceMs(dir) {
 }
 
 // An installed package may ship dist/ without src/: then the build is all there is.
-const buildIsCurrent = existsSync(built) && (!existsSync(sources) || newestSourceMs(sources) <= statSync(built).mtimeMs);
+const buildIsCurrent = existsSync(built) && sourceDirs.every((dir) => !existsSync(dir) || newestSourceMs(dir) <= statSync(built).mtimeMs);
 
 if (buildIsCurrent) {
   await import(pathToFileURL(built).href);

@@ -18,7 +18,7 @@ import { findJob, listDeadJobs, requeueDeadJob } from './db/jobs.ts';
 import { openDatabase, type Database } from './db/pool.ts';
 import { flowContext } from './context.ts';
 import { merchantWebhookFanOut, startFinCore, VERSION, type Components } from './main.ts';
-import { startPspSimulator } from './psp-simulator/server.ts';
+import { loadDevSimulator } from './dev-simulator.ts';
 import { reconcileNow, verifyAudit, type AuditVerification, type ReconciliationReport } from './flows/operations.ts';
 import { jobObject, type JobObject } from './flows/admin.ts';
 import { redriveDeadLetters, sqsClient } from './jobs/sqs.ts';
@@ -156,17 +156,13 @@ export function buildProgram(config: () => Config, setExitCode: (code: number) =
     .action(run(async () => {
       const c = config();
       const logger = loggerFor(c);
+      const starter = await loadDevSimulator(c);
       let simulator;
       try {
-        simulator = await startPspSimulator({
-          host: c.simHost,
-          port: c.simPort,
+        simulator = await starter.start({
           webhookUrl: c.simWebhookUrl || c.defaultWebhookUrl,
-          webhookSecret: c.pspWebhookSecret,
           // Objects made through its Stripe-compatible API get Stripe-signed events at the Stripe intake.
-          stripe: { webhookUrl: c.stripeWebhookUrl, webhookSecret: c.stripe.webhookSecret },
-          settleMs: c.simSettleMs,
-          faults: c.simFaults,
+          stripeWebhookUrl: c.stripeWebhookUrl,
           logger,
         });
       } catch (error) {

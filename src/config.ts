@@ -9,7 +9,6 @@ import type { LogFormatSetting } from './logging.ts';
 import { isFailpoint, type Failpoint } from './api/failpoints.ts';
 import type { RateLimits } from './api/plugins/rate-limit.ts';
 import { isSslMode, SSL_MODES, type DatabaseTls } from './db/tls.ts';
-import { faultsFromEnv, type SimFaults } from './psp-simulator/server.ts';
 import { IDEMPOTENCY_TTL_HOURS } from './domain/idempotency.ts';
 
 export interface Config {
@@ -51,8 +50,12 @@ export interface Config {
   /** FINCORE_SIM_URL was given: `start` uses that outside simulator instead of starting one. */
   simUrlGiven: boolean;
   simSettleMs: number;
-  /** Fault injection in the built-in simulator (FINCORE_SIM_* variables); all off by default. */
-  simFaults: Partial<SimFaults>;
+  /**
+   * The FINCORE_SIM_* variables as given. The simulator is a package of its own (psp-simulator/):
+   * its fault settings are parsed by its own faultsFromEnv when a dev entry point starts it
+   * (src/dev-simulator.ts), so the core's config imports nothing from it.
+   */
+  simEnv: Readonly<Record<string, string>>;
   /** Where the simulator delivers webhooks; empty: the API started in this process, else defaultWebhookUrl. */
   simWebhookUrl: string;
   defaultWebhookUrl: string;
@@ -263,12 +266,10 @@ function str(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   return raw === undefined || raw === '' ? fallback : raw;
 }
 
-function simFaults(env: NodeJS.ProcessEnv): Partial<SimFaults> {
-  try {
-    return faultsFromEnv(env);
-  } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
-  }
+function simEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (name.startsWith('FINCORE_SIM_') && value !== undefined) out[name] = value;
+  return out;
 }
 
 function failpoints(env: NodeJS.ProcessEnv): Failpoint[] {
@@ -426,7 +427,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simUrl,
     simUrlGiven: str(env, 'FINCORE_SIM_URL', '') !== '',
     simSettleMs: int(env, 'FINCORE_SIM_SETTLE_MS', 50, 0, 3_600_000),
-    simFaults: simFaults(env),
+    simEnv: simEnv(env),
     simWebhookUrl: str(env, 'FINCORE_SIM_WEBHOOK_URL', ''),
     defaultWebhookUrl: `http://${apiHost}:${port}/v1/webhooks/psp`,
     stripeWebhookUrl: str(env, 'FINCORE_SIM_STRIPE_WEBHOOK_URL', `http://${apiHost}:${port}/v1/webhooks/stripe`),

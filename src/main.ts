@@ -21,7 +21,7 @@ import { JobQueue, sqsClient } from './jobs/sqs.ts';
 import { startSqsPoller } from './jobs/sqs-consumer.ts';
 import { startWorker, type RunningWorker } from './jobs/worker.ts';
 import { jobTypesOfLane } from './domain/jobs.ts';
-import { startPspSimulator } from './psp-simulator/server.ts';
+import { loadDevSimulator } from './dev-simulator.ts';
 import { persistentAdminKey } from './admin-key.ts';
 
 export const VERSION = '0.1.0';
@@ -52,6 +52,8 @@ export function merchantWebhookFanOut(config: Config): EventFollower {
 }
 
 export async function startFinCore(config: Config, components: Components, logger: Logger = pino({ level: config.logLevel })): Promise<RunningFinCore> {
+  // Loaded (and its FINCORE_SIM_* settings checked) before anything opens: a bad value is a ConfigError.
+  const devSimulator = components.simulator ? await loadDevSimulator(config) : undefined;
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'));
@@ -68,19 +70,11 @@ export async function startFinCore(config: Config, components: Components, logge
 
     let apiUrl: string | undefined;
     let simulatorUrl: string | undefined;
-    if (components.simulator) {
-      const simulator = await startPspSimulator({
-        host: config.simHost,
-        port: config.simPort,
+    if (devSimulator) {
+      const simulator = await devSimulator.start({
         webhookUrl: () => config.simWebhookUrl || (apiUrl ? `${apiUrl}/v1/webhooks/psp` : config.defaultWebhookUrl),
-        webhookSecret: config.pspWebhookSecret,
         // Its Stripe mode sends Stripe-signed events to the Stripe intake.
-        stripe: {
-          webhookUrl: () => (apiUrl ? `${apiUrl}/v1/webhooks/stripe` : config.stripeWebhookUrl),
-          webhookSecret: config.stripe.webhookSecret,
-        },
-        settleMs: config.simSettleMs,
-        faults: config.simFaults,
+        stripeWebhookUrl: () => (apiUrl ? `${apiUrl}/v1/webhooks/stripe` : config.stripeWebhookUrl),
         logger: logger.child({ component: 'psp-simulator' }),
       });
       simulatorUrl = simulator.url;

@@ -41,7 +41,10 @@ describe('production build (npm run build)', () => {
 
   it('compiles every module to .js with .js imports and copies the migrations', () => {
     assert.ok(existsSync(join(app, 'cli.js')));
-    assert.ok(readdirSync(join(app, 'db', 'migrations')).some((f) => f.endsWith('.sql')));
+    assert.ok(existsSync(join(app, 'src', 'cli.js')));
+    // The simulator package is compiled beside the core: `start` runs it.
+    assert.ok(existsSync(join(app, 'psp-simulator', 'index.js')));
+    assert.ok(readdirSync(join(app, 'src', 'db', 'migrations')).some((f) => f.endsWith('.sql')));
     const importsTs = spawnSync('grep', ['-rlE', `from ['"][^'"]+\\.ts['"]|import\\(['"][^'"]+\\.ts['"]\\)`, app, '--include=*.js'], { encoding: 'utf8' });
     assert.equal(importsTs.stdout, '', 'no compiled module imports a .ts file');
   });
@@ -68,10 +71,22 @@ describe('production build (npm run build)', () => {
       const api = await eventually(async () => /API:\s+(http:\/\/\S+)/.exec(output)?.[1], 30_000, `the API URL to be printed: ${output}`);
       assert.equal((await fetch(`${api}/healthz`)).status, 200);
       assert.equal((await fetch(`${api}/readyz`)).status, 200);
+      assert.match(output, /PSP simulator:\s+http:\/\//, 'start runs the compiled simulator package');
     } finally {
       child.kill('SIGTERM');
     }
     assert.equal(await exited, 0, output);
     assert.doesNotMatch(output, /tsx|ERR_/);
+  });
+
+  it('without dist/psp-simulator (the container image), the simulator commands refuse with one line', () => {
+    const image = join(sandbox, 'image');
+    cpSync(app, image, { recursive: true });
+    rmSync(join(image, 'psp-simulator'), { recursive: true, force: true });
+    const sim = spawnSync(process.execPath, [join(image, 'cli.js'), 'psp-simulator'], { env: env({ FINCORE_SIM_PORT: '0' }), encoding: 'utf8' });
+    assert.equal(sim.status, 2, sim.stderr);
+    assert.match(sim.stderr, /^fincore: this build has no PSP simulator/);
+    const help = spawnSync(process.execPath, [join(image, 'cli.js'), '--help'], { env: env({}), encoding: 'utf8' });
+    assert.equal(help.status, 0, help.stderr);
   });
 });

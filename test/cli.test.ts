@@ -207,6 +207,11 @@ describe('fincore CLI', () => {
         const simBusy = await cliAsync(['psp-simulator'], { FINCORE_SIM_PORT: port });
         assert.equal(simBusy.status, 2, simBusy.stderr);
         assert.match(simBusy.stderr, new RegExp(`port ${port} is in use \\(FINCORE_SIM_PORT=${port}\\)`));
+        // The simulator's own parser checks FINCORE_SIM_* when a command starts it: one line, exit 2.
+        const badFault = await cliAsync(['psp-simulator'], { FINCORE_SIM_PORT: '0', FINCORE_SIM_FAILURE_RATE: '2' });
+        assert.equal(badFault.status, 2, badFault.stderr);
+        assert.match(badFault.stderr, /^fincore: Invalid FINCORE_SIM_FAILURE_RATE="2"/m);
+        assert.doesNotMatch(badFault.stderr, /    at /);
       } finally {
         await own.drop();
       }

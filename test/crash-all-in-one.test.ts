@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { startPspSimulator } from '../src/psp-simulator/server.ts';
+import { startPspSimulator } from '../psp-simulator/index.ts';
 import { call, eventually, freshDatabase, pspCreateCalls, type ChargeBody, type RefundBody, type TestDatabase } from './helpers.ts';
 
 interface FinCoreProcess {

@@ -586,6 +586,8 @@ describe('container image', () => {
     assert.match(runtimeStage, /^CMD \["node", "dist\/cli\.js", "api"\]$/m);
     assert.match(runtimeStage, /^COPY --from=build \/app\/dist \.\/dist$/m);
     assert.doesNotMatch(runtimeStage, /tsx|src\//);
+    // The PSP simulator is a development tool (DESIGN.md section 5): compiled, then left out of the image.
+    assert.match(dockerfile, /^RUN npm run build .*&& rm -rf dist\/psp-simulator$/m);
   });
 
   it('keeps dependencies, data and build output out of the build context', () => {

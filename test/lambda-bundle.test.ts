@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,6 +29,17 @@ describe('Lambda bundle', () => {
   it('loads without the repository and exports handler', async () => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', "const m = await import('./index.mjs'); console.log(typeof m.handler);"], { cwd: dir });
     assert.equal(stdout.trim(), 'function');
+  });
+
+  it('contains no PSP simulator code (the simulator is a dev-only package, DESIGN.md section 5)', () => {
+    const map = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
+    assert.ok(map.sources.some((source) => source.includes('src/lambda.ts')), 'the source map lists the bundled files');
+    const simulatorSources = map.sources.filter((source) => /(^|\/)psp-simulator\/|dev-simulator/.test(source));
+    assert.deepEqual(simulatorSources, []);
+    const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+    for (const distinctive of ['startPspSimulator', 'psp simulator listening', '/sim/faults', 'FaultInjector', 'Injected failure (PSP simulator fault injection)']) {
+      assert.ok(!code.includes(distinctive), `the bundle contains "${distinctive}"`);
+    }
   });
 
   it('answers an SQS event against PostgreSQL: the malformed record is the one failure', { skip: onServer ? false : 'needs a PostgreSQL server (DATABASE_URL); the Lambda never runs on embedded PGlite' }, async () => {

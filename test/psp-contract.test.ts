@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { IgnoredWebhookEvent, PspPermanentError, PspTransientError, WebhookVerificationError, type PspGateway, type PspOutcome, type PspWebhookEvent } from '../src/psp/gateway.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
 import { createStripeGateway } from '../src/psp/stripe/adapter.ts';
-import { startPspSimulator, type PspSimulator } from '../src/psp-simulator/server.ts';
+import { startPspSimulator, type PspSimulator } from '../psp-simulator/index.ts';
 import { eventually } from './helpers.ts';
 
 const SIM_SECRET = 'whsec_contract_sim';

@@ -13,7 +13,7 @@ import {
   type PspSimulator,
   type PspSimulatorState,
   type SimFaults,
-} from '../src/psp-simulator/server.ts';
+} from '../psp-simulator/index.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
 import { PspTransientError, type PspGateway, type PspWebhookEvent } from '../src/psp/gateway.ts';
 

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
-import { startPspSimulator, type PspSimulator, type PspSimulatorState, type SimFaults } from '../src/psp-simulator/server.ts';
-import { asList, fingerprint, parseForm, FormError } from '../src/psp-simulator/stripe/form.ts';
-import { parseSearchQuery } from '../src/psp-simulator/stripe/search.ts';
-import { StripeApiError } from '../src/psp-simulator/stripe/errors.ts';
+import { startPspSimulator, type PspSimulator, type PspSimulatorState, type SimFaults } from '../psp-simulator/index.ts';
+import { asList, fingerprint, parseForm, FormError } from '../psp-simulator/stripe/form.ts';
+import { parseSearchQuery } from '../psp-simulator/stripe/search.ts';
+import { StripeApiError } from '../psp-simulator/stripe/errors.ts';
 
 const STRIPE_SECRET = 'whsec_stripe_mode_test';
 const NATIVE_SECRET = 'whsec_native_unused';

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startPspSimulator, type PspSimulator, type PspSimulatorState } from '../src/psp-simulator/server.ts';
+import { startPspSimulator, type PspSimulator, type PspSimulatorState } from '../psp-simulator/index.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
 import { PspPermanentError, PspTransientError, type PspGateway, type PspWebhookEvent } from '../src/psp/gateway.ts';
 

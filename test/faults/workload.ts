@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { call, createMerchant, eventually, startTestFinCore, type ChargeBody, type RefundBody } from '../helpers.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
-import { mulberry32 } from '../../src/psp-simulator/faults.ts';
+import { mulberry32 } from '../../psp-simulator/index.ts';
 import { checkInvariants, type SimState } from './invariants.ts';
 
 export interface Faults {

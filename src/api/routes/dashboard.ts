@@ -9,7 +9,11 @@ import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
-export const DEFAULT_DASHBOARD_DIST = fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
+/**
+ * The repository's dashboard/dist: three folders up from src/api/routes/ when run from source, four
+ * when compiled (`npm run build` puts this module in dist/src/api/routes/, beside dist/psp-simulator/).
+ */
+export const DEFAULT_DASHBOARD_DIST = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? '../../../../dashboard/dist' : '../../../dashboard/dist', import.meta.url));
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

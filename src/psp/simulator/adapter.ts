@@ -1,5 +1,5 @@
 /**
- * PspGateway adapter for the FinCore PSP simulator (src/psp-simulator), spoken to over HTTP.
+ * PspGateway adapter for the FinCore PSP simulator (psp-simulator/, its own package), spoken to over HTTP.
  * Create calls carry `Idempotency-Key` = the FinCore object id, so retries never double-charge.
  */
 import { Agent, request } from 'node:http';
