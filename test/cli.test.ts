@@ -97,16 +97,18 @@ describe('fincore CLI', () => {
       const dead = await cliAsync(['jobs', 'dead'], running);
       assert.equal(dead.status, 0, dead.stderr);
       assert.match(dead.stdout, /no dead-lettered jobs/);
+      if (!process.env.DATABASE_URL) assert.match(dead.stderr, /asking it through its admin API/, `start's output so far: ${output}`);
       const retry = await cliAsync(['jobs', 'retry', 'job_DOESNOTEXIST'], running);
       assert.equal(retry.status, 1, retry.stderr);
       assert.match(retry.stderr, /no job job_DOESNOTEXIST/);
       const reconcile = await cliAsync(['reconcile', '--all'], running);
       assert.equal(reconcile.status, 0, reconcile.stderr);
       assert.match(reconcile.stdout, /checked=\d+ settled=\d+ resubmitted=\d+ psp_errors=0/);
+      if (!process.env.DATABASE_URL) assert.match(reconcile.stderr, /asking it through its admin API/, `start's output so far: ${output}`);
       const verify = await cliAsync(['audit', 'verify'], running);
       assert.equal(verify.status, 0, verify.stdout + verify.stderr);
       assert.match(verify.stdout, /audit trail OK/);
-      if (!process.env.DATABASE_URL) assert.match(verify.stderr, /data directory in use by a running FinCore: asking it through its admin API/);
+      if (!process.env.DATABASE_URL) assert.match(verify.stderr, /data directory in use by a running FinCore: asking it through its admin API/, `start's output so far: ${output}; exit code: ${child.exitCode}`);
       // --url names the FinCore explicitly (both modes); a wrong key is refused with one clear line.
       const viaUrl = await cliAsync(['audit', 'verify', '--url', api], { ...database.env, FINCORE_ADMIN_KEY: adminKey });
       assert.equal(viaUrl.status, 0, viaUrl.stderr);
