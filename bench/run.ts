@@ -476,6 +476,9 @@ async function main(): Promise<{ results: Results; options: Options }> {
     // Reconciliation would ask the PSP about the refunds the POST runs leave pending on purpose.
     FINCORE_RECONCILE_AFTER_MS: '86400000',
     FINCORE_RECONCILE_INTERVAL_MS: '86400000',
+    // Nor the start-up sweep: the POST runs' refunds have their jobs marked done without a PSP
+    // call, which the sweep takes for "sent, webhook lost" and would resubmit during the settle run.
+    FINCORE_RECONCILE_AT_START_MS: '600000',
   };
   const stopped = async (child: Child, grace?: number) => {
     const info = await child.stop(grace);
