@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { GetQueueAttributesCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import pino from 'pino';
 import { JobQueue, sqsClient } from '../src/jobs/sqs.ts';
 import { createHandler } from '../src/lambda.ts';
+import { toSqsEvent } from './sqs-event.ts';
 import { call, createMerchant, eventually, pspCreateCalls, startTestFinCore, testConfig, type ChargeBody, type RefundBody, type TestFinCore } from './helpers.ts';
 
 // fauxqs accepts any credentials; the SDK insists on having some.
@@ -23,28 +24,6 @@ process.env.AWS_SECRET_ACCESS_KEY = 'test';
 process.env.AWS_REGION = 'us-east-1';
 
 const MAX_RECEIVE_COUNT = 2;
-
-/** What Lambda's event source mapping does with a received batch. */
-function toSqsEvent(messages: Message[]): SQSEvent {
-  return {
-    Records: messages.map((m) => ({
-      messageId: m.MessageId ?? '',
-      receiptHandle: m.ReceiptHandle ?? '',
-      body: m.Body ?? '',
-      attributes: {
-        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-        SentTimestamp: m.Attributes?.SentTimestamp ?? '0',
-        SenderId: m.Attributes?.SenderId ?? 'fauxqs',
-        ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
-      },
-      messageAttributes: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([name, value]) => [name, { stringValue: value.StringValue, dataType: value.DataType ?? 'String' }])),
-      md5OfBody: m.MD5OfBody ?? '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:fincore-jobs',
-      awsRegion: 'us-east-1',
-    })),
-  };
-}
 
 describe('SQS end to end (fauxqs)', () => {
   let sqsServer: Awaited<ReturnType<typeof startFauxqs>>;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient, type Message, type SendMessageBatchCommandInput } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { startFauxqs } from 'fauxqs';
 import pino from 'pino';
 import { appendEvent, type EventRow } from '../../src/db/events.ts';
@@ -20,33 +20,13 @@ import { createHandler } from '../../src/lambda.ts';
 import { fanOutEvents } from '../../src/webhooks/fan-out.ts';
 import { call, createMerchant, eventually, startTestFinCore, testConfig, type TestFinCore } from '../helpers.ts';
 import { Receiver } from './receiver.ts';
+import { toSqsEvent } from '../sqs-event.ts';
 
 process.env.AWS_ACCESS_KEY_ID = 'test';
 process.env.AWS_SECRET_ACCESS_KEY = 'test';
 process.env.AWS_REGION = 'us-east-1';
 
 const MAX_RECEIVE_COUNT = 2;
-
-function toSqsEvent(messages: Message[]): SQSEvent {
-  return {
-    Records: messages.map((m) => ({
-      messageId: m.MessageId ?? '',
-      receiptHandle: m.ReceiptHandle ?? '',
-      body: m.Body ?? '',
-      attributes: {
-        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-        SentTimestamp: m.Attributes?.SentTimestamp ?? '0',
-        SenderId: m.Attributes?.SenderId ?? 'fauxqs',
-        ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
-      },
-      messageAttributes: {},
-      md5OfBody: m.MD5OfBody ?? '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:fincore-jobs',
-      awsRegion: 'us-east-1',
-    })),
-  };
-}
 
 describe('the relay publishes webhook jobs with their merchant as MessageGroupId and their delay (mocked SQS client)', () => {
   let fincore: TestFinCore;
