@@ -8,8 +8,8 @@
 -- change this file (bench/run.ts runs it only if the function named on the `requires-function:`
 -- line above exists in the migrated database).
 --
--- Mirrors src/flows/create-refund.ts + src/db/refunds.ts at the time of writing (migration
--- 004_create_refund_function.sql), steady state: the API process remembers each charge's facts
+-- Mirrors src/flows/create-refund.ts + src/db/refunds.ts (the function's one file:
+-- src/db/functions/create_refund_if_unchanged.sql), steady state: the API process remembers each charge's facts
 -- (status, amount, currency, reserved amount; src/flows/refund-facts-cache.ts), so a refund of a
 -- charge it has seen is ONE round trip, autocommit:
 --   SELECT * FROM create_refund_if_unchanged(...)   -- re-checks the facts under the charge's

@@ -125,3 +125,10 @@ export function countRequestAnswered(): void {
 export function requestsAnsweredTotal(): number {
   return requestsAnswered;
 }
+
+export const refundWriteRaces = new client.Counter({
+  name: 'fincore_refund_write_races_total',
+  help: 'Refund writes that found their facts moved by a concurrent refund of the same charge: resolved_by="retry" (decided again on the fresh facts) or "charge_lock" (decided under the charge lock after repeated races).',
+  labelNames: ['resolved_by'] as const,
+  registers: [registry],
+});

@@ -3,6 +3,7 @@
  * with it here, each failure naming the list, the place and the values that differ:
  * - the SQL CHECK constraints of a freshly migrated database (pg_get_constraintdef): refund
  *   reasons, charge and refund statuses, job types, event cause types, charge amount bounds;
+ * - the SQL form of which refunds hold part of their charge (refund_holds_amount());
  * - the OpenAPI document (the app's swagger output): every enum that is a domain list;
  * - job types: every declared type has a handler, and a lane main.ts starts.
  */
@@ -18,7 +19,7 @@ import { ERROR_TYPES } from '../src/domain/errors.ts';
 import { CAUSE_TYPES, EVENT_TYPES } from '../src/domain/events.ts';
 import { JOB_LANES, JOB_TYPES, JOBS, jobTypesOfLane } from '../src/domain/jobs.ts';
 import { MAX_AMOUNT, MIN_AMOUNT } from '../src/domain/money.ts';
-import { REFUND_REASONS } from '../src/domain/refund.ts';
+import { REFUND_HOLDS_AMOUNT, REFUND_REASONS } from '../src/domain/refund.ts';
 import { CHARGE_STATUSES, REFUND_STATUSES } from '../src/domain/status.ts';
 import type { FlowContext } from '../src/flows/context.ts';
 import { JOB_HANDLERS } from '../src/jobs/router.ts';
@@ -123,6 +124,14 @@ describe('lists: the SQL CHECKs of a migrated database are the domain lists', ()
 
   it('events.cause_type allows exactly CAUSE_TYPES (src/domain/events.ts)', async () => {
     assertSameList('CHECK on events.cause_type', 'CAUSE_TYPES', CAUSE_TYPES, await checkedList(db.pool, 'events', 'cause_type'));
+  });
+
+  it('refund_holds_amount() (src/db/functions/) answers REFUND_HOLDS_AMOUNT (src/domain/refund.ts) for every refund status', async () => {
+    const { rows } = await db.pool.query<{ status: string; holds: boolean }>(
+      'SELECT status, refund_holds_amount(status) AS holds FROM unnest($1::text[]) AS status',
+      [REFUND_STATUSES],
+    );
+    assert.deepEqual(Object.fromEntries(rows.map((row) => [row.status, row.holds])), REFUND_HOLDS_AMOUNT);
   });
 
   it('payments.amount is bounded by MIN_AMOUNT..MAX_AMOUNT (src/domain/money.ts)', async () => {

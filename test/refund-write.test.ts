@@ -1,11 +1,20 @@
 /**
- * create_refund_if_unchanged (migration 004), the one-round-trip refund write: it writes only
- * when the facts the refund was decided on still hold, and otherwise writes nothing and returns
- * the fresh facts. It holds no refund rule of its own.
+ * create_refund_if_unchanged (src/db/functions/), the only statement that writes a refund: it
+ * writes only when the facts the refund was decided on still hold, and otherwise writes nothing
+ * and returns the fresh facts. It holds no refund rule of its own. Then the flow around it
+ * (src/flows/create-refund.ts): retries on moved facts, the locked form after repeated races, and
+ * no livelock on a hot charge.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { StoredResponseFound } from '../src/flows/idempotency.ts';
+import { createRefund } from '../src/flows/create-refund.ts';
+import { AmountTooLarge } from '../src/domain/errors.ts';
 import { newId } from '../src/domain/ids.ts';
+import { reservedByRefunds } from '../src/domain/refund.ts';
+import { REFUND_STATUSES, type RefundStatus } from '../src/domain/status.ts';
+import { refundWriteRaces } from '../src/metrics.ts';
 import { postingsFor } from '../src/domain/ledger.ts';
 import type { RefundRecord } from '../src/domain/objects.ts';
 import { openDatabase } from '../src/db/pool.ts';
@@ -133,5 +142,66 @@ describe('the refund write re-checks its facts', () => {
     assert.equal(refused.status, 400);
     assert.equal(refused.body.error.code, 'amount_too_large');
     assert.equal((await readRefundFacts(fincore.db.pool, merchant.id, charge.id, undefined)).reserved, 4500);
+  });
+  it('the locked form (no fast attempts): decided under the charge lock, written by the same statement, refusals and replays as usual', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
+    const cause = { type: 'api_request' as const, id: 'req_locked' };
+    const request = { merchantId: merchant.id, chargeId: charge.id, amount: 1200, reason: null, metadata: {} };
+    const idempotency = { scope: merchant.id, key: 'locked-form', method: 'POST', path: '/v1/refunds', requestHash: 'h-locked', ttlHours: 24, started: false };
+    const locksBefore = (await refundWriteRaces.get()).values.find((v) => v.labels.resolved_by === 'charge_lock')?.value ?? 0;
+    const created = await createRefund(fincore.ctx, request, cause, idempotency, 0);
+    assert.equal(created.status, 201);
+    const body = created.body as { id: string; amount: number };
+    assert.equal(body.amount, 1200);
+    assert.deepEqual(await rowsFor(body.id), [1, 1, 1, 2]);
+    const locksAfter = (await refundWriteRaces.get()).values.find((v) => v.labels.resolved_by === 'charge_lock')?.value ?? 0;
+    assert.equal(locksAfter, locksBefore + 1, 'counted as resolved by the charge lock');
+    // The same key and request again: the stored answer, nothing written.
+    await assert.rejects(createRefund(fincore.ctx, request, cause, { ...idempotency, started: false }, 0), (error: unknown) => {
+      assert.ok(error instanceof StoredResponseFound);
+      return true;
+    });
+    // What no longer fits is refused on the facts read under the lock.
+    await assert.rejects(createRefund(fincore.ctx, { ...request, amount: 3801 }, cause, undefined, 0), AmountTooLarge);
+    const whole = await createRefund(fincore.ctx, { ...request, amount: undefined }, cause, undefined, 0);
+    assert.equal((whole.body as { amount: number }).amount, 3800);
+    assert.equal((await readRefundFacts(fincore.db.pool, merchant.id, charge.id, undefined)).reserved, 5000);
+  });
+
+  it('50 concurrent refunds of one charge all get through: bounded retries, then the lock; no livelock, no over-refund', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: charge.id, amount: 100 } })),
+    );
+    assert.deepEqual(answers.map((a) => a.status), answers.map(() => 201), JSON.stringify(answers.find((a) => a.status !== 201)?.body));
+    assert.equal(new Set(answers.map((a) => a.body.id)).size, 50);
+    assert.equal((await readRefundFacts(fincore.db.pool, merchant.id, charge.id, undefined)).reserved, 5000);
+    const refused = await call<ErrorBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: charge.id, amount: 1 } });
+    assert.equal(refused.body.error.code, 'charge_already_refunded');
+  });
+
+  it('what the database counts as reserved equals the domain rule (reservedByRefunds) on random refund histories', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 1000);
+    const client = await fincore.db.pool.connect();
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.record({ amount: fc.integer({ min: 1, max: 1_000_000 }), status: fc.constantFrom(...REFUND_STATUSES) }), { maxLength: 8 }), async (history) => {
+          // Histories the API would never write (they may exceed the charge), rolled back after: the rule is a sum either way.
+          await client.query('BEGIN');
+          try {
+            for (const refund of history) {
+              await client.query(`INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, status) VALUES ($1, $2, $3, $4, 'usd', $5)`, [newId('re'), charge.id, merchant.id, refund.amount, refund.status]);
+            }
+            const facts = await readRefundFacts(client, merchant.id, charge.id, undefined);
+            assert.equal(facts.reserved, reservedByRefunds(history as Array<{ amount: number; status: RefundStatus }>));
+          } finally {
+            await client.query('ROLLBACK');
+          }
+        }),
+        { numRuns: 40 },
+      );
+    } finally {
+      client.release();
+    }
   });
 });

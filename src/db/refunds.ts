@@ -1,36 +1,9 @@
 /** SQL for refunds. Refund rows are immutable except for their status fields. */
-import type { Metadata, RefundRecord } from '../domain/objects.ts';
+import type { RefundRecord } from '../domain/objects.ts';
 import type { Posting } from '../domain/ledger.ts';
-import type { RefundAmounts } from '../domain/refund.ts';
 import type { ChargeStatus } from '../domain/status.ts';
 import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
 import { namedStatement, type Queryable } from './pool.ts';
-
-export interface NewRefund {
-  id: string;
-  chargeId: string;
-  merchantId: string;
-  amount: number;
-  currency: string;
-  reason: RefundRecord['reason'];
-  metadata: Metadata;
-}
-
-export async function insertRefund(db: Queryable, refund: NewRefund): Promise<RefundRecord> {
-  const { rows } = await db.query<RefundRecord>(
-    `INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, status, reason, metadata)
-     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)
-     RETURNING *`,
-    [refund.id, refund.chargeId, refund.merchantId, refund.amount, refund.currency, refund.reason, refund.metadata],
-  );
-  return rows[0] as RefundRecord;
-}
-
-/** Amounts and statuses of a charge's refunds: what the refund rules need. */
-export async function refundAmountsOfCharge(db: Queryable, chargeId: string): Promise<RefundAmounts[]> {
-  const { rows } = await db.query<RefundAmounts>('SELECT amount, status FROM refunds WHERE payment_id = $1', [chargeId]);
-  return rows;
-}
 
 export async function findRefundOfMerchant(db: Queryable, merchantId: string, refundId: string): Promise<RefundRecord | undefined> {
   const { rows } = await db.query<RefundRecord>('SELECT * FROM refunds WHERE id = $1 AND merchant_id = $2', [refundId, merchantId]);
@@ -69,10 +42,10 @@ export async function findRefundsWithChargePspReference(db: Queryable, refundIds
   return new Map(rows.map((row) => [row.id, row]));
 }
 
-/** What deciding a refund needs, read in one query without locks (the write re-checks it). */
+/** What deciding a refund needs, read in one query (without locks unless the caller holds the charge's; the write re-checks it). */
 export interface RefundFacts {
   charge: { status: ChargeStatus; amount: number; currency: string } | undefined;
-  /** Sum of the charge's pending and succeeded refunds. */
+  /** What the charge's refunds hold (refund_holds_amount, REFUND_HOLDS_AMOUNT in src/domain/refund.ts). */
   reserved: number;
   /** The live idempotency record already stored under the request's key, if any. */
   stored: IdempotencyRecord | undefined;
@@ -81,7 +54,7 @@ export interface RefundFacts {
 export async function readRefundFacts(db: Queryable, merchantId: string, chargeId: string, idempotency: { scope: string; key: string } | undefined): Promise<RefundFacts> {
   const { rows } = await db.query<{ status: ChargeStatus | null; amount: number | null; currency: string | null; reserved: number } & { [K in keyof IdempotencyRecord]: IdempotencyRecord[K] | null }>(
     `SELECT p.status, p.amount, p.currency,
-            (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.payment_id = p.id AND r.status <> 'failed') AS reserved,
+            (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.payment_id = p.id AND refund_holds_amount(r.status)) AS reserved,
             k.request_method, k.request_path, k.request_hash, k.response_code, k.response_body
        FROM (SELECT 1) AS one
        LEFT JOIN payments p ON p.id = $1 AND p.merchant_id = $2

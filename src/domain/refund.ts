@@ -26,9 +26,25 @@ export interface RefundAmounts {
   status: RefundStatus;
 }
 
-/** Sum of refunds that hold money: pending ones reserve it, succeeded ones moved it. */
+/**
+ * Which refunds hold part of their charge ("reserved"): a pending one reserves its amount, a
+ * succeeded one moved it, a failed one holds nothing. One entry per status, so a new status does
+ * not compile until it is decided here. The database's form, refund_holds_amount() in
+ * src/db/functions/, is compared with this table by test/lists-agree.test.ts.
+ */
+export const REFUND_HOLDS_AMOUNT: Readonly<Record<RefundStatus, boolean>> = {
+  pending: true,
+  succeeded: true,
+  failed: false,
+};
+
+export function refundHoldsAmount(status: RefundStatus): boolean {
+  return REFUND_HOLDS_AMOUNT[status];
+}
+
+/** Sum of the refunds that hold money (REFUND_HOLDS_AMOUNT). */
 export function reservedByRefunds(refunds: readonly RefundAmounts[]): number {
-  return refunds.reduce((sum, r) => (r.status === 'failed' ? sum : sum + r.amount), 0);
+  return refunds.reduce((sum, r) => (refundHoldsAmount(r.status) ? sum + r.amount : sum), 0);
 }
 
 /** charge amount - sum(pending + succeeded refunds). A failed refund frees its amount again. */

@@ -41,7 +41,7 @@ BEGIN
     RETURN QUERY SELECT 'no_such_charge', NULL::text, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb;
     RETURN;
   END IF;
-  SELECT coalesce(sum(amount), 0) INTO now_reserved FROM refunds WHERE payment_id = p_charge_id AND status <> 'failed';
+  SELECT coalesce(sum(amount), 0) INTO now_reserved FROM refunds WHERE payment_id = p_charge_id AND refund_holds_amount(status);
   IF charge.status IS DISTINCT FROM p_expected_status OR now_reserved <> p_expected_reserved OR charge.currency <> p_currency THEN
     RETURN QUERY SELECT 'changed', charge.status, charge.amount, charge.currency, now_reserved, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb;
     RETURN;
