@@ -2,7 +2,7 @@
  * The operator's maintenance actions, as the CLI runs them against its own database and the
  * admin API runs them inside a running FinCore (which holds an embedded data dir alone).
  */
-import { verifyAuditTrail, type VerifyReport } from '../audit/verify.ts';
+import { verifyAuditTrail, type VerifyReport } from './audit-verify.ts';
 import type { Queryable } from '../db/pool.ts';
 import { pingDatabase } from '../db/health.ts';
 import type { FlowContext } from './context.ts';
