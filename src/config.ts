@@ -9,6 +9,7 @@ import type { LogFormatSetting } from './logging.ts';
 import { isFailpoint, type Failpoint } from './api/failpoints.ts';
 import type { RateLimits } from './api/plugins/rate-limit.ts';
 import { isSslMode, SSL_MODES, type DatabaseTls } from './db/tls.ts';
+import { isPspName, PSP_NAMES, type PspName } from './psp/adapters.ts';
 import { IDEMPOTENCY_TTL_HOURS } from './domain/idempotency.ts';
 
 export interface Config {
@@ -35,7 +36,8 @@ export interface Config {
   adminKey: string;
   /** True when FINCORE_ADMIN_KEY is unset: embedded mode keeps a key in the data dir, a server run uses adminKey (generated) and prints it. */
   adminKeyGenerated: boolean;
-  psp: 'simulator' | 'stripe';
+  /** FINCORE_PSP: one of the adapters registered in src/psp/adapters.ts. */
+  psp: PspName;
   stripe: {
     /** STRIPE_SECRET_KEY; empty is allowed only against the built-in simulator. */
     secretKey: string;
@@ -393,7 +395,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const simHost = str(env, 'FINCORE_SIM_HOST', '127.0.0.1');
   const simPort = int(env, 'FINCORE_SIM_PORT', 4010, 0, 65535);
   const psp = str(env, 'FINCORE_PSP', 'simulator');
-  if (psp !== 'simulator' && psp !== 'stripe') throw new ConfigError(`FINCORE_PSP must be "simulator" or "stripe", got "${psp}"`);
+  if (!isPspName(psp)) throw new ConfigError(`FINCORE_PSP must be ${PSP_NAMES.map((name) => `"${name}"`).join(' or ')}, got "${psp}"`);
   const providedAdminKey = env.FINCORE_ADMIN_KEY ?? '';
   const apiHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const simUrl = str(env, 'FINCORE_SIM_URL', `http://${simHost}:${simPort}`);

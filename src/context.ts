@@ -4,7 +4,7 @@
  * lambda.ts) and kept free of the HTTP server so the Lambda bundle does not carry it.
  */
 import { pspCalls } from './metrics.ts';
-import { ConfigError, type Config } from './config.ts';
+import type { Config } from './config.ts';
 import type pg from 'pg';
 import { findCharges } from './db/charges.ts';
 import { GroupedReads } from './db/grouped-reads.ts';
@@ -17,8 +17,7 @@ import { RefundFactsCache } from './flows/refund-facts-cache.ts';
 import { JobWakeup } from './jobs/wakeup.ts';
 import { secretFingerprint, type PspGateway } from './psp/gateway.ts';
 import type { Logger } from 'pino';
-import { createSimulatorGateway } from './psp/simulator/adapter.ts';
-import { createStripeGateway } from './psp/stripe/adapter.ts';
+import { PSP_ADAPTERS } from './psp/adapters.ts';
 
 /**
  * Start-up log of the webhook secrets: the fingerprint of the one that verifies the configured
@@ -34,10 +33,6 @@ export function logWebhookSecrets(config: Config, logger: Logger): void {
   }
 }
 
-/** A key the simulator's Stripe mode accepts; never valid at Stripe. */
-const SIMULATOR_STRIPE_KEY = 'sk_test_fincore_simulator';
-
-/** The PSP adapter the configuration names. */
 /** Times every PSP call (fincore_psp_request_duration_seconds) without changing what it does. */
 export function timedGateway(gateway: PspGateway): PspGateway {
   const timed = <A, R>(operation: string, call: (arg: A) => Promise<R>) => async (arg: A): Promise<R> => {
@@ -63,15 +58,9 @@ export function timedGateway(gateway: PspGateway): PspGateway {
   };
 }
 
+/** The PSP adapter the configuration names (src/psp/adapters.ts). */
 export function pspGateway(config: Config, simulatorUrl?: string): PspGateway {
-  if (config.psp === 'stripe') {
-    // With no STRIPE_API_BASE, the simulator started in this process plays Stripe, if there is one.
-    const apiBase = config.stripe.apiBase || simulatorUrl || '';
-    const secretKey = config.stripe.secretKey || (apiBase ? SIMULATOR_STRIPE_KEY : '');
-    if (!secretKey) throw new ConfigError('FINCORE_PSP=stripe needs STRIPE_SECRET_KEY (and STRIPE_WEBHOOK_SECRET)');
-    return createStripeGateway({ secretKey, webhookSecret: config.stripe.webhookSecret, apiBase, timeoutMs: config.pspTimeoutMs });
-  }
-  return createSimulatorGateway({ baseUrl: simulatorUrl ?? config.simUrl, webhookSecret: config.pspWebhookSecret, timeoutMs: config.pspTimeoutMs });
+  return PSP_ADAPTERS[config.psp](config, simulatorUrl);
 }
 
 export function pspReferenceWriters(pool: pg.Pool): FlowContext['pspReferences'] {

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { sealPendingEvents } from '../src/audit/seal.ts';
-import { verifyAuditTrail } from '../src/audit/verify.ts';
+import { sealPendingEvents } from '../src/flows/audit-seal.ts';
+import { verifyAuditTrail } from '../src/flows/audit-verify.ts';
 import { reconcilePending } from '../src/flows/reconcile.ts';
 import {
   assertAuditTrailIntact,

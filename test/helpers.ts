@@ -10,11 +10,11 @@ import pg from 'pg';
 import pino from 'pino';
 import { loadConfig, type Config } from '../src/config.ts';
 import { startFinCore, type Components, type RunningFinCore } from '../src/main.ts';
-import { sealPendingEvents } from '../src/audit/seal.ts';
+import { sealPendingEvents } from '../src/flows/audit-seal.ts';
 import { insertCharge } from '../src/db/charges.ts';
 import { appendEvent } from '../src/db/events.ts';
 import { inTransaction } from '../src/db/pool.ts';
-import { verifyAuditTrail } from '../src/audit/verify.ts';
+import { verifyAuditTrail } from '../src/flows/audit-verify.ts';
 
 export const ADMIN_KEY = 'adm_test_key';
 export const onServer = Boolean(process.env.DATABASE_URL);

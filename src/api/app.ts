@@ -11,10 +11,10 @@ import type { Logger } from 'pino';
 import { newId } from '../domain/ids.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { Failpoints } from './failpoints.ts';
-import { errorBody, toContractError } from './errors.ts';
+import { errorBody, sendError, toContractError } from './errors.ts';
 import { ApiKeyCache, registerAuth } from './plugins/auth.ts';
 import { registerIdempotency, rememberRefusal, sendApiResponse } from './plugins/idempotency.ts';
-import { ContractError, IdempotencyKeyReused, MalformedRequest, ServiceUnavailable, UriTooLong } from '../domain/errors.ts';
+import { ContractError, IdempotencyKeyReused, MalformedRequest, ResourceMissing, ServiceUnavailable, UriTooLong } from '../domain/errors.ts';
 import type { HttpLimits } from '../config.ts';
 import { applyServerLimits, DEFAULT_HTTP_LIMITS, serverOptions } from './http-server.ts';
 import { registerJsonBodyParser } from './json-body.ts';
@@ -144,9 +144,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     return reply.code(status).send(body);
   });
-  app.setNotFoundHandler(async (request, reply) =>
-    reply.code(404).send({ error: { type: 'invalid_request_error', code: 'resource_missing', message: `Unrecognized request URL (${request.method} ${request.url}).` } }),
-  );
+  app.setNotFoundHandler(async (request, reply) => sendError(reply, new ResourceMissing(`Unrecognized request URL (${request.method} ${request.url}).`)));
 
   const failedAuth = await registerRateLimit(app, options.rateLimits ?? NO_RATE_LIMITS);
   await app.register(fastifySwagger, {

@@ -2,7 +2,7 @@
  * The one place errors become HTTP responses in the contract's shape. Nothing else formats
  * errors; no stack trace or SQL ever reaches a response body.
  */
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyReply } from 'fastify';
 import {
   AmountTooLarge,
   ContractError,
@@ -30,6 +30,11 @@ export function errorBody(error: ContractError): ErrorBody {
   const body: ErrorBody = { error: { type: error.type, code: error.code, message: error.message } };
   if (error.param !== undefined) body.error.param = error.param;
   return body;
+}
+
+/** Answers with `error` in the contract's shape and its own HTTP status. */
+export function sendError(reply: FastifyReply, error: ContractError): FastifyReply {
+  return reply.code(error.httpStatus).send(errorBody(error));
 }
 
 interface AjvIssue {

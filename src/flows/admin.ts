@@ -2,7 +2,7 @@
 import { ParameterInvalid, ResourceMissing } from '../domain/errors.ts';
 import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundList, refundObject, type ChargeObject, type EventObject, type RefundObject } from '../domain/objects.ts';
 import { refundableAmount } from '../domain/refund.ts';
-import { adminListCharges, adminListRefunds, findCharge, listEndpointsWithDeliveries, type AdminFilter } from '../db/admin.ts';
+import { adminListCharges, adminListRefunds, findCharge, listEndpointsWithDeliveries, listMerchants, overview, totals, type AdminFilter, type Overview, type Totals } from '../db/admin.ts';
 import { refundsOfCharges } from '../db/charges.ts';
 import { findMerchantById } from '../db/merchants.ts';
 import { eventsOfObjects } from '../db/events.ts';
@@ -11,6 +11,22 @@ import { ledgerEntriesOfCharge, type LedgerEntryRow } from '../db/ledger.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { FlowContext } from './context.ts';
 import type { ListPage } from './queries.ts';
+
+/** GET /v1/admin/overview: money by currency, statuses, queue, audit backlog, across merchants. */
+export async function adminOverview(db: Queryable): Promise<{ object: 'overview' } & Overview> {
+  return { object: 'overview', ...(await overview(db)) };
+}
+
+/** GET /v1/admin/stats: cumulative totals and the settle latency over the last `windowSeconds`. */
+export function adminTotals(db: Queryable, windowSeconds: number): Promise<Totals> {
+  return totals(db, windowSeconds);
+}
+
+/** GET /v1/admin/merchants: every merchant, newest first (one page: an operator has few). */
+export async function adminMerchantsList(db: Queryable): Promise<ListPage<{ id: string; object: 'merchant'; name: string; created_at: string }>> {
+  const merchants = await listMerchants(db);
+  return { object: 'list', has_more: false, data: merchants.map((m) => ({ id: m.id, object: 'merchant', name: m.name, created_at: m.created_at.toISOString() })) };
+}
 
 function page<R, T>(rows: R[], limit: number, toObject: (row: R) => T): ListPage<T> {
   return { object: 'list', data: rows.slice(0, limit).map(toObject), has_more: rows.length > limit };

@@ -1,9 +1,11 @@
 /**
  * POST /v1/charges: one database call (create_charge, src/db/functions/create_charge.sql) claims the idempotency key
  * and writes the charge (pending), its CHARGE job, the charge.created event and the idempotent
- * response, in one transaction. No PSP call inside a request.
+ * response, in one transaction. No PSP call inside a request: the configured PSP is only asked
+ * whether it knows the payment method (its adapter answers from a fixed list).
  */
 import { moneyMovementsCreated } from '../metrics.ts';
+import { ParameterInvalid } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { chargeObject, type ChargeRecord } from '../domain/objects.ts';
 import { writeCharge, type NewCharge } from '../db/charges.ts';
@@ -15,6 +17,9 @@ import { idempotencyWrite, keyInUse, replayOrReject, StoredResponseFound, type A
 export type ChargeRequest = Omit<NewCharge, 'id'>;
 
 export async function createCharge(ctx: FlowContext, request: ChargeRequest, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
+  if (!ctx.psp.supportsPaymentMethod(request.paymentMethod)) {
+    throw new ParameterInvalid(`No such payment_method: '${request.paymentMethod}'.`, 'payment_method');
+  }
   const createdAt = new Date();
   const charge: ChargeRecord = {
     id: newId('ch'),

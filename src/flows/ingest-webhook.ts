@@ -6,11 +6,21 @@
 import { createHash } from 'node:crypto';
 import { inTransaction } from '../db/pool.ts';
 import { storeMalformedPspEvent, storePspEvent } from '../db/psp-events.ts';
-import { IgnoredWebhookEvent, MalformedWebhookEvent } from '../psp/gateway.ts';
+import { IgnoredWebhookEvent, MalformedWebhookEvent, WebhookVerificationError } from '../psp/gateway.ts';
 import type { FlowContext } from './context.ts';
 import { settleCharge, settleRefund, type SettleResult } from './settle.ts';
 
 export type IngestResult = SettleResult | 'duplicate' | 'not_for_fincore' | 'malformed';
+
+/** Where the configured PSP posts its events, and the header its signature comes in. */
+export function pspWebhookIntake(ctx: Pick<FlowContext, 'psp'>): { pspName: string; path: string; signatureHeader: string } {
+  return { pspName: ctx.psp.name, ...ctx.psp.webhook };
+}
+
+/** True when the PSP's signature or timestamp did not verify (the event was not read). */
+export function isUnverifiedWebhook(error: unknown): error is WebhookVerificationError {
+  return error instanceof WebhookVerificationError;
+}
 
 export async function ingestPspWebhook(
   ctx: FlowContext,

@@ -2,7 +2,9 @@
  * The operator's maintenance actions, as the CLI runs them against its own database and the
  * admin API runs them inside a running FinCore (which holds an embedded data dir alone).
  */
-import { verifyAuditTrail, type VerifyReport } from '../audit/verify.ts';
+import { verifyAuditTrail, type VerifyReport } from './audit-verify.ts';
+import type { Queryable } from '../db/pool.ts';
+import { pingDatabase } from '../db/health.ts';
 import type { FlowContext } from './context.ts';
 import { reconcilePending, type ReconcileReport } from './reconcile.ts';
 
@@ -18,4 +20,14 @@ export async function reconcileNow(ctx: FlowContext, olderThanMs: number): Promi
 /** Recompute every hash chain and check the ledger (read-only). */
 export async function verifyAudit(ctx: Pick<FlowContext, 'pool'>): Promise<AuditVerification> {
   return { object: 'audit_verification', ...(await verifyAuditTrail(ctx.pool)) };
+}
+
+/** GET /readyz: whether the database answers. */
+export async function databaseReachable(db: Queryable): Promise<boolean> {
+  try {
+    await pingDatabase(db);
+    return true;
+  } catch {
+    return false;
+  }
 }

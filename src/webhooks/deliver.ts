@@ -1,10 +1,7 @@
 /**
- * Carries out one WEBHOOK job: POSTs the event to the endpoint, signed, and logs the attempt on
- * the delivery. Any 2xx is delivered. Anything else (another status, a timeout, a refused or
- * reset connection) is retried on the delivery's own schedule (RetryAfter) while the next attempt
- * still falls inside the retry window; then the delivery is failed and the job ends normally.
- * At least once: a copy may arrive twice (a lost 2xx, a resend); the event id lets the receiver
- * drop it.
+ * One merchant webhook POST (the WEBHOOK job's flow, src/flows/deliver-webhook.ts, decides when
+ * and records what happened): any 2xx is delivered; anything else (another status, a timeout, a
+ * refused or reset connection) is an attempt that failed.
  *
  * The HTTP call holds no database connection (on embedded PGlite one would block everything),
  * never follows a redirect, reads at most 64 KB of the answer and keeps 1 KB of it.
@@ -13,28 +10,8 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { appendEvent } from '../db/events.ts';
-import { inTransaction } from '../db/pool.ts';
-import {
-  claimEndpointProbe,
-  deferWebhookDelivery,
-  findDeliveryTarget,
-  lockEndpointBreaker,
-  recordDeliveryAttempt,
-  stopWebhookDelivery,
-  wakeEndpointDeliveries,
-  writeEndpointBreaker,
-  type DeliveryTarget,
-  type WebhookDeliveryRecord,
-} from '../db/webhook-endpoints.ts';
-import type { EventType } from '../domain/events.ts';
-import { eventObject } from '../domain/objects.ts';
-import type { FlowContext } from '../flows/context.ts';
-import { RetryAfter, retryDelayMs } from '../jobs/backoff.ts';
 import { checkUrlTarget, classifyAddress } from '../domain/webhook-address.ts';
-import { afterAttempt, gate, type BreakerSettings } from '../domain/webhook-breaker.ts';
-import { webhookEndpointObject } from './objects.ts';
-import { DELIVERY_ID_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './signature.ts';
+import type { BreakerSettings } from '../domain/webhook-breaker.ts';
 
 export interface WebhookDeliverySettings {
   timeoutMs: number;
@@ -52,8 +29,6 @@ export interface WebhookDeliverySettings {
 export const USER_AGENT = 'FinCore-Webhooks/1.0';
 const BODY_READ_LIMIT = 64 * 1024;
 const ERROR_TEXT_LIMIT = 1024;
-/** Deliveries waiting for the same moment (a pause's end) spread over this much. */
-const DEFER_JITTER_MS = 1000;
 
 // Kept-alive connections: a merchant's endpoint gets many events, each a short POST.
 const httpAgent = new HttpAgent({ keepAlive: true });
@@ -150,94 +125,4 @@ export function postWebhook(url: string, rawBody: string, headers: Record<string
     });
     req.end(rawBody);
   });
-}
-
-/** How long the probe's claim keeps the other deliveries of a half-open endpoint waiting. */
-function probeLeaseMs(settings: WebhookDeliverySettings): number {
-  return settings.timeoutMs + DEFER_JITTER_MS;
-}
-
-function attemptSummary(result: AttemptResult): string {
-  return result.responseStatus !== null ? `HTTP ${result.responseStatus}` : (result.error ?? 'no answer').slice(0, 200);
-}
-
-/**
- * The delivery waits without an attempt (its endpoint is paused, or its merchant has as many
- * deliveries in flight as allowed): due again at `until`, the job retried then. A wait past the
- * retry window fails the delivery, and the job ends.
- */
-async function deferDelivery(ctx: FlowContext, target: DeliveryTarget, until: Date, why: string): Promise<void> {
-  const at = new Date(until.getTime() + Math.round(Math.random() * DEFER_JITTER_MS));
-  const status = await deferWebhookDelivery(ctx.pool, target.delivery.id, at, ctx.webhooks.retryWindowMs);
-  if (status !== 'pending') return;
-  throw new RetryAfter(Math.max(0, at.getTime() - target.now.getTime()), `webhook ${target.delivery.id} to ${target.endpoint.id} waits: ${why}`, `webhook:${target.endpoint.id}`, true);
-}
-
-/**
- * Logs the attempt on the delivery and, under the endpoint's row lock, moves its circuit breaker
- * (one transaction with the event when the endpoint pauses or resumes). A success on an endpoint
- * with nothing to clear takes the one-statement path, as before the breaker.
- */
-async function recordAttempt(ctx: FlowContext, target: DeliveryTarget, jobId: string, result: AttemptResult, retryInMs: number): Promise<WebhookDeliveryRecord | undefined> {
-  const outcome = { ...result, retryInMs, retryWindowMs: ctx.webhooks.retryWindowMs };
-  const clean = target.endpoint.consecutive_failures === 0 && target.endpoint.paused_until === null;
-  if (result.delivered && clean) return recordDeliveryAttempt(ctx.pool, target.delivery.id, outcome);
-  const { recorded, resumed } = await inTransaction(ctx.pool, async (tx) => {
-    const breaker = await lockEndpointBreaker(tx, target.endpoint.id);
-    const recorded = await recordDeliveryAttempt(tx, target.delivery.id, outcome);
-    if (!breaker) return { recorded, resumed: false };
-    const next = afterAttempt(breaker, { delivered: result.delivered, summary: attemptSummary(result) }, breaker.now, ctx.webhooks.breaker);
-    const endpoint = await writeEndpointBreaker(tx, target.endpoint.id, next.state);
-    if (next.transition && endpoint) {
-      const type: EventType = `webhook_endpoint.${next.transition}`;
-      await appendEvent(tx, {
-        merchantId: breaker.merchant_id,
-        type,
-        objectType: 'webhook_endpoint',
-        objectId: target.endpoint.id,
-        data: { webhook_endpoint: webhookEndpointObject(endpoint) },
-        cause: { type: 'job', id: jobId },
-      });
-    }
-    return { recorded, resumed: next.transition === 'resumed' && (await wakeEndpointDeliveries(tx, target.endpoint.id)) > 0 };
-  });
-  if (resumed) ctx.wakeup.jobsCommitted();
-  return recorded;
-}
-
-/**
- * The WEBHOOK job handler, the same on both transports. `attempt`: the job's attempt, counting
- * from 1 in each attempt series. The rules the postgres claim applies (per-merchant in-flight
- * cap, the endpoint's breaker) are checked again here, so they hold wherever the job came from.
- */
-export async function deliverWebhook(ctx: FlowContext, deliveryId: string, attempt: number, jobId: string): Promise<void> {
-  const target = await findDeliveryTarget(ctx.pool, deliveryId, jobId);
-  // Delivered already, failed, or stopped: a duplicate job, or one whose endpoint was deleted.
-  if (!target || target.delivery.status !== 'pending') return;
-  if (target.endpoint.status !== 'enabled') {
-    await stopWebhookDelivery(ctx.pool, deliveryId, 'endpoint deleted');
-    return;
-  }
-  const settings = ctx.webhooks;
-  if (target.merchantInFlight >= settings.merchantConcurrency) {
-    await deferDelivery(ctx, target, target.now, `merchant ${target.endpoint.merchant_id} has ${target.merchantInFlight} deliveries in flight`);
-    return;
-  }
-  const decision = gate(target.endpoint, target.now);
-  if (decision.action === 'wait') {
-    await deferDelivery(ctx, target, decision.until, `endpoint paused until ${decision.until.toISOString()}`);
-    return;
-  }
-  if (decision.action === 'probe' && !(await claimEndpointProbe(ctx.pool, target.endpoint.id, probeLeaseMs(settings)))) {
-    await deferDelivery(ctx, target, new Date(target.now.getTime() + probeLeaseMs(settings)), 'another delivery is probing the paused endpoint');
-    return;
-  }
-  const rawBody = JSON.stringify(eventObject(target.event));
-  const signature = signWebhook(target.endpoint.signingSecrets, Math.floor(Date.now() / 1000), rawBody);
-  const result = await postWebhook(target.endpoint.url, rawBody, { [SIGNATURE_HEADER]: signature, [EVENT_ID_HEADER]: target.event.id, [DELIVERY_ID_HEADER]: deliveryId }, settings);
-  const retryInMs = retryDelayMs(attempt, settings.backoffBaseMs, settings.backoffMaxMs);
-  const recorded = await recordAttempt(ctx, target, jobId, result, retryInMs);
-  if (recorded?.status === 'pending') {
-    throw new RetryAfter(retryInMs, `webhook ${deliveryId} to ${target.endpoint.id}: ${result.responseStatus ?? 'no answer'} ${(result.error ?? '').slice(0, 200)}`, `webhook:${target.endpoint.id}`);
-  }
 }

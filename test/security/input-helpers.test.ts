@@ -10,7 +10,7 @@ import { toContractError, validationError } from '../../src/api/errors.ts';
 import { inspectJsonText, jsonProblemError, MAX_JSON_DEPTH } from '../../src/api/json-body.ts';
 import { findUnstorableText, isStorableText } from '../../src/domain/text.ts';
 import { daysInMonth, parseInstant } from '../../src/domain/instant.ts';
-import { deadLetterFailureClass } from '../../src/jobs/dead-letter.ts';
+import { deadLetterFailureClass } from '../../src/flows/dead-letter.ts';
 import { PspPermanentError, PspTransientError } from '../../src/psp/gateway.ts';
 
 const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;

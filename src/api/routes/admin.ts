@@ -3,8 +3,7 @@
  * dead job). Across merchants; read-only otherwise.
  */
 import type { FastifyInstance } from 'fastify';
-import { totals, listMerchants, overview } from '../../db/admin.ts';
-import { adminChargeDetail, adminChargesPage, adminDeadJobs, adminEndpoints, adminRefundsPage, adminRetryJob } from '../../flows/admin.ts';
+import { adminChargeDetail, adminChargesPage, adminDeadJobs, adminEndpoints, adminMerchantsList, adminOverview, adminRefundsPage, adminRetryJob, adminTotals } from '../../flows/admin.ts';
 import type { FlowContext } from '../../flows/context.ts';
 import { requestsAnsweredTotal } from '../../metrics.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
@@ -55,20 +54,16 @@ export function adminRoutes(app: FastifyInstance, ctx: FlowContext): void {
   const schema = (summary: string, extra: Record<string, unknown> = {}) => ({ tags: ['admin'], summary, response: ok, ...extra });
 
   app.get('/v1/admin/overview', { config: admin, schema: schema('Totals across merchants: money by currency, statuses, queue, audit backlog') }, async (_request, reply) =>
-    sendApiResponse(reply, { status: 200, body: { object: 'overview', ...(await overview(ctx.pool)) } }),
+    sendApiResponse(reply, { status: 200, body: await adminOverview(ctx.pool) }),
   );
 
   app.get('/v1/admin/stats', { config: admin, schema: schema('Cumulative totals (poll twice for rates) and settle latency over the last 60 s') }, async (_request, reply) =>
-    sendApiResponse(reply, { status: 200, body: { object: 'stats', at: new Date().toISOString(), requests_total: requestsAnsweredTotal(), ...(await totals(ctx.pool, 60)) } }),
+    sendApiResponse(reply, { status: 200, body: { object: 'stats', at: new Date().toISOString(), requests_total: requestsAnsweredTotal(), ...(await adminTotals(ctx.pool, 60)) } }),
   );
 
-  app.get('/v1/admin/merchants', { config: admin, schema: schema('Merchants, newest first') }, async (_request, reply) => {
-    const merchants = await listMerchants(ctx.pool);
-    return sendApiResponse(reply, {
-      status: 200,
-      body: { object: 'list', has_more: false, data: merchants.map((m) => ({ id: m.id, object: 'merchant', name: m.name, created_at: m.created_at.toISOString() })) },
-    });
-  });
+  app.get('/v1/admin/merchants', { config: admin, schema: schema('Merchants, newest first') }, async (_request, reply) =>
+    sendApiResponse(reply, { status: 200, body: await adminMerchantsList(ctx.pool) }),
+  );
 
   app.get<{ Querystring: ListQuery }>('/v1/admin/charges', { config: admin, schema: schema('Charges of every merchant, newest first, with filters', { querystring: listQuery('ch') }) }, async (request, reply) =>
     sendApiResponse(reply, { status: 200, body: await adminChargesPage(ctx.pool, filterOf(request.query), request.query.limit, request.query.starting_after) }),

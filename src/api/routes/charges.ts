@@ -46,9 +46,6 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
       const body = request.body;
       const currency = normalizeCurrency(body.currency);
       if (!currency) throw new ParameterInvalid(`Invalid currency: ${body.currency} is not a supported ISO 4217 currency code.`, 'currency');
-      if (!ctx.psp.supportsPaymentMethod(body.payment_method)) {
-        throw new ParameterInvalid(`No such payment_method: '${body.payment_method}'.`, 'payment_method');
-      }
       return answer(reply, () =>
         createCharge(
           ctx,

@@ -8,6 +8,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ResourceMissing, ServiceUnavailable } from '../../domain/errors.ts';
+import { sendError } from '../errors.ts';
 
 /**
  * The repository's dashboard/dist: three folders up from src/api/routes/ when run from source, four
@@ -33,7 +35,7 @@ const CONTENT_TYPES: Record<string, string> = {
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 function missing(reply: FastifyReply, path: string) {
-  return reply.code(404).send({ error: { type: 'invalid_request_error', code: 'resource_missing', message: `No dashboard file ${path}.` } });
+  return sendError(reply, new ResourceMissing(`No dashboard file ${path}.`));
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -63,9 +65,7 @@ export function dashboardRoutes(app: FastifyInstance, distDir: string = DEFAULT_
 
   const serve = async (reply: FastifyReply, requested: string) => {
     if (!(await isFile(indexPath))) {
-      return reply.code(503).header('retry-after', '30').send({
-        error: { type: 'api_error', code: 'internal_error', message: 'The dashboard is not built. Run `npm run build:dashboard`, then reload this page.' },
-      });
+      return sendError(reply.header('retry-after', '30'), new ServiceUnavailable('The dashboard is not built. Run `npm run build:dashboard`, then reload this page.'));
     }
     if (requested === '' || requested === 'index.html') return sendFile(reply, indexPath);
     if (requested.includes('\0')) return missing(reply, requested);

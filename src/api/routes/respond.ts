@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Cause } from '../../db/events.ts';
+import type { Cause } from '../../flows/cause.ts';
 import { StoredResponseFound, type ApiResponse } from '../../flows/idempotency.ts';
 import type { Failpoint, Failpoints } from '../failpoints.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';

@@ -8,7 +8,7 @@ import {
   getWebhookEndpointsPage,
   resendWebhookDelivery,
   rotateWebhookEndpointSecret,
-} from '../../webhooks/endpoints.ts';
+} from '../../flows/webhook-endpoints.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
 import { errorResponses, idempotencyHeader, listSchema, pageQuery } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';

@@ -2,8 +2,7 @@ import { webhookIntake } from '../../metrics.ts';
 import type { FastifyInstance } from 'fastify';
 import { ParameterInvalid } from '../../domain/errors.ts';
 import type { FlowContext } from '../../flows/context.ts';
-import { ingestPspWebhook } from '../../flows/ingest-webhook.ts';
-import { WebhookVerificationError } from '../../psp/gateway.ts';
+import { ingestPspWebhook, isUnverifiedWebhook, pspWebhookIntake } from '../../flows/ingest-webhook.ts';
 import { errorResponses } from '../schemas.ts';
 
 /**
@@ -14,14 +13,14 @@ export async function webhookRoutes(app: FastifyInstance, ctx: FlowContext): Pro
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-    const { path, signatureHeader } = ctx.psp.webhook;
+    const { pspName, path, signatureHeader } = pspWebhookIntake(ctx);
     scope.post<{ Body: Buffer }>(
       path,
       {
         config: { auth: 'none' },
         schema: {
           tags: ['webhooks'],
-          summary: `The ${ctx.psp.name} PSP's signed event (header ${signatureHeader}: t=<unix>,v1=<hex hmac-sha256 of t.body>)`,
+          summary: `The ${pspName} PSP's signed event (header ${signatureHeader}: t=<unix>,v1=<hex hmac-sha256 of t.body>)`,
           response: {
             200: { type: 'object', properties: { received: { type: 'boolean' }, duplicate: { type: 'boolean' }, ignored: { type: 'boolean' }, malformed: { type: 'boolean' } } },
             ...errorResponses,
@@ -36,8 +35,8 @@ export async function webhookRoutes(app: FastifyInstance, ctx: FlowContext): Pro
           if (result === 'malformed') request.log.warn({ pspEventId: eventId, reason: malformedReason }, 'signed PSP webhook is unreadable: kept in psp_events for an operator, acknowledged');
           return reply.code(200).send({ received: true, duplicate: result === 'duplicate', ignored: result === 'not_for_fincore', malformed: result === 'malformed' });
         } catch (error) {
-          if (error instanceof WebhookVerificationError) webhookIntake.inc({ result: 'rejected_signature' });
-          if (error instanceof WebhookVerificationError) throw new ParameterInvalid(`Webhook rejected: ${error.message}`, signatureHeader);
+          if (isUnverifiedWebhook(error)) webhookIntake.inc({ result: 'rejected_signature' });
+          if (isUnverifiedWebhook(error)) throw new ParameterInvalid(`Webhook rejected: ${error.message}`, signatureHeader);
           throw error;
         }
       },

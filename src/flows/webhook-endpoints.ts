@@ -2,9 +2,8 @@
  * The webhook endpoint API's flows: register, read, list, delete an endpoint, rotate its signing
  * secret; read its delivery log; resend a delivery. Registration, deletion and rotation each
  * append their event in the same transaction (the audit trail). Every read and write is scoped
- * to the merchant: another merchant's endpoint is missing. (Kept with the rest of the webhook
- * feature rather than in src/flows/, so the feature is one folder; like flows, these are the only
- * webhook code opening transactions.)
+ * to the merchant: another merchant's endpoint is missing. The feature's pure parts (objects,
+ * signature) and its HTTP delivery stay in src/webhooks/; what opens a transaction is a flow.
  */
 import { randomBytes } from 'node:crypto';
 import { appendEvent, type Cause } from '../db/events.ts';
@@ -24,11 +23,11 @@ import {
   rotateWebhookSecret as replaceSecret,
   type WebhookEndpointRecord,
 } from '../db/webhook-endpoints.ts';
-import type { FlowContext } from '../flows/context.ts';
-import { claimIdempotencyKey, storeIdempotentResponse, type ApiResponse, type IdempotentRequest } from '../flows/idempotency.ts';
-import type { ListPage } from '../flows/queries.ts';
+import type { FlowContext } from './context.ts';
+import { claimIdempotencyKey, storeIdempotentResponse, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
+import type { ListPage } from './queries.ts';
 import { checkUrlTarget } from '../domain/webhook-address.ts';
-import { webhookDeliveryObject, webhookEndpointObject, type WebhookDeliveryObject, type WebhookEndpointObject } from './objects.ts';
+import { webhookDeliveryObject, webhookEndpointObject, type WebhookDeliveryObject, type WebhookEndpointObject } from '../webhooks/objects.ts';
 
 export interface NewWebhookEndpoint {
   url: string;
