@@ -22,8 +22,8 @@ import { loadDevSimulator } from './dev-simulator.ts';
 import { reconcileNow, verifyAudit, type AuditVerification, type ReconciliationReport } from './flows/operations.ts';
 import { jobObject, type JobObject } from './flows/admin.ts';
 import { redriveDeadLetters, sqsClient } from './jobs/sqs.ts';
-import { sealPendingEvents } from './audit/seal.ts';
-import type { VerifyReport } from './audit/verify.ts';
+import { sealPendingEvents } from './flows/audit-seal.ts';
+import type { VerifyReport } from './flows/audit-verify.ts';
 
 /** A usage or set-up error: one line on stderr, exit 2. */
 class UsageError extends Error {}

@@ -1,13 +1,12 @@
 /**
  * The audit relay: runs the sealing flow (src/flows/audit-seal.ts) shortly after events commit,
- * beside the worker. The entry points (main.ts, cli.ts) reach sealing through this file.
+ * beside the worker (started by main.ts).
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { sealPendingEvents, type EventFollower } from '../flows/audit-seal.ts';
 import { PollPause } from '../jobs/wakeup.ts';
 
-export { sealPendingEvents, type EventFollower } from '../flows/audit-seal.ts';
 
 export interface AuditRelayOptions {
   pollIntervalMs: number;
