@@ -10,9 +10,10 @@ import { findCharges } from './db/charges.ts';
 import { GroupedReads } from './db/grouped-reads.ts';
 import { GroupedWrites } from './db/grouped-writes.ts';
 import type { Database } from './db/pool.ts';
-import { recordPspReferences } from './db/psp-references.ts';
+import type { PspReferenceOf } from './db/psp-references.ts';
 import { findRefundsWithChargePspReference } from './db/refunds.ts';
 import type { FlowContext } from './flows/context.ts';
+import { recordPendingPspReferences } from './flows/record-psp-references.ts';
 import { RefundFactsCache } from './flows/refund-facts-cache.ts';
 import { JobWakeup } from './jobs/wakeup.ts';
 import { secretFingerprint, type PspGateway } from './psp/gateway.ts';
@@ -75,10 +76,9 @@ export function pspGateway(config: Config, simulatorUrl?: string): PspGateway {
 }
 
 export function pspReferenceWriters(pool: pg.Pool): FlowContext['pspReferences'] {
-  return {
-    charges: new GroupedWrites((references) => recordPspReferences(pool, 'payments', references)),
-    refunds: new GroupedWrites((references) => recordPspReferences(pool, 'refunds', references)),
-  };
+  const charges = new GroupedWrites<PspReferenceOf>(async (references) => void (await recordPendingPspReferences(pool, 'payments', references)));
+  const refunds = new GroupedWrites<PspReferenceOf>(async (references) => void (await recordPendingPspReferences(pool, 'refunds', references)));
+  return { charges: { record: (reference) => charges.add(reference) }, refunds: { record: (reference) => refunds.add(reference) } };
 }
 
 export function jobReaders(pool: pg.Pool): FlowContext['jobReads'] {
