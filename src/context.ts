@@ -7,10 +7,7 @@ import { pspCalls } from './metrics.ts';
 import { ConfigError, type Config } from './config.ts';
 import type pg from 'pg';
 import { findCharges } from './db/charges.ts';
-import { GroupedReads } from './db/grouped-reads.ts';
-import { GroupedWrites } from './db/grouped-writes.ts';
 import type { Database } from './db/pool.ts';
-import type { PspReferenceOf } from './db/psp-references.ts';
 import { findRefundsWithChargePspReference } from './db/refunds.ts';
 import type { FlowContext } from './flows/context.ts';
 import { recordPendingPspReferences } from './flows/record-psp-references.ts';
@@ -75,16 +72,22 @@ export function pspGateway(config: Config, simulatorUrl?: string): PspGateway {
   return createSimulatorGateway({ baseUrl: simulatorUrl ?? config.simUrl, webhookSecret: config.pspWebhookSecret, timeoutMs: config.pspTimeoutMs });
 }
 
+/**
+ * A pending answer's PSP reference: one transaction per job. The postgres worker groups its own
+ * (jobs/grouped-psp-references.ts); this is for the other transports (SQS) and tools.
+ */
 export function pspReferenceWriters(pool: pg.Pool): FlowContext['pspReferences'] {
-  const charges = new GroupedWrites<PspReferenceOf>(async (references) => void (await recordPendingPspReferences(pool, 'payments', references)));
-  const refunds = new GroupedWrites<PspReferenceOf>(async (references) => void (await recordPendingPspReferences(pool, 'refunds', references)));
-  return { charges: { record: (reference) => charges.add(reference) }, refunds: { record: (reference) => refunds.add(reference) } };
+  return {
+    charges: { record: async (reference) => void (await recordPendingPspReferences(pool, 'payments', [reference])) },
+    refunds: { record: async (reference) => void (await recordPendingPspReferences(pool, 'refunds', [reference])) },
+  };
 }
 
+/** A job's first read: one query per job. The postgres worker groups its own (jobs/grouped-reads.ts). */
 export function jobReaders(pool: pg.Pool): FlowContext['jobReads'] {
   return {
-    charges: new GroupedReads((ids) => findCharges(pool, ids)),
-    refunds: new GroupedReads((ids) => findRefundsWithChargePspReference(pool, ids)),
+    charges: { read: async (id) => (await findCharges(pool, [id])).get(id) },
+    refunds: { read: async (id) => (await findRefundsWithChargePspReference(pool, [id])).get(id) },
   };
 }
 

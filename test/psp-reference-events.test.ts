@@ -11,6 +11,7 @@ import { inTransaction } from '../src/db/pool.ts';
 import type { FlowContext } from '../src/flows/context.ts';
 import { recordPendingPspReferences } from '../src/flows/record-psp-references.ts';
 import { settleCharge } from '../src/flows/settle.ts';
+import { groupedPspReferences } from '../src/jobs/grouped-psp-references.ts';
 import { startWorker } from '../src/jobs/worker.ts';
 import { fanOutEvents } from '../src/webhooks/fan-out.ts';
 import { call, createMerchant, eventually, startTestFinCore, type ChargeBody, type RefundBody, type TestFinCore } from './helpers.ts';
@@ -119,5 +120,24 @@ describe('PSP references of pending answers', () => {
     assert.deepEqual(recorded.sort(), [b, c].sort());
     assert.equal(await pspReferenceOf('payments', a), 'psp_a');
     for (const id of ids) assert.deepEqual((await eventsOf(id)).map((e) => e.type), ['charge.created', 'charge.updated']);
+  });
+
+  it("the worker's grouped writer: references arriving together are one transaction, with an event each", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const created = await call<ChargeBody>(fincore.url, 'POST', '/v1/charges', { key: apiKey, body: { amount: 3000 + i, currency: 'usd', payment_method: 'pm_card_visa' } });
+      ids.push(created.body.id);
+    }
+    const references = groupedPspReferences(fincore.db.pool);
+    await Promise.all(ids.map((id, i) => references.charges.record({ id, pspReference: `psp_grouped_${id}`, cause: { type: 'job', id: `job_grouped_${i}` } })));
+    const { rows } = await fincore.db.pool.query<{ object_id: string; cause_id: string; created_at: Date }>(
+      `SELECT object_id, cause_id, created_at FROM events WHERE type = 'charge.updated' AND object_id = ANY($1::text[]) ORDER BY object_id`,
+      [ids],
+    );
+    assert.deepEqual(rows.map((e) => e.object_id), [...ids].sort());
+    assert.deepEqual(rows.map((e) => e.cause_id).sort(), ids.map((_, i) => `job_grouped_${i}`).sort(), 'each event names its own job');
+    // An event's created_at is its transaction's now(): one value, one transaction.
+    assert.equal(new Set(rows.map((e) => e.created_at.getTime())).size, 1);
+    for (const id of ids) assert.equal(await pspReferenceOf('payments', id), `psp_grouped_${id}`);
   });
 });

@@ -27,10 +27,11 @@ export interface FlowContext {
   refundFacts: RefundFactsCache;
   /**
    * A pending answer's PSP reference, recorded with its `charge.updated` / `refund.updated`
-   * event in a transaction: grouped, one transaction for all the jobs that got their answer meanwhile.
+   * event in a transaction: one per job, or, in the postgres worker, one per group of jobs
+   * (src/jobs/grouped-psp-references.ts).
    */
   pspReferences: { charges: PspReferenceRecorder; refunds: PspReferenceRecorder };
-  /** What CHARGE and REFUND jobs read first, grouped: a claimed batch's jobs read in one query. */
+  /** What CHARGE and REFUND jobs read first: one query per job, or, in the postgres worker, per claimed batch (src/jobs/grouped-reads.ts). */
   jobReads: { charges: ReadById<ChargeRecord>; refunds: ReadById<RefundWithChargePspReference> };
   /** Outbound merchant webhooks: delivery timeout, retry schedule, which addresses are allowed. */
   webhooks: WebhookDeliverySettings & { jobMaxAttempts: number };
