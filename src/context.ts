@@ -7,12 +7,10 @@ import { pspCalls } from './metrics.ts';
 import type { Config } from './config.ts';
 import type pg from 'pg';
 import { findCharges } from './db/charges.ts';
-import { GroupedReads } from './db/grouped-reads.ts';
-import { GroupedWrites } from './db/grouped-writes.ts';
 import type { Database } from './db/pool.ts';
-import { recordPspReferences } from './db/psp-references.ts';
 import { findRefundsWithChargePspReference } from './db/refunds.ts';
 import type { FlowContext } from './flows/context.ts';
+import { recordPendingPspReferences } from './flows/record-psp-references.ts';
 import { RefundFactsCache } from './flows/refund-facts-cache.ts';
 import { JobWakeup } from './jobs/wakeup.ts';
 import { secretFingerprint, type PspGateway } from './psp/gateway.ts';
@@ -63,17 +61,22 @@ export function pspGateway(config: Config, simulatorUrl?: string): PspGateway {
   return PSP_ADAPTERS[config.psp](config, simulatorUrl);
 }
 
+/**
+ * A pending answer's PSP reference: one transaction per job. The postgres worker groups its own
+ * (jobs/grouped-psp-references.ts); this is for the other transports (SQS) and tools.
+ */
 export function pspReferenceWriters(pool: pg.Pool): FlowContext['pspReferences'] {
   return {
-    charges: new GroupedWrites((references) => recordPspReferences(pool, 'payments', references)),
-    refunds: new GroupedWrites((references) => recordPspReferences(pool, 'refunds', references)),
+    charges: { record: async (reference) => void (await recordPendingPspReferences(pool, 'payments', [reference])) },
+    refunds: { record: async (reference) => void (await recordPendingPspReferences(pool, 'refunds', [reference])) },
   };
 }
 
+/** A job's first read: one query per job. The postgres worker groups its own (jobs/grouped-reads.ts). */
 export function jobReaders(pool: pg.Pool): FlowContext['jobReads'] {
   return {
-    charges: new GroupedReads((ids) => findCharges(pool, ids)),
-    refunds: new GroupedReads((ids) => findRefundsWithChargePspReference(pool, ids)),
+    charges: { read: async (id) => (await findCharges(pool, [id])).get(id) },
+    refunds: { read: async (id) => (await findRefundsWithChargePspReference(pool, [id])).get(id) },
   };
 }
 

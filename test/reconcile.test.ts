@@ -36,8 +36,12 @@ for (const psp of ['simulator', 'stripe']) describe(`reconciliation settles what
       `SELECT type, cause_type FROM events WHERE object_id = ANY($1) AND type NOT LIKE '%.created' ORDER BY id`,
       [[charge.id, refund.body.id]],
     );
+    // The webhooks are lost, so each job's pending answer recorded its PSP reference first (the
+    // reference the sweep asks the PSP with).
     assert.deepEqual(causes.rows, [
+      { type: 'charge.updated', cause_type: 'job' },
       { type: 'charge.succeeded', cause_type: 'reconciliation' },
+      { type: 'refund.updated', cause_type: 'job' },
       { type: 'refund.failed', cause_type: 'reconciliation' },
     ]);
     const declined = await settledCharge(fincore.url, merchant.apiKey, 500, 'pm_card_chargeDeclined');

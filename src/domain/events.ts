@@ -5,9 +5,11 @@
 export const EVENT_TYPES = [
   'merchant.created',
   'charge.created',
+  'charge.updated',
   'charge.succeeded',
   'charge.failed',
   'refund.created',
+  'refund.updated',
   'refund.succeeded',
   'refund.failed',
   'job.dead_lettered',

@@ -3,7 +3,6 @@
  * charge twice. The PSP call sits between transactions, never inside one.
  * A transient PSP error propagates: the worker retries the job with backoff.
  */
-import { recordPspReferences } from '../db/psp-references.ts';
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
@@ -25,15 +24,12 @@ export async function executeCharge(ctx: FlowContext, chargeId: string, cause: C
     outcome = { pspReference: '', status: 'failed', failureCode: error.code, failureMessage: error.message };
   }
 
-  // Phase 3: record what the PSP said. A pending answer waits for the webhook.
-  // A pending answer only records the PSP reference, grouped with other jobs' (no transaction
-  // needed; the webhook's settle records it too if it comes first).
+  // Phase 3: record what the PSP said. A pending answer records the PSP reference (with its
+  // charge.updated event, in a transaction) and waits for the webhook; an outcome settles the
+  // charge, its PSP reference carried by the settlement and its event.
   if (outcome.status === 'pending') {
-    if (outcome.pspReference) await ctx.pspReferences.charges.add({ id: charge.id, pspReference: outcome.pspReference });
+    if (outcome.pspReference) await ctx.pspReferences.charges.record({ id: charge.id, pspReference: outcome.pspReference, cause });
     return;
   }
-  await inTransaction(ctx.pool, async (tx) => {
-    if (outcome.pspReference) await recordPspReferences(tx, 'payments', [{ id: charge.id, pspReference: outcome.pspReference }]);
-    await settleCharge(tx, charge.id, outcome, cause);
-  });
+  await inTransaction(ctx.pool, (tx) => settleCharge(tx, charge.id, outcome, cause));
 }

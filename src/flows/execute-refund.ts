@@ -4,7 +4,6 @@
  */
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
-import { recordPspReferences } from '../db/psp-references.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
 import type { FlowContext } from './context.ts';
 import { settleRefund } from './settle.ts';
@@ -28,14 +27,12 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
     outcome = { pspReference: '', status: 'failed', failureCode: error.code, failureMessage: error.message };
   }
 
-  // A pending answer only records the PSP reference, grouped with other jobs' (no transaction
-  // needed; the webhook's settle records it too if it comes first).
+  // A pending answer records the PSP reference (with its refund.updated event, in a
+  // transaction) and waits for the webhook; an outcome settles the refund, its PSP reference
+  // carried by the settlement and its event.
   if (outcome.status === 'pending') {
-    if (outcome.pspReference) await ctx.pspReferences.refunds.add({ id: refund.id, pspReference: outcome.pspReference });
+    if (outcome.pspReference) await ctx.pspReferences.refunds.record({ id: refund.id, pspReference: outcome.pspReference, cause });
     return;
   }
-  await inTransaction(ctx.pool, async (tx) => {
-    if (outcome.pspReference) await recordPspReferences(tx, 'refunds', [{ id: refund.id, pspReference: outcome.pspReference }]);
-    await settleRefund(tx, refund.id, outcome, cause);
-  });
+  await inTransaction(ctx.pool, (tx) => settleRefund(tx, refund.id, outcome, cause));
 }

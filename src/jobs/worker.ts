@@ -7,14 +7,21 @@
  * room is free, so one slow PSP call never holds back the jobs claimed with it. Finished jobs
  * are marked done in groups (one statement for all that finished while the previous group was
  * being written), which turns one commit per job into one per group under load.
+ *
+ * Two more batching layers, each measured to pay for itself (bench/README.md, "Worker batching"),
+ * are put into the flows' context here: a claimed batch's jobs read their charges and refunds in
+ * one query (grouped-reads.ts), and pending answers' PSP references are recorded, each with its
+ * event, one transaction per group (grouped-psp-references.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { claimDueJobs, claimWebhookJobs, completeJobs, MERCHANT_WINDOW, nextMerchantWindow, scheduleRetry, type JobRecord, type JobType } from '../db/jobs.ts';
-import { GroupedWrites } from '../db/grouped-writes.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { RetryAfter, retryDelayMs } from './backoff.ts';
+import { groupedPspReferences } from './grouped-psp-references.ts';
+import { groupedJobReads } from './grouped-reads.ts';
+import { GroupedWrites } from './grouped-writes.ts';
 import { recordDeadLetter } from './dead-letter.ts';
 import { webhookFailureLog } from './failure-log.ts';
 import { jobOutcomes } from '../metrics.ts';
@@ -81,6 +88,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
   const pause = new PollPause();
   const unsubscribe = await ctx.wakeup.subscribe(pause.wake);
   const completions = new CompletionBatch(ctx.pool, workerId);
+  const jobCtx: FlowContext = { ...ctx, jobReads: groupedJobReads(ctx.pool), pspReferences: groupedPspReferences(ctx.pool) };
   const window = Math.max(options.concurrency, options.batchSize);
   const inFlight = new Set<Promise<void>>();
   let merchantCursor = '';
@@ -89,7 +97,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
     const message = { job_id: job.id, job_type: job.job_type, ref: job.ref, attempt: job.attempts };
     try {
       if (job.attempts > job.max_attempts) throw new Error('attempts exhausted (the job outlived its lease too often)');
-      await routeJob(ctx, message);
+      await routeJob(jobCtx, message);
       await completions.complete(job.id);
       jobOutcomes.inc({ job_type: job.job_type, outcome: 'succeeded' });
       log.debug({ job: message }, 'job done');

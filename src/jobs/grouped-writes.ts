@@ -1,8 +1,10 @@
 /**
- * Writes that many concurrent callers make, done many per statement: while one group is being
- * written, the items that arrive meanwhile wait and go in the next (PostgreSQL's group commit, one
- * level up). Under load this turns a commit per item into a commit per group; alone, an item waits
- * one turn of the event loop. A caller's promise settles once its group is written (or failed).
+ * Writes that many concurrent jobs make, done many per statement or transaction: while one group
+ * is being written, the items that arrive meanwhile wait and go in the next (PostgreSQL's group
+ * commit, one level up). Under load this turns a commit per item into a commit per group; alone,
+ * an item waits one turn of the event loop. A caller's promise settles once its group is written
+ * (or failed). The worker uses it to mark jobs done (worker.ts: CompletionBatch) and to record
+ * pending answers' PSP references (grouped-psp-references.ts).
  */
 export class GroupedWrites<T> {
   private waiting: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = [];

@@ -1,12 +1,14 @@
 /**
- * src/db/grouped-reads.ts and grouped-writes.ts: many concurrent callers, few statements, and
- * every caller gets its own answer (or the group's error).
+ * The worker's batching layers (src/jobs/grouped-reads.ts, grouped-writes.ts): many concurrent
+ * callers, few statements, and every caller gets its own answer (or the group's error). The
+ * grouped PSP references' transaction and events: test/psp-reference-events.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { GroupedReads } from '../../src/db/grouped-reads.ts';
-import { GroupedWrites } from '../../src/db/grouped-writes.ts';
+import type pg from 'pg';
+import { GroupedReads, groupedJobReads } from '../../src/jobs/grouped-reads.ts';
+import { GroupedWrites } from '../../src/jobs/grouped-writes.ts';
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -84,5 +86,28 @@ describe('GroupedWrites', () => {
     const bad = await Promise.allSettled([writes.add(13), writes.add(1)]);
     assert.deepEqual(bad.map((r) => r.status), ['rejected', 'rejected']);
     await writes.add(2); // the next group is written
+  });
+});
+
+describe("the worker's job reads (groupedJobReads)", () => {
+  it("a claimed batch's jobs, started in one turn, read their charges in one query and their refunds in another", async () => {
+    const queries: { text: string; ids: string[] }[] = [];
+    const pool = {
+      query: async (text: string, values: [string[]]) => {
+        queries.push({ text, ids: values[0] });
+        return { rows: values[0].filter((id) => !id.endsWith('missing')).map((id) => ({ id, charge_psp_reference: null })) };
+      },
+    } as unknown as pg.Pool;
+    const reads = groupedJobReads(pool);
+    const [charges, refunds] = await Promise.all([
+      Promise.all(['ch_1', 'ch_2', 'ch_missing'].map((id) => reads.charges.read(id))),
+      Promise.all(['re_1', 're_2'].map((id) => reads.refunds.read(id))),
+    ]);
+    assert.deepEqual(charges.map((row) => row?.id), ['ch_1', 'ch_2', undefined]);
+    assert.deepEqual(refunds.map((row) => row?.id), ['re_1', 're_2']);
+    assert.equal(queries.length, 2, 'one query per table');
+    assert.deepEqual(queries.map((q) => q.ids), [['ch_1', 'ch_2', 'ch_missing'], ['re_1', 're_2']]);
+    assert.match(queries[0]?.text ?? '', /FROM payments/);
+    assert.match(queries[1]?.text ?? '', /FROM refunds/);
   });
 });
