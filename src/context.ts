@@ -12,7 +12,7 @@ import { findRefundsWithChargePspReference } from './db/refunds.ts';
 import type { FlowContext } from './flows/context.ts';
 import { recordPendingPspReferences } from './flows/record-psp-references.ts';
 import { RefundFactsCache } from './flows/refund-facts-cache.ts';
-import { JobWakeup } from './jobs/wakeup.ts';
+import { JobWakeup } from './db/wakeup.ts';
 import { secretFingerprint, type PspGateway } from './psp/gateway.ts';
 import type { Logger } from 'pino';
 import { PSP_ADAPTERS } from './psp/adapters.ts';

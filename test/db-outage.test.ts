@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/api/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { jobReaders, pspReferenceWriters } from '../src/context.ts';
-import { JobWakeup } from '../src/jobs/wakeup.ts';
+import { JobWakeup } from '../src/db/wakeup.ts';
 import { RefundFactsCache } from '../src/flows/refund-facts-cache.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
 

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { sealPendingEvents, type EventFollower } from '../flows/audit-seal.ts';
-import { PollPause } from '../jobs/wakeup.ts';
+import { PollPause } from '../db/wakeup.ts';
 
 
 export interface AuditRelayOptions {

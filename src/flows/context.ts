@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { PspReferenceOf } from '../db/psp-references.ts';
 import type { RefundWithChargePspReference } from '../db/refunds.ts';
 import type { ChargeRecord } from '../domain/objects.ts';
-import type { JobWakeup } from '../jobs/wakeup.ts';
+import type { JobWakeup } from '../db/wakeup.ts';
 import type { PspGateway } from '../psp/gateway.ts';
 import type { RefundFactsCache } from './refund-facts-cache.ts';
 import type { WebhookDeliverySettings } from '../webhooks/deliver.ts';

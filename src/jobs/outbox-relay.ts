@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { leaseUnpublishedJobs, markJobsPublished, SQS_MAX_DELAY_SECONDS, type JobRecord } from '../db/jobs.ts';
 import type { Queryable } from '../db/pool.ts';
-import { PollPause, type JobWakeup } from './wakeup.ts';
+import { PollPause, type JobWakeup } from '../db/wakeup.ts';
 import type { JobMessage } from './message.ts';
 import type { PublishableJob, PublishResult } from './sqs.ts';
 

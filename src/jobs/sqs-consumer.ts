@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { completeJobs, findJob, rescheduleForPublish, scheduleRetry, startQueuedDelivery } from '../db/jobs.ts';
 import { RetryAfter } from './backoff.ts';
 import type { FlowContext } from '../flows/context.ts';
-import { recordDeadLetter } from './dead-letter.ts';
+import { recordDeadLetter } from '../flows/dead-letter.ts';
 import { MalformedJobMessage, parseJobMessage } from './message.ts';
 import { routeJob } from './router.ts';
 import type { JobQueue } from './sqs.ts';

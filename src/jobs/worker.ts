@@ -22,11 +22,11 @@ import { RetryAfter, retryDelayMs } from './backoff.ts';
 import { groupedPspReferences } from './grouped-psp-references.ts';
 import { groupedJobReads } from './grouped-reads.ts';
 import { GroupedWrites } from './grouped-writes.ts';
-import { recordDeadLetter } from './dead-letter.ts';
+import { recordDeadLetter } from '../flows/dead-letter.ts';
 import { webhookFailureLog } from './failure-log.ts';
 import { jobOutcomes } from '../metrics.ts';
 import { routeJob } from './router.ts';
-import { PollPause } from './wakeup.ts';
+import { PollPause } from '../db/wakeup.ts';
 
 export interface WorkerOptions {
   pollIntervalMs: number;
