@@ -12,34 +12,94 @@
  *
  * A pending or failed charge moves no money, so it posts nothing.
  */
+import type { ChargeStatus, RefundStatus } from './status.ts';
+
 export type Account = 'psp_clearing' | 'merchant_balance' | 'refunds_reserved';
-export type Movement = 'charge_succeeded' | 'refund_reserved' | 'refund_succeeded' | 'refund_released';
+
+/**
+ * Every kind of journal entry, declared once (the ledger_entries.movement CHECK is compared with
+ * it by test/lists-agree.test.ts), each with its debit and credit account.
+ */
+export const MOVEMENTS = {
+  charge_succeeded: ['psp_clearing', 'merchant_balance'],
+  /** A charge FinCore counted turns out not to have taken the money (operator, after review). */
+  charge_reversed: ['merchant_balance', 'psp_clearing'],
+  refund_reserved: ['merchant_balance', 'refunds_reserved'],
+  refund_succeeded: ['refunds_reserved', 'psp_clearing'],
+  refund_released: ['refunds_reserved', 'merchant_balance'],
+  /** A refund the PSP reported succeeded fails later: the money is the merchant's again. */
+  refund_reversed: ['psp_clearing', 'merchant_balance'],
+  /** A paid-out refund goes to review: held as reserved until an operator decides. */
+  refund_held_for_review: ['psp_clearing', 'refunds_reserved'],
+} as const satisfies Record<string, readonly [debit: Account, credit: Account]>;
+
+export type Movement = keyof typeof MOVEMENTS;
+export const MOVEMENT_NAMES = Object.keys(MOVEMENTS) as Movement[];
 
 export interface Posting {
   account: Account;
   amount: number;
 }
 
-const LEGS: Record<Movement, readonly [debit: Account, credit: Account]> = {
-  charge_succeeded: ['psp_clearing', 'merchant_balance'],
-  refund_reserved: ['merchant_balance', 'refunds_reserved'],
-  refund_succeeded: ['refunds_reserved', 'psp_clearing'],
-  refund_released: ['refunds_reserved', 'merchant_balance'],
-};
-
 /** The postings of one movement of `amount` (minor units, > 0). They always sum to zero. */
 export function postingsFor(movement: Movement, amount: number): Posting[] {
   if (!Number.isSafeInteger(amount) || amount <= 0) throw new RangeError(`a ledger movement needs a positive integer amount, got ${amount}`);
-  const [debit, credit] = LEGS[movement];
+  const [debit, credit] = MOVEMENTS[movement];
   return [
     { account: debit, amount },
     { account: credit, amount: -amount },
   ];
 }
 
-/** The movement a refund's terminal status makes. */
+/**
+ * Where a refund's money is in each status: reserved (accepted, not paid out: pending, and
+ * requires_review, which holds it until an operator decides), paid out (succeeded), or free
+ * (failed: it never left, or came back).
+ */
+export type RefundMoney = 'reserved' | 'paid_out' | 'free';
+
+const REFUND_MONEY: Record<RefundStatus, RefundMoney> = {
+  pending: 'reserved',
+  succeeded: 'paid_out',
+  failed: 'free',
+  requires_review: 'reserved',
+};
+
+const REFUND_MOVEMENTS: Partial<Record<`${RefundMoney}->${RefundMoney}`, Movement>> = {
+  'reserved->paid_out': 'refund_succeeded',
+  'reserved->free': 'refund_released',
+  'paid_out->free': 'refund_reversed',
+  'paid_out->reserved': 'refund_held_for_review',
+  'free->reserved': 'refund_reserved',
+};
+
+/** The journal entry a refund's move posts; undefined when its money stays where it is. */
+export function refundMovement(from: RefundStatus, to: RefundStatus): Movement | undefined {
+  const before = REFUND_MONEY[from];
+  const after = REFUND_MONEY[to];
+  if (before === after) return undefined;
+  const movement = REFUND_MOVEMENTS[`${before}->${after}`];
+  if (!movement) throw new RangeError(`no ledger movement for a refund moving ${from} -> ${to}`);
+  return movement;
+}
+
+/** The movement a refund's first settlement (out of pending) makes. */
 export function refundSettlementMovement(status: 'succeeded' | 'failed'): Movement {
-  return status === 'succeeded' ? 'refund_succeeded' : 'refund_released';
+  return refundMovement('pending', status) as Movement;
+}
+
+/**
+ * Whether a charge's money counts as taken: succeeded, or in review after it had succeeded (held
+ * as it was until an operator decides).
+ */
+export function chargeCounted(status: ChargeStatus, statusBeforeReview: ChargeStatus | null): boolean {
+  return status === 'succeeded' || (status === 'requires_review' && statusBeforeReview === 'succeeded');
+}
+
+/** The journal entry a charge's move posts; undefined when what counts stays the same. */
+export function chargeMovement(before: boolean, after: boolean): Movement | undefined {
+  if (before === after) return undefined;
+  return after ? 'charge_succeeded' : 'charge_reversed';
 }
 
 export type Balances = Record<Account, number>;
@@ -49,16 +109,16 @@ export type Balances = Record<Account, number>;
  * the ledger and the tables must tell the same story (fincore audit verify checks it).
  */
 export function expectedChargeBalances(
-  charge: { status: string; amount: number },
-  refunds: readonly { status: string; amount: number }[],
+  charge: { status: ChargeStatus; amount: number; status_before_review?: ChargeStatus | null },
+  refunds: readonly { status: RefundStatus; amount: number }[],
 ): Balances {
-  const charged = charge.status === 'succeeded' ? charge.amount : 0;
-  const sum = (status: string) => refunds.filter((r) => r.status === status).reduce((total, r) => total + r.amount, 0);
-  const pending = sum('pending');
-  const paidOut = sum('succeeded');
+  const charged = chargeCounted(charge.status, charge.status_before_review ?? null) ? charge.amount : 0;
+  const sum = (money: RefundMoney) => refunds.filter((r) => REFUND_MONEY[r.status] === money).reduce((total, r) => total + r.amount, 0);
+  const reserved = sum('reserved');
+  const paidOut = sum('paid_out');
   return {
     psp_clearing: charged - paidOut,
-    merchant_balance: pending + paidOut - charged,
-    refunds_reserved: 0 - pending, // never -0: balances are compared with deepEqual / from SQL sums
+    merchant_balance: reserved + paidOut - charged,
+    refunds_reserved: 0 - reserved, // never -0: balances are compared with deepEqual / from SQL sums
   };
 }

@@ -28,7 +28,7 @@ export interface RefundAmounts {
 
 /**
  * Which refunds hold part of their charge ("reserved"): a pending one reserves its amount, a
- * succeeded one moved it, a failed one holds nothing. One entry per status, so a new status does
+ * succeeded one moved it, one in review holds it, a failed one holds nothing. One entry per status, so a new status does
  * not compile until it is decided here. The database's form, refund_holds_amount() in
  * src/db/functions/, is compared with this table by test/lists-agree.test.ts.
  */
@@ -36,6 +36,8 @@ export const REFUND_HOLDS_AMOUNT: Readonly<Record<RefundStatus, boolean>> = {
   pending: true,
   succeeded: true,
   failed: false,
+  // Held until an operator decides: a refund the PSP may have paid must not be refunded again.
+  requires_review: true,
 };
 
 export function refundHoldsAmount(status: RefundStatus): boolean {

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { expectedChargeBalances, postingsFor, refundSettlementMovement, type Balances, type Movement } from '../../src/domain/ledger.ts';
+import { expectedChargeBalances, MOVEMENT_NAMES, postingsFor, refundSettlementMovement, type Balances, type Movement } from '../../src/domain/ledger.ts';
+import type { RefundStatus } from '../../src/domain/status.ts';
 
-const movements: Movement[] = ['charge_succeeded', 'refund_reserved', 'refund_succeeded', 'refund_released'];
+const movements: readonly Movement[] = MOVEMENT_NAMES;
 
 describe('ledger postings', () => {
   it('each movement is one debit and one credit of the same amount', () => {
@@ -50,7 +51,7 @@ describe('ledger postings', () => {
           for (const p of postingsFor(movement, value)) balances[p.account] += p.amount;
         };
         post('charge_succeeded', amount);
-        const states: { status: string; amount: number }[] = [];
+        const states: { status: RefundStatus; amount: number }[] = [];
         let reserved = 0;
         for (const refund of refunds) {
           const value = Math.max(1, Math.floor((amount * refund.share) / 10_000));

@@ -1,98 +1,72 @@
-import { describe, it } from 'node:test';
+/**
+ * The charge and refund state machines (src/domain/status.ts), exhaustively: every pair of
+ * statuses with every kind of evidence is either named in the table or refused.
+ */
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
-import { canTransition, decideSettlement, isTerminal, MONEY_MOVEMENT_STATUSES, TRANSITIONS, type MoneyMovementStatus } from '../../src/domain/status.ts';
+import { describe, it } from 'node:test';
+import { allowedMoves, canMove, CHARGE_STATUSES, isSettled, MONEY_MOVEMENT_STATUSES, REFUND_STATUSES, type Evidence, type ObjectKind } from '../../src/domain/status.ts';
 
-const ALL: readonly MoneyMovementStatus[] = ['pending', 'succeeded', 'failed'];
-const status = fc.constantFrom<MoneyMovementStatus>(...ALL);
+const EVIDENCE: Evidence[] = ['psp', 'operator'];
 
-describe('status: the TRANSITIONS table', () => {
-  it('its keys are the statuses, in order, and every target is one of them', () => {
-    assert.deepEqual(MONEY_MOVEMENT_STATUSES, ALL);
-    for (const [from, targets] of Object.entries(TRANSITIONS)) {
-      for (const to of targets) assert.ok((ALL as readonly string[]).includes(to), `${from} -> ${to}: not a status`);
-    }
+/** The tables as the API reference states them, written out by hand: the test is the second spelling. */
+const EXPECTED: Record<ObjectKind, string[]> = {
+  charge: [
+    'pending->succeeded by psp', 'pending->failed by psp', 'pending->requires_review by psp',
+    'succeeded->requires_review by psp',
+    'failed->requires_review by psp',
+    'requires_review->pending by operator', 'requires_review->succeeded by operator', 'requires_review->failed by operator',
+  ],
+  refund: [
+    'pending->succeeded by psp', 'pending->failed by psp', 'pending->requires_review by psp',
+    'succeeded->failed by psp', 'succeeded->requires_review by psp',
+    'failed->requires_review by psp',
+    'requires_review->pending by operator', 'requires_review->succeeded by operator', 'requires_review->failed by operator',
+  ],
+};
+
+describe('status: the transition tables', () => {
+  it('statuses: pending, succeeded, failed, requires_review for both', () => {
+    assert.deepEqual(CHARGE_STATUSES, ['pending', 'succeeded', 'failed', 'requires_review']);
+    assert.deepEqual(REFUND_STATUSES, ['pending', 'succeeded', 'failed', 'requires_review']);
+    assert.deepEqual(MONEY_MOVEMENT_STATUSES, ['pending', 'succeeded', 'failed', 'requires_review']);
   });
-});
 
-describe('status: isTerminal', () => {
-  it('only pending is non-terminal', () => {
-    assert.equal(isTerminal('pending'), false);
-    assert.equal(isTerminal('succeeded'), true);
-    assert.equal(isTerminal('failed'), true);
-  });
-});
+  for (const kind of ['charge', 'refund'] as const) {
+    it(`${kind}: every (from, to, evidence) is allowed exactly when the table names it`, () => {
+      const statuses = kind === 'charge' ? CHARGE_STATUSES : REFUND_STATUSES;
+      const allowed = new Set(EXPECTED[kind]);
+      let checked = 0;
+      for (const from of statuses) {
+        for (const to of statuses) {
+          for (const evidence of EVIDENCE) {
+            assert.equal(canMove(kind, from, to, evidence), allowed.has(`${from}->${to} by ${evidence}`), `${kind} ${from}->${to} by ${evidence}`);
+            checked++;
+          }
+        }
+      }
+      assert.equal(checked, statuses.length * statuses.length * EVIDENCE.length);
+      assert.deepEqual(allowedMoves(kind).map((m) => `${m.from}->${m.to} by ${m.evidence}`).sort(), [...allowed].sort());
+    });
+  }
 
-describe('status: canTransition', () => {
-  it('exactly pending->succeeded and pending->failed are allowed (all 9 pairs)', () => {
-    const allowed = new Set(['pending->succeeded', 'pending->failed']);
-    for (const from of ALL) {
-      for (const to of ALL) {
-        assert.equal(canTransition(from, to), allowed.has(`${from}->${to}`), `${from}->${to}`);
+  it('nothing moves to the status it is in; only the PSP settles; only an operator leaves review', () => {
+    for (const kind of ['charge', 'refund'] as const) {
+      for (const move of allowedMoves(kind)) {
+        assert.notEqual(move.from, move.to);
+        if (move.from === 'requires_review') assert.equal(move.evidence, 'operator');
+        else assert.equal(move.evidence, 'psp');
       }
     }
   });
 
-  it('property: a transition is allowed iff from is pending and to is terminal', () => {
-    fc.assert(
-      fc.property(status, status, (from, to) => {
-        assert.equal(canTransition(from, to), !isTerminal(from) && isTerminal(to));
-      }),
-    );
-  });
-});
-
-describe('status: decideSettlement', () => {
-  it('pending + terminal report transitions', () => {
-    assert.deepEqual(decideSettlement('pending', 'succeeded'), { kind: 'transition', to: 'succeeded' });
-    assert.deepEqual(decideSettlement('pending', 'failed'), { kind: 'transition', to: 'failed' });
+  it('a charge never fails after it succeeded without review; a refund may (a late failure)', () => {
+    assert.equal(canMove('charge', 'succeeded', 'failed', 'psp'), false);
+    assert.equal(canMove('refund', 'succeeded', 'failed', 'psp'), true);
+    assert.equal(canMove('refund', 'succeeded', 'failed', 'operator'), false);
+    assert.equal(canMove('refund', 'failed', 'succeeded', 'psp'), false, 'succeeded after failed goes to review');
   });
 
-  it('a pending report is ignored as still_pending', () => {
-    for (const current of ALL) assert.deepEqual(decideSettlement(current, 'pending'), { kind: 'ignore', why: 'still_pending' });
-  });
-
-  it('terminal states are ignored as already_terminal (including repeated identical outcome)', () => {
-    assert.deepEqual(decideSettlement('succeeded', 'succeeded'), { kind: 'ignore', why: 'already_terminal' });
-    assert.deepEqual(decideSettlement('succeeded', 'failed'), { kind: 'ignore', why: 'already_terminal' });
-    assert.deepEqual(decideSettlement('failed', 'succeeded'), { kind: 'ignore', why: 'already_terminal' });
-    assert.deepEqual(decideSettlement('failed', 'failed'), { kind: 'ignore', why: 'already_terminal' });
-  });
-
-  it('property: over all pairs, a terminal state never moves and transitions agree with canTransition', () => {
-    fc.assert(
-      fc.property(status, status, (current, reported) => {
-        const d = decideSettlement(current, reported);
-        if (isTerminal(current)) assert.equal(d.kind, 'ignore');
-        if (d.kind === 'transition') {
-          assert.equal(current, 'pending');
-          assert.equal(d.to, reported);
-          assert.equal(canTransition(current, d.to), true);
-        } else {
-          assert.equal(canTransition(current, reported), false);
-        }
-      }),
-    );
-  });
-
-  it('property: applying any sequence of reports moves the state at most once, and only out of pending', () => {
-    fc.assert(
-      fc.property(status, fc.array(status, { maxLength: 20 }), (start, reports) => {
-        let state = start;
-        let moves = 0;
-        for (const r of reports) {
-          const d = decideSettlement(state, r);
-          if (d.kind === 'transition') {
-            assert.equal(state, 'pending');
-            state = d.to;
-            moves++;
-          }
-        }
-        assert.ok(moves <= 1);
-        if (start !== 'pending') assert.equal(state, start);
-        const firstTerminal = reports.find((r) => r !== 'pending');
-        if (start === 'pending') assert.equal(state, firstTerminal ?? 'pending');
-      }),
-    );
+  it('isSettled: everything but pending', () => {
+    assert.deepEqual(MONEY_MOVEMENT_STATUSES.filter(isSettled), ['succeeded', 'failed', 'requires_review']);
   });
 });
