@@ -132,3 +132,17 @@ export const refundWriteRaces = new client.Counter({
   labelNames: ['resolved_by'] as const,
   registers: [registry],
 });
+
+export const pspReports = new client.Counter({
+  name: 'fincore_psp_reports_total',
+  help: 'What PSP reports (webhooks, answers, queries) did to charges and refunds: result="applied" | "late_move" (out of a settled status) | "review" (a contradiction, see fincore_reviews_opened_total) | "ignored" (detail: still_pending, already_so, under_review).',
+  labelNames: ['object', 'result', 'detail'] as const,
+  registers: [registry],
+});
+
+export const reviewsOpened = new client.Counter({
+  name: 'fincore_reviews_opened_total',
+  help: 'Review items opened for an operator, by object (charge, refund, psp_event) and reason.',
+  labelNames: ['object', 'reason'] as const,
+  registers: [registry],
+});

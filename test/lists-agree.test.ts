@@ -20,7 +20,10 @@ import { CAUSE_TYPES, EVENT_TYPES } from '../src/domain/events.ts';
 import { JOB_LANES, JOB_TYPES, JOBS, jobTypesOfLane } from '../src/domain/jobs.ts';
 import { MAX_AMOUNT, MIN_AMOUNT } from '../src/domain/money.ts';
 import { REFUND_HOLDS_AMOUNT, REFUND_REASONS } from '../src/domain/refund.ts';
-import { CHARGE_STATUSES, REFUND_STATUSES } from '../src/domain/status.ts';
+import { allowedMoves, CHARGE_STATUSES, REFUND_STATUSES, statusesOf } from '../src/domain/status.ts';
+import { MOVEMENT_NAMES } from '../src/domain/ledger.ts';
+import { REVIEW_DECISIONS, REVIEW_REASONS } from '../src/domain/psp-report.ts';
+import { DISPUTE_STATUSES } from '../src/domain/dispute.ts';
 import type { FlowContext } from '../src/flows/context.ts';
 import { JOB_HANDLERS } from '../src/jobs/router.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
@@ -132,6 +135,30 @@ describe('lists: the SQL CHECKs of a migrated database are the domain lists', ()
       [REFUND_STATUSES],
     );
     assert.deepEqual(Object.fromEntries(rows.map((row) => [row.status, row.holds])), REFUND_HOLDS_AMOUNT);
+  });
+
+  it('ledger_entries.movement allows exactly MOVEMENTS (src/domain/ledger.ts)', async () => {
+    assertSameList('CHECK on ledger_entries.movement', 'MOVEMENT_NAMES', MOVEMENT_NAMES, await checkedList(db.pool, 'ledger_entries', 'movement'));
+  });
+
+  it('reviews.reason and reviews.decision allow exactly REVIEW_REASONS and REVIEW_DECISIONS (src/domain/psp-report.ts); disputes.status DISPUTE_STATUSES (src/domain/dispute.ts)', async () => {
+    assertSameList('CHECK on reviews.reason', 'REVIEW_REASONS', REVIEW_REASONS, await checkedList(db.pool, 'reviews', 'reason'));
+    assertSameList('CHECK on reviews.decision', 'REVIEW_DECISIONS', REVIEW_DECISIONS, await checkedList(db.pool, 'reviews', 'decision'));
+    assertSameList('CHECK on disputes.status', 'DISPUTE_STATUSES', DISPUTE_STATUSES, await checkedList(db.pool, 'disputes', 'status'));
+  });
+
+  it('status_move_allowed() (src/db/functions/, the row triggers) allows exactly the moves of the transition tables (src/domain/status.ts), every pair', async () => {
+    for (const kind of ['charge', 'refund'] as const) {
+      const statuses = statusesOf(kind);
+      const pairs = statuses.flatMap((from) => statuses.map((to) => ({ from, to })));
+      const { rows } = await db.pool.query<{ from: string; to: string; allowed: boolean }>(
+        `SELECT p.from, p.to, status_move_allowed($1, p.from, p.to) AS allowed FROM unnest($2::text[], $3::text[]) AS p ("from", "to")`,
+        [kind, pairs.map((p) => p.from), pairs.map((p) => p.to)],
+      );
+      const inSql = rows.filter((r) => r.allowed).map((r) => `${r.from}->${r.to}`).sort();
+      const inDomain = [...new Set(allowedMoves(kind).map((m) => `${m.from}->${m.to}`))].sort();
+      assert.deepEqual(inSql, inDomain, `${kind}: status_move_allowed disagrees with the transition table`);
+    }
   });
 
   it('payments.amount is bounded by MIN_AMOUNT..MAX_AMOUNT (src/domain/money.ts)', async () => {

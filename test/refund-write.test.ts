@@ -32,7 +32,7 @@ describe('the refund write re-checks its facts', () => {
 
   function write(chargeId: string, amount: number, expected: RefundWrite['expected'], key?: string): RefundWrite {
     const now = new Date();
-    const refund: RefundRecord = { id: newId('re'), payment_id: chargeId, merchant_id: merchant.id, amount, currency: 'usd', status: 'pending', reason: null, metadata: {}, failure_reason: null, psp_reference: null, created_at: now, updated_at: now };
+    const refund: RefundRecord = { id: newId('re'), payment_id: chargeId, merchant_id: merchant.id, amount, currency: 'usd', status: 'pending', reason: null, metadata: {}, failure_reason: null, psp_reference: null, review_reason: null, origin: 'api', created_at: now, updated_at: now };
     return {
       refund,
       expected,

@@ -123,11 +123,12 @@ export type ChargeWriteResult = { outcome: 'created' } | { outcome: 'key_in_use'
 export async function writeCharge(db: Queryable, write: ChargeWrite): Promise<ChargeWriteResult> {
   const { charge } = write;
   const { rows } = await db.query<{ outcome: ChargeWriteResult['outcome']; stored_method: string | null; stored_path: string | null; stored_hash: string | null; stored_code: number | null; stored_body: unknown }>(
-    namedStatement(db, 'create_charge', `SELECT * FROM create_charge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`, [
+    namedStatement(db, 'create_charge', `SELECT * FROM create_charge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`, [
       charge.id, charge.merchant_id, charge.amount, charge.currency, charge.payment_method, charge.description, JSON.stringify(charge.metadata), charge.created_at,
       write.job.id, write.job.maxAttempts,
       write.event.id, JSON.stringify(write.event.data), write.event.cause.type, write.event.cause.id,
       ...idempotencyParams(write.idempotency),
+      charge.psp,
     ]),
   );
   const row = rows[0];

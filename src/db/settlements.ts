@@ -1,5 +1,5 @@
 /**
- * SQL for settling a charge or refund: its row moves to the terminal status, its event is
+ * SQL for settling a charge or refund: its row moves to the status the flow decided, its event is
  * appended and, when money moved, the event's journal entry is posted, all in ONE statement
  * (data-modifying CTEs) instead of three round trips. The caller holds the row lock and has
  * decided the move (flows/settle.ts), so it knows the row as it will be.
@@ -7,14 +7,16 @@
  * The UPDATEs find the row by primary key only, on purpose: with `AND status = 'pending'` the
  * planner may walk the whole pending partial index (every pending refund) instead, as it did in
  * the bench with 15,000 refunds pending (12 ms per settle): a PSP outage's backlog would make
- * each settle cost as much as the backlog is long. The tables' triggers refuse a terminal status
- * changing, so the predicate guarded nothing the lock and the state machine do not.
+ * each settle cost as much as the backlog is long. The tables' triggers refuse any move the
+ * transition tables do not name, so the predicate guarded nothing the lock and the state machine do not.
  */
 import type { EventType } from '../domain/events.ts';
 import type { Cause } from './events.ts';
 import type { JournalEntry } from './ledger.ts';
 import type pg from 'pg';
 import type { ChargeRecord, RefundRecord } from '../domain/objects.ts';
+import type { ReviewReason } from '../domain/psp-report.ts';
+import type { ChargeStatus, RefundStatus } from '../domain/status.ts';
 import type { Queryable } from './pool.ts';
 
 /**
@@ -43,24 +45,26 @@ export interface SettlementEvent {
 
 export interface RefundMove {
   refundId: string;
-  status: 'succeeded' | 'failed';
+  status: RefundStatus;
   failureReason: string | null;
+  reviewReason: ReviewReason | null;
   pspReference: string | null;
 }
 
 export interface ChargeMove {
   chargeId: string;
-  status: 'succeeded' | 'failed';
+  status: ChargeStatus;
   failureCode: string | null;
   failureMessage: string | null;
+  reviewReason: ReviewReason | null;
   pspReference: string | null;
 }
 
 export async function settleRefundRow(db: Queryable, move: RefundMove, event: SettlementEvent, journal: Omit<JournalEntry, 'eventId'> | undefined): Promise<void> {
   await writeSettlement(
     db,
-    `UPDATE refunds SET status = $1, failure_reason = $2, psp_reference = $3, updated_at = now() WHERE id = $4 RETURNING id`,
-    [move.status, move.failureReason, move.pspReference, move.refundId],
+    `UPDATE refunds SET status = $1, failure_reason = $2, review_reason = $3, psp_reference = $4, updated_at = now() WHERE id = $5 RETURNING id`,
+    [move.status, move.failureReason, move.reviewReason, move.pspReference, move.refundId],
     event,
     journal,
   );
@@ -69,8 +73,8 @@ export async function settleRefundRow(db: Queryable, move: RefundMove, event: Se
 export async function settleChargeRow(db: Queryable, move: ChargeMove, event: SettlementEvent, journal: Omit<JournalEntry, 'eventId'> | undefined): Promise<void> {
   await writeSettlement(
     db,
-    `UPDATE payments SET status = $1, failure_code = $2, failure_message = $3, psp_reference = $4, updated_at = now() WHERE id = $5 RETURNING id`,
-    [move.status, move.failureCode, move.failureMessage, move.pspReference, move.chargeId],
+    `UPDATE payments SET status = $1, failure_code = $2, failure_message = $3, review_reason = $4, psp_reference = $5, updated_at = now() WHERE id = $6 RETURNING id`,
+    [move.status, move.failureCode, move.failureMessage, move.reviewReason, move.pspReference, move.chargeId],
     event,
     journal,
   );

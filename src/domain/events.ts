@@ -8,10 +8,19 @@ export const EVENT_TYPES = [
   'charge.updated',
   'charge.succeeded',
   'charge.failed',
+  'charge.requires_review',
+  'charge.updated',
+  'charge.dispute.created',
+  'charge.dispute.updated',
+  'charge.dispute.closed',
   'refund.created',
   'refund.updated',
   'refund.succeeded',
   'refund.failed',
+  'refund.requires_review',
+  'refund.updated',
+  'review.opened',
+  'review.resolved',
   'job.dead_lettered',
   'reconciliation.settled',
   'webhook_endpoint.created',
@@ -41,4 +50,13 @@ export const ALL_EVENTS = '*';
 
 export function isEventType(value: string): value is EventType {
   return (EVENT_TYPES as readonly string[]).includes(value);
+}
+
+/**
+ * The event a charge or refund writes when it moves to `status`: `<object>.<status>`, or
+ * `<object>.updated` for a move back to pending (an operator sending a reviewed object back to
+ * wait for the PSP), with `previous_attributes.status` in its data either way.
+ */
+export function statusEventType(object: 'charge' | 'refund', status: 'pending' | 'succeeded' | 'failed' | 'requires_review'): EventType {
+  return status === 'pending' ? `${object}.updated` : `${object}.${status}`;
 }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
  * chars, Crockford base32 (ULID layout). Within one process ids are strictly increasing, so
  * "newest first" by id equals creation order even inside one millisecond.
  */
-export type IdPrefix = 'mer' | 'key' | 'ch' | 're' | 'evt' | 'job' | 'req' | 'recon' | 'we' | 'whd';
+export type IdPrefix = 'mer' | 'key' | 'ch' | 're' | 'evt' | 'job' | 'req' | 'recon' | 'we' | 'whd' | 'rev' | 'dp';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const BODY = /^[0-9A-HJKMNP-TV-Z]{26}$/;

@@ -31,6 +31,8 @@ export const MOVEMENTS = {
   refund_reversed: ['psp_clearing', 'merchant_balance'],
   /** A paid-out refund goes to review: held as reserved until an operator decides. */
   refund_held_for_review: ['psp_clearing', 'refunds_reserved'],
+  /** A lost dispute: the card network took the disputed amount back from the merchant's money. */
+  dispute_lost: ['merchant_balance', 'psp_clearing'],
 } as const satisfies Record<string, readonly [debit: Account, credit: Account]>;
 
 export type Movement = keyof typeof MOVEMENTS;
@@ -111,14 +113,15 @@ export type Balances = Record<Account, number>;
 export function expectedChargeBalances(
   charge: { status: ChargeStatus; amount: number; status_before_review?: ChargeStatus | null },
   refunds: readonly { status: RefundStatus; amount: number }[],
+  lostToDisputes = 0,
 ): Balances {
   const charged = chargeCounted(charge.status, charge.status_before_review ?? null) ? charge.amount : 0;
   const sum = (money: RefundMoney) => refunds.filter((r) => REFUND_MONEY[r.status] === money).reduce((total, r) => total + r.amount, 0);
   const reserved = sum('reserved');
   const paidOut = sum('paid_out');
   return {
-    psp_clearing: charged - paidOut,
-    merchant_balance: reserved + paidOut - charged,
+    psp_clearing: charged - paidOut - lostToDisputes,
+    merchant_balance: reserved + paidOut + lostToDisputes - charged,
     refunds_reserved: 0 - reserved, // never -0: balances are compared with deepEqual / from SQL sums
   };
 }

@@ -3,6 +3,7 @@
  * records. Pure: the same record always gives the same JSON.
  */
 import { amountRefunded, type RefundAmounts, type RefundReason } from './refund.ts';
+import type { ReviewReason } from './psp-report.ts';
 import type { ChargeStatus, RefundStatus } from './status.ts';
 
 export type Metadata = Record<string, string>;
@@ -19,6 +20,10 @@ export interface ChargeRecord {
   failure_code: string | null;
   failure_message: string | null;
   psp_reference: string | null;
+  /** Why the charge is in requires_review (src/domain/psp-report.ts), else null. */
+  review_reason: ReviewReason | null;
+  /** The PSP that took the charge (its refunds and queries go there); null: the configured default's, from before it was recorded. */
+  psp: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -34,9 +39,16 @@ export interface RefundRecord {
   metadata: Metadata;
   failure_reason: string | null;
   psp_reference: string | null;
+  /** Why the refund is in requires_review, else null. */
+  review_reason: ReviewReason | null;
+  /** 'api': asked for through FinCore; 'psp': made at the PSP (its dashboard) and imported. */
+  origin: RefundOrigin;
   created_at: Date;
   updated_at: Date;
 }
+
+export const REFUND_ORIGINS = ['api', 'psp'] as const;
+export type RefundOrigin = (typeof REFUND_ORIGINS)[number];
 
 export interface RefundObject {
   id: string;
@@ -48,6 +60,8 @@ export interface RefundObject {
   reason: RefundRecord['reason'];
   metadata: Metadata;
   failure_reason: string | null;
+  review_reason: ReviewReason | null;
+  origin: RefundOrigin;
   created_at: string;
   updated_at: string;
 }
@@ -65,6 +79,9 @@ export interface ChargeObject {
   refunded: boolean;
   failure_code: string | null;
   failure_message: string | null;
+  review_reason: ReviewReason | null;
+  /** The PSP that took the charge. */
+  psp: string | null;
   refunds?: RefundList;
   created_at: string;
   updated_at: string;
@@ -95,6 +112,8 @@ export function refundObject(refund: RefundRecord): RefundObject {
     reason: refund.reason,
     metadata: refund.metadata,
     failure_reason: refund.failure_reason,
+    review_reason: refund.review_reason,
+    origin: refund.origin,
     created_at: refund.created_at.toISOString(),
     updated_at: refund.updated_at.toISOString(),
   };
@@ -120,6 +139,8 @@ export function chargeObject(charge: ChargeRecord, amounts: readonly RefundAmoun
     refunded: refunded === charge.amount,
     failure_code: charge.failure_code,
     failure_message: charge.failure_message,
+    review_reason: charge.review_reason,
+    psp: charge.psp,
     created_at: charge.created_at.toISOString(),
     updated_at: charge.updated_at.toISOString(),
   };

@@ -33,6 +33,9 @@ export async function createCharge(ctx: FlowContext, request: ChargeRequest, cau
     failure_code: null,
     failure_message: null,
     psp_reference: null,
+    review_reason: null,
+    // Recorded once: this charge's refunds and queries go to this PSP whatever the default is later.
+    psp: ctx.psp.name,
     created_at: createdAt,
     updated_at: createdAt,
   };

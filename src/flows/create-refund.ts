@@ -134,6 +134,8 @@ async function decideAndWrite(
     metadata: request.metadata,
     failure_reason: null,
     psp_reference: null,
+    review_reason: null,
+    origin: 'api',
     created_at: createdAt,
     updated_at: createdAt,
   };

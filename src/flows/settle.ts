@@ -1,77 +1,171 @@
 /**
- * Moving a charge or refund to its terminal state, from whatever told us the outcome (a PSP
- * webhook, the PSP's synchronous answer to the worker). Runs inside the caller's transaction:
- * the row is locked, the state machine decides, and the change gets its audit event and, when
- * money moved, its ledger postings. A late or repeated outcome for a terminal object changes nothing.
+ * Applying what the PSP says about a charge or refund (a webhook, its answer to the worker's call,
+ * what a reconciliation query returns). Runs inside the caller's transaction: the row is locked,
+ * src/domain/psp-report.ts decides (move, review, or ignore for a named reason), and the change
+ * gets its audit event (which the merchant's webhooks follow) and, when money moves, its journal
+ * entry: all or nothing. A late refund failure reverses the payout in the ledger and frees the
+ * amount; a contradiction opens a review item and holds the money where it was until an operator
+ * decides (flows/reviews.ts). Every outcome is counted (fincore_psp_reports_total), and every
+ * late move or review is logged as a warning.
  */
+import type { Logger } from 'pino';
+import { statusEventType } from '../domain/events.ts';
 import { newId } from '../domain/ids.ts';
+import { chargeCounted, chargeMovement, postingsFor, refundMovement, type Movement } from '../domain/ledger.ts';
 import { chargeObject, refundObject, type ChargeRecord, type RefundRecord } from '../domain/objects.ts';
-import { decideSettlement } from '../domain/status.ts';
-import { postingsFor, refundSettlementMovement } from '../domain/ledger.ts';
+import { decidePspReport, type ReportDecision, type ReviewReason } from '../domain/psp-report.ts';
+import type { ChargeStatus, RefundStatus } from '../domain/status.ts';
 import type { Cause } from '../db/events.ts';
-import { moneyMovementsSettled, secondsSince, settleLatency } from '../metrics.ts';
 import type { Queryable } from '../db/pool.ts';
+import { insertReview } from '../db/reviews.ts';
 import { lockForSettlement, settleChargeRow, settleRefundRow } from '../db/settlements.ts';
+import { moneyMovementsSettled, pspReports, reviewsOpened, secondsSince, settleLatency } from '../metrics.ts';
 import type { PspOutcome } from '../psp/gateway.ts';
 
-export type SettleResult = 'settled' | 'ignored' | 'unknown_object';
+export type SettleResult = 'settled' | 'settled_late' | 'review_opened' | 'ignored' | 'unknown_object';
 
-export async function settleCharge(tx: Queryable, chargeId: string, outcome: PspOutcome, cause: Cause): Promise<SettleResult> {
+/** Where the report came from, for the review item and the log. */
+export interface ReportOrigin {
+  cause: Cause;
+  /** The stored PSP event, when the report is one. */
+  pspEventId?: string | null;
+  log?: Logger | undefined;
+}
+
+export async function settleCharge(tx: Queryable, chargeId: string, outcome: PspOutcome, origin: ReportOrigin | Cause): Promise<SettleResult> {
+  const { cause, pspEventId, log } = originOf(origin);
   const locked = await lockForSettlement(tx, 'payments', chargeId);
   if (!locked) return 'unknown_object';
   const { row: charge, lockedAt } = locked;
-  const decision = decideSettlement(charge.status, outcome.status);
-  if (decision.kind === 'ignore') return 'ignored';
+  const decision: ReportDecision<ChargeStatus> = decidePspReport('charge', charge, outcome);
+  if (decision.kind === 'ignore') return ignored('charge', chargeId, decision.why, log);
+
+  const to: ChargeStatus = decision.kind === 'move' ? decision.to : 'requires_review';
+  const reviewReason: ReviewReason | null = decision.kind === 'review' ? decision.reason : null;
   // The row as the UPDATE leaves it (it is locked, so nothing else moves it meanwhile); its
   // updated_at is the transaction's now(), which the lock read.
   const settled: ChargeRecord = {
     ...charge,
-    status: decision.to,
-    failure_code: decision.to === 'failed' ? (outcome.failureCode ?? 'processing_error') : null,
-    failure_message: decision.to === 'failed' ? (outcome.failureMessage ?? 'The payment service provider declined the charge.') : null,
+    status: to,
+    failure_code: to === 'failed' ? (outcome.failureCode ?? 'processing_error') : to === 'requires_review' ? charge.failure_code : null,
+    failure_message: to === 'failed' ? (outcome.failureMessage ?? 'The payment service provider declined the charge.') : to === 'requires_review' ? charge.failure_message : null,
+    review_reason: reviewReason,
     psp_reference: charge.psp_reference ?? (outcome.pspReference || null),
     updated_at: lockedAt,
   };
+  // What counts as taken changes only when the charge enters or leaves `succeeded`; in review it
+  // stays counted as it was (src/domain/ledger.ts chargeCounted).
+  const statusBefore = to === 'requires_review' ? charge.status : null;
+  const movement = chargeMovement(chargeCounted(charge.status, null), chargeCounted(to, statusBefore));
+  const review = reviewReason ? await openReview(tx, 'charge', settled, { reason: reviewReason, statusBefore: charge.status, outcome, pspEventId }) : undefined;
   await settleChargeRow(
     tx,
-    { chargeId, status: decision.to, failureCode: settled.failure_code, failureMessage: settled.failure_message, pspReference: settled.psp_reference },
-    { id: newId('evt'), merchantId: settled.merchant_id, type: `charge.${decision.to}`, objectType: 'charge', objectId: chargeId, data: { charge: chargeObject(settled, []) }, cause },
-    // A failed charge moved no money: nothing to post.
-    decision.to === 'succeeded'
-      ? { merchantId: settled.merchant_id, movement: 'charge_succeeded', currency: settled.currency, chargeId, refundId: null, postings: postingsFor('charge_succeeded', settled.amount) }
-      : undefined,
+    { chargeId, status: to, failureCode: settled.failure_code, failureMessage: settled.failure_message, reviewReason, pspReference: settled.psp_reference },
+    {
+      id: newId('evt'),
+      merchantId: settled.merchant_id,
+      type: statusEventType('charge', to),
+      objectType: 'charge',
+      objectId: chargeId,
+      data: { charge: chargeObject(settled, []), previous_attributes: { status: charge.status }, ...(review ? { review_id: review } : {}) },
+      cause,
+    },
+    journal(movement, settled.amount, { merchantId: settled.merchant_id, currency: settled.currency, chargeId, refundId: null }),
   );
-  countSettled('charge', decision.to, settled.currency, settled.created_at);
-  return 'settled';
+  return counted('charge', charge.status, to, decision, settled.currency, settled.created_at, chargeId, log);
 }
 
-export async function settleRefund(tx: Queryable, refundId: string, outcome: PspOutcome, cause: Cause): Promise<SettleResult> {
+export async function settleRefund(tx: Queryable, refundId: string, outcome: PspOutcome, origin: ReportOrigin | Cause): Promise<SettleResult> {
+  const { cause, pspEventId, log } = originOf(origin);
   const locked = await lockForSettlement(tx, 'refunds', refundId);
   if (!locked) return 'unknown_object';
   const { row: refund, lockedAt } = locked;
-  const decision = decideSettlement(refund.status, outcome.status);
-  if (decision.kind === 'ignore') return 'ignored';
+  const decision: ReportDecision<RefundStatus> = decidePspReport('refund', refund, outcome);
+  if (decision.kind === 'ignore') return ignored('refund', refundId, decision.why, log);
+
+  const to: RefundStatus = decision.kind === 'move' ? decision.to : 'requires_review';
+  const reviewReason: ReviewReason | null = decision.kind === 'review' ? decision.reason : null;
   const settled: RefundRecord = {
     ...refund,
-    status: decision.to,
-    failure_reason: decision.to === 'failed' ? (outcome.failureMessage ?? 'The payment service provider declined the refund.') : null,
+    status: to,
+    failure_reason: to === 'failed' ? (outcome.failureMessage ?? 'The payment service provider declined the refund.') : to === 'requires_review' ? refund.failure_reason : null,
+    review_reason: reviewReason,
     psp_reference: refund.psp_reference ?? (outcome.pspReference || null),
     updated_at: lockedAt,
   };
-  const movement = refundSettlementMovement(decision.to);
+  const review = reviewReason ? await openReview(tx, 'refund', settled, { reason: reviewReason, statusBefore: refund.status, outcome, pspEventId }) : undefined;
   await settleRefundRow(
     tx,
-    { refundId, status: decision.to, failureReason: settled.failure_reason, pspReference: settled.psp_reference },
-    { id: newId('evt'), merchantId: settled.merchant_id, type: `refund.${decision.to}`, objectType: 'refund', objectId: refundId, data: { refund: refundObject(settled) }, cause },
-    { merchantId: settled.merchant_id, movement, currency: settled.currency, chargeId: settled.payment_id, refundId, postings: postingsFor(movement, settled.amount) },
+    { refundId, status: to, failureReason: settled.failure_reason, reviewReason, pspReference: settled.psp_reference },
+    {
+      id: newId('evt'),
+      merchantId: settled.merchant_id,
+      type: statusEventType('refund', to),
+      objectType: 'refund',
+      objectId: refundId,
+      // previous_attributes.status says a refund.failed came after success (a late failure).
+      data: { refund: refundObject(settled), previous_attributes: { status: refund.status }, ...(review ? { review_id: review } : {}) },
+      cause,
+    },
+    journal(refundMovement(refund.status, to), settled.amount, { merchantId: settled.merchant_id, currency: settled.currency, chargeId: settled.payment_id, refundId }),
   );
-  countSettled('refund', decision.to, settled.currency, settled.created_at);
-  return 'settled';
+  return counted('refund', refund.status, to, decision, settled.currency, settled.created_at, refundId, log);
+}
+
+function originOf(origin: ReportOrigin | Cause): ReportOrigin {
+  return 'cause' in origin ? origin : { cause: origin };
+}
+
+function journal(movement: Movement | undefined, amount: number, entry: { merchantId: string; currency: string; chargeId: string; refundId: string | null }) {
+  return movement ? { ...entry, movement, postings: postingsFor(movement, amount) } : undefined;
+}
+
+async function openReview(
+  tx: Queryable,
+  objectType: 'charge' | 'refund',
+  object: { id: string; merchant_id: string; amount: number; currency: string },
+  opened: { reason: ReviewReason; statusBefore: string; outcome: PspOutcome; pspEventId: string | null | undefined },
+): Promise<string> {
+  const review = await insertReview(tx, {
+    id: newId('rev'),
+    merchant_id: object.merchant_id,
+    object_type: objectType,
+    object_id: object.id,
+    psp_event_id: opened.pspEventId ?? null,
+    reason: opened.reason,
+    status_before: opened.statusBefore,
+    psp_status: opened.outcome.status,
+    psp_amount: opened.outcome.amount ?? null,
+    psp_currency: opened.outcome.currency ?? null,
+    details: { fincore: { amount: object.amount, currency: object.currency, status: opened.statusBefore }, psp: { status: opened.outcome.status, amount: opened.outcome.amount ?? null, currency: opened.outcome.currency ?? null, psp_reference: opened.outcome.pspReference || null } },
+  });
+  return review.id;
+}
+
+function ignored(object: 'charge' | 'refund', id: string, why: string, log: Logger | undefined): SettleResult {
+  pspReports.inc({ object, result: 'ignored', detail: why });
+  // A report for an object waiting for an operator is evidence the operator should see.
+  if (why === 'under_review') log?.warn({ object, id }, 'PSP report for an object in review: kept with its event, status unchanged');
+  else log?.debug({ object, id, why }, 'PSP report changes nothing');
+  return 'ignored';
 }
 
 // Counted as the change is made, inside the caller's transaction: a transaction that then rolls
 // back (rare: a lost connection) is counted anyway. Metrics may over-count; the ledger may not.
-function countSettled(object: 'charge' | 'refund', status: string, currency: string, createdAt: Date): void {
-  moneyMovementsSettled.inc({ object, status, currency });
-  settleLatency.observe({ object, status }, secondsSince(createdAt));
+function counted<S extends string>(object: 'charge' | 'refund', from: S, to: S, decision: ReportDecision, currency: string, createdAt: Date, id: string, log: Logger | undefined): SettleResult {
+  if (decision.kind === 'review') {
+    pspReports.inc({ object, result: 'review', detail: decision.reason });
+    reviewsOpened.inc({ object, reason: decision.reason });
+    log?.warn({ object, id, from, reason: decision.reason }, `PSP report contradicts FinCore: ${object} ${id} is in review (${decision.reason})`);
+    return 'review_opened';
+  }
+  moneyMovementsSettled.inc({ object, status: to, currency });
+  if (decision.kind === 'move' && decision.late) {
+    pspReports.inc({ object, result: 'late_move', detail: `${from}->${to}` });
+    log?.warn({ object, id, from, to }, `PSP moved ${object} ${id} from ${from} to ${to} after it had settled`);
+    return 'settled_late';
+  }
+  pspReports.inc({ object, result: 'applied', detail: to });
+  settleLatency.observe({ object, status: to }, secondsSince(createdAt));
+  return 'settled';
 }

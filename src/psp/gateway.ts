@@ -15,6 +15,12 @@ export interface PspOutcome {
   failureCode: string | null;
   /** Human-readable reason for a failure (charge failure_message / refund failure_reason). */
   failureMessage: string | null;
+  /**
+   * The amount (minor units) and currency the PSP says the object is for, when its report says:
+   * compared with what FinCore asked for, and a difference is a review item, never applied.
+   */
+  amount?: number | null;
+  currency?: string | null;
 }
 
 export interface CreateChargeRequest {

@@ -8,7 +8,8 @@ CREATE OR REPLACE FUNCTION create_charge(
   p_job_id text, p_job_max_attempts integer,
   p_event_id text, p_event_data jsonb, p_cause_type text, p_cause_id text,
   p_idem_scope text, p_idem_key text, p_idem_method text, p_idem_path text, p_idem_hash text,
-  p_response_code integer, p_response_body jsonb, p_idem_ttl_hours integer
+  p_response_code integer, p_response_body jsonb, p_idem_ttl_hours integer,
+  p_psp text
 ) RETURNS TABLE (
   outcome text,            -- created | key_in_use | replay
   stored_method text, stored_path text, stored_hash text, stored_code integer, stored_body jsonb
@@ -24,8 +25,8 @@ BEGIN
     END IF;
   END IF;
 
-  INSERT INTO payments (id, merchant_id, amount, currency, status, payment_method, description, metadata, created_at, updated_at)
-  VALUES (p_charge_id, p_merchant_id, p_amount, p_currency, 'pending', p_payment_method, p_description, p_metadata, p_created_at, p_created_at);
+  INSERT INTO payments (id, merchant_id, amount, currency, status, payment_method, description, metadata, psp, created_at, updated_at)
+  VALUES (p_charge_id, p_merchant_id, p_amount, p_currency, 'pending', p_payment_method, p_description, p_metadata, p_psp, p_created_at, p_created_at);
   INSERT INTO jobs (id, job_type, ref, max_attempts) VALUES (p_job_id, 'CHARGE', p_charge_id, p_job_max_attempts);
   INSERT INTO events (id, merchant_id, type, object_type, object_id, data, cause_type, cause_id, cause_idempotency_key)
   VALUES (p_event_id, p_merchant_id, 'charge.created', 'charge', p_charge_id, p_event_data, p_cause_type, p_cause_id, p_idem_key);
