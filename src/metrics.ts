@@ -146,3 +146,10 @@ export const reviewsOpened = new client.Counter({
   labelNames: ['object', 'reason'] as const,
   registers: [registry],
 });
+
+export const reviewsResolved = new client.Counter({
+  name: 'fincore_reviews_resolved_total',
+  help: 'Review items an operator resolved, by object and decision.',
+  labelNames: ['object', 'decision'] as const,
+  registers: [registry],
+});

@@ -16,7 +16,7 @@ export interface EventRow {
   id: string;
   merchant_id: string | null;
   type: string;
-  object_type: 'charge' | 'refund' | 'job' | 'merchant' | 'reconciliation' | 'webhook_endpoint';
+  object_type: 'charge' | 'refund' | 'job' | 'merchant' | 'reconciliation' | 'webhook_endpoint' | 'review' | 'dispute' | 'psp_event';
   object_id: string;
   sequence: number;
   data: Record<string, unknown>;

@@ -110,3 +110,9 @@ export class ServiceUnavailable extends InternalError {
 export class WebhookEndpointLimitReached extends InvalidRequest {
   readonly code = 'webhook_endpoint_limit_reached';
 }
+export class ChargeDisputed extends InvalidRequest {
+  readonly code = 'charge_disputed';
+}
+export class ReviewAlreadyResolved extends InvalidRequest {
+  readonly code = 'review_already_resolved';
+}

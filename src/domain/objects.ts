@@ -3,7 +3,7 @@
  * records. Pure: the same record always gives the same JSON.
  */
 import { amountRefunded, type RefundAmounts, type RefundReason } from './refund.ts';
-import type { ReviewReason } from './psp-report.ts';
+import type { ReviewDecision, ReviewReason } from './psp-report.ts';
 import type { ChargeStatus, RefundStatus } from './status.ts';
 
 export type Metadata = Record<string, string>;
@@ -194,5 +194,51 @@ export function eventObject(event: StoredEvent): EventObject {
     data: { object_type: event.object_type, object_id: event.object_id, object: snapshot },
     cause: { type: event.cause_type, id: event.cause_id, idempotency_key: event.cause_idempotency_key },
     created_at: event.created_at.toISOString(),
+  };
+}
+
+/** A review item as the admin API shows it (GET /v1/admin/reviews). */
+export interface ReviewObject {
+  id: string;
+  object: 'review';
+  merchant_id: string | null;
+  /** The charge or refund in review; null for a PSP event FinCore could not tie to an object. */
+  object_type: 'charge' | 'refund' | null;
+  object_id: string | null;
+  psp_event_id: string | null;
+  reason: ReviewReason;
+  status: 'open' | 'resolved';
+  /** The object's status when the review opened. */
+  status_before: string | null;
+  /** What the PSP said. */
+  psp: { status: string | null; amount: number | null; currency: string | null };
+  details: Record<string, unknown>;
+  decision: ReviewDecision | null;
+  note: string | null;
+  created_at: string;
+  resolved_at: string | null;
+}
+
+export function reviewObject(review: {
+  id: string; merchant_id: string | null; object_type: 'charge' | 'refund' | null; object_id: string | null; psp_event_id: string | null;
+  reason: ReviewReason; status: 'open' | 'resolved'; status_before: string | null; psp_status: string | null; psp_amount: number | null; psp_currency: string | null;
+  details: Record<string, unknown>; decision: ReviewDecision | null; note: string | null; created_at: Date; resolved_at: Date | null;
+}): ReviewObject {
+  return {
+    id: review.id,
+    object: 'review',
+    merchant_id: review.merchant_id,
+    object_type: review.object_type,
+    object_id: review.object_id,
+    psp_event_id: review.psp_event_id,
+    reason: review.reason,
+    status: review.status,
+    status_before: review.status_before,
+    psp: { status: review.psp_status, amount: review.psp_amount, currency: review.psp_currency },
+    details: review.details,
+    decision: review.decision,
+    note: review.note,
+    created_at: review.created_at.toISOString(),
+    resolved_at: review.resolved_at ? review.resolved_at.toISOString() : null,
   };
 }
