@@ -107,6 +107,21 @@ export function chargeMovement(before: boolean, after: boolean): Movement | unde
 export type Balances = Record<Account, number>;
 
 /**
+ * What one refund's own journal entries must add up to in its current status: reserved
+ * (merchant_balance +a, refunds_reserved -a), paid out (merchant_balance +a, psp_clearing -a), or
+ * nothing when free. A late failure without its reversing entry, say, leaves the paid-out
+ * balances on a failed refund: fincore audit verify reports it.
+ */
+export function expectedRefundBalances(status: RefundStatus, amount: number): Balances {
+  const money = REFUND_MONEY[status];
+  return {
+    psp_clearing: money === 'paid_out' ? -amount : 0,
+    merchant_balance: money === 'free' ? 0 : amount,
+    refunds_reserved: money === 'reserved' ? -amount : 0,
+  };
+}
+
+/**
  * The balances one charge's postings must add up to, from the charge and its refunds as they are:
  * the ledger and the tables must tell the same story (fincore audit verify checks it).
  */

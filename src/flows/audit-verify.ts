@@ -4,7 +4,8 @@
  * the row (chain, position, event id, charge id, currency).
  */
 import type { Queryable } from '../db/pool.ts';
-import { expectedChargeBalances, type Account } from '../domain/ledger.ts';
+import { expectedChargeBalances, expectedRefundBalances, type Account } from '../domain/ledger.ts';
+import type { ChargeStatus, RefundStatus } from '../domain/status.ts';
 import { checkLink, type ChainLink, type HashedEventContent } from './audit-chain.ts';
 
 export interface VerifyReport {
@@ -123,10 +124,12 @@ async function verifyLedger(db: Queryable, report: VerifyReport, problem: (text:
   // Per charge: the ledger's balances equal what the charge and its refunds imply.
   let after = '';
   for (;;) {
-    const { rows } = await db.query<{ id: string; status: string; amount: number; pending: number; paid_out: number } & Record<Account, number>>(
+    const { rows } = await db.query<{ id: string; status: ChargeStatus; amount: number; status_before_review: ChargeStatus | null; reserved: number; paid_out: number; lost: number } & Record<Account, number>>(
       `SELECT p.id, p.status, p.amount,
-              coalesce((SELECT sum(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.status = 'pending'), 0)::bigint AS pending,
+              (SELECT v.status_before FROM reviews v WHERE v.object_id = p.id AND v.status = 'open') AS status_before_review,
+              coalesce((SELECT sum(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.status IN ('pending', 'requires_review')), 0)::bigint AS reserved,
               coalesce((SELECT sum(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded'), 0)::bigint AS paid_out,
+              coalesce((SELECT sum(d.amount) FROM disputes d WHERE d.charge_id = p.id AND d.status = 'lost'), 0)::bigint AS lost,
               coalesce(l.psp_clearing, 0)::bigint AS psp_clearing,
               coalesce(l.merchant_balance, 0)::bigint AS merchant_balance,
               coalesce(l.refunds_reserved, 0)::bigint AS refunds_reserved
@@ -144,13 +147,52 @@ async function verifyLedger(db: Queryable, report: VerifyReport, problem: (text:
     );
     for (const row of rows) {
       report.chargesChecked++;
-      const expected = expectedChargeBalances(row, [
-        { status: 'pending', amount: Number(row.pending) },
-        { status: 'succeeded', amount: Number(row.paid_out) },
-      ]);
+      const expected = expectedChargeBalances(
+        row,
+        [
+          { status: 'pending', amount: Number(row.reserved) },
+          { status: 'succeeded', amount: Number(row.paid_out) },
+        ],
+        Number(row.lost),
+      );
       for (const account of ['psp_clearing', 'merchant_balance', 'refunds_reserved'] as const) {
         if (Number(row[account]) !== expected[account]) {
           problem(`charge ${row.id}: ledger ${account} is ${row[account]}, the charge and its refunds say ${expected[account]}`);
+          return;
+        }
+      }
+    }
+    const last = rows.at(-1);
+    if (!last || rows.length < BATCH) break;
+    after = last.id;
+  }
+
+  // Per refund: its own journal entries agree with the status it is in, so every move in its
+  // history (a late failure, a review) posted what it should have.
+  after = '';
+  for (;;) {
+    const { rows } = await db.query<{ id: string; status: RefundStatus; amount: number } & Record<Account, number>>(
+      `SELECT r.id, r.status, r.amount,
+              coalesce(l.psp_clearing, 0)::bigint AS psp_clearing,
+              coalesce(l.merchant_balance, 0)::bigint AS merchant_balance,
+              coalesce(l.refunds_reserved, 0)::bigint AS refunds_reserved
+         FROM refunds r
+         LEFT JOIN LATERAL (
+           SELECT sum(amount) FILTER (WHERE account = 'psp_clearing') AS psp_clearing,
+                  sum(amount) FILTER (WHERE account = 'merchant_balance') AS merchant_balance,
+                  sum(amount) FILTER (WHERE account = 'refunds_reserved') AS refunds_reserved
+             FROM ledger_entries WHERE refund_id = r.id
+         ) AS l ON true
+        WHERE r.id > $1
+        ORDER BY r.id
+        LIMIT $2`,
+      [after, BATCH],
+    );
+    for (const row of rows) {
+      const expected = expectedRefundBalances(row.status, Number(row.amount));
+      for (const account of ['psp_clearing', 'merchant_balance', 'refunds_reserved'] as const) {
+        if (Number(row[account]) !== expected[account]) {
+          problem(`refund ${row.id} (${row.status}): its ledger ${account} is ${row[account]}, its status says ${expected[account]}`);
           return;
         }
       }

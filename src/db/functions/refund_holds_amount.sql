@@ -5,5 +5,5 @@
 -- planner, so it costs nothing).
 CREATE OR REPLACE FUNCTION refund_holds_amount(p_status text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT p_status IN ('pending', 'succeeded')
+  SELECT p_status IN ('pending', 'succeeded', 'requires_review')
 $$;

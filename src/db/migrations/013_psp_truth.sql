@@ -14,7 +14,7 @@ ALTER TABLE refunds ADD COLUMN review_reason text;
 -- configured default is later. Charges from before this column are the default PSP's.
 ALTER TABLE payments ADD COLUMN psp text;
 -- create_charge (src/db/functions/) takes the PSP as a new last parameter: the old signature goes.
-DROP FUNCTION create_charge(text, text, bigint, text, text, text, jsonb, timestamptz, text, integer, text, jsonb, text, text, text, text, text, text, text, integer, jsonb, integer);
+DROP FUNCTION IF EXISTS create_charge(text, text, bigint, text, text, text, jsonb, timestamptz, text, integer, text, jsonb, text, text, text, text, text, text, text, integer, jsonb, integer);
 
 -- Refunds made at the PSP (an operator in its dashboard) are imported: origin 'psp', deduplicated
 -- on the PSP's refund id.
