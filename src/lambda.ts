@@ -114,5 +114,5 @@ export const handler = createHandler(async () => {
   const logger = pino({ level: config.logLevel });
   logWebhookSecrets(config, logger);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, namedStatements: config.dbNamedStatements, tls: config.dbTls });
-  return { ctx: flowContext(db, config), config, logger };
+  return { ctx: { ...flowContext(db, config), log: logger.child({ component: 'flows' }) }, config, logger };
 });

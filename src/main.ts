@@ -82,7 +82,7 @@ export async function startFinCore(config: Config, components: Components, logge
       closers.push(() => simulator.close());
     }
 
-    const ctx = flowContext(db, config, simulatorUrl);
+    const ctx = { ...flowContext(db, config, simulatorUrl), log: logger.child({ component: 'flows' }) };
     observeQueue(db.pool);
 
     if (components.api) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { IgnoredWebhookEvent, PspPermanentError, PspTransientError, WebhookVerificationError, type PspGateway, type PspOutcome, type PspWebhookEvent } from '../src/psp/gateway.ts';
+import { IgnoredWebhookEvent, PspPermanentError, PspTransientError, WebhookVerificationError, type PspGateway, type PspOutcome, type PspObjectEvent } from '../src/psp/gateway.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
 import { createStripeGateway } from '../src/psp/stripe/adapter.ts';
 import { startPspSimulator, type PspSimulator } from '../psp-simulator/index.ts';
@@ -60,11 +60,11 @@ for (const adapter of ADAPTERS) {
     });
 
     /** The events of one object that verify with this adapter, mapped. */
-    function eventsFor(reference: string): PspWebhookEvent[] {
-      const events: PspWebhookEvent[] = [];
+    function eventsFor(reference: string): PspObjectEvent[] {
+      const events: PspObjectEvent[] = [];
       for (const d of deliveries) {
         try {
-          const event = gateway.verifyWebhook(d.raw, { ...d.headers }, Date.now());
+          const event = gateway.verifyWebhook(d.raw, { ...d.headers }, Date.now()) as PspObjectEvent;
           if (event.reference === reference) events.push(event);
         } catch (error) {
           if (!(error instanceof WebhookVerificationError || error instanceof IgnoredWebhookEvent)) throw error;

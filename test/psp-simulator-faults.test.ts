@@ -15,11 +15,11 @@ import {
   type SimFaults,
 } from '../psp-simulator/index.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
-import { PspTransientError, type PspGateway, type PspWebhookEvent } from '../src/psp/gateway.ts';
+import { PspTransientError, type PspGateway, type PspObjectEvent } from '../src/psp/gateway.ts';
 
 const SECRET = 'whsec_faults_test';
 
-const events: PspWebhookEvent[] = [];
+const events: PspObjectEvent[] = [];
 const verifier = createSimulatorGateway({ baseUrl: 'http://127.0.0.1:9', webhookSecret: SECRET });
 let receiver: Server;
 let receiverUrl = '';
@@ -85,7 +85,7 @@ before(async () => {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       try {
-        events.push(verifier.verifyWebhook(Buffer.concat(chunks), { ...req.headers }, Date.now()));
+        events.push(verifier.verifyWebhook(Buffer.concat(chunks), { ...req.headers }, Date.now()) as PspObjectEvent);
         res.writeHead(200).end('{}');
       } catch {
         res.writeHead(400).end('{}');

@@ -8,14 +8,14 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startPspSimulator, type PspSimulator, type PspSimulatorState } from '../psp-simulator/index.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
-import { PspPermanentError, PspTransientError, type PspGateway, type PspWebhookEvent } from '../src/psp/gateway.ts';
+import { PspPermanentError, PspTransientError, type PspGateway, type PspObjectEvent } from '../src/psp/gateway.ts';
 
 const SECRET = 'whsec_integration_test';
 
 interface Delivery {
   eventId: string | null;
   answered: number;
-  event: PspWebhookEvent | null;
+  event: PspObjectEvent | null;
   error: string | null;
 }
 
@@ -48,11 +48,11 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
   }
 }
 
-function eventsFor(reference: string): PspWebhookEvent[] {
+function eventsFor(reference: string): PspObjectEvent[] {
   return deliveries.flatMap((d) => (d.event !== null && d.answered === 200 && d.event.reference === reference ? [d.event] : []));
 }
 
-function waitForEvent(reference: string): Promise<PspWebhookEvent> {
+function waitForEvent(reference: string): Promise<PspObjectEvent> {
   return waitFor(`a webhook for ${reference}`, () => eventsFor(reference)[0]);
 }
 
@@ -69,11 +69,11 @@ before(async () => {
     req.on('end', () => {
       const delivery: Delivery = { eventId: null, answered: 200, event: null, error: null };
       try {
-        const event = gateway.verifyWebhook(Buffer.concat(chunks), headersRecord(req.headers), Date.now());
+        const event = gateway.verifyWebhook(Buffer.concat(chunks), headersRecord(req.headers), Date.now()) as PspObjectEvent;
         delivery.event = event;
         delivery.eventId = event.eventId;
-        if (failFirstDeliveryFor.has(event.reference) && !failedOnce.has(event.reference)) {
-          failedOnce.add(event.reference);
+        if (failFirstDeliveryFor.has(event.reference ?? "") && !failedOnce.has(event.reference ?? "")) {
+          failedOnce.add(event.reference ?? "");
           delivery.answered = 500;
         }
       } catch (err) {

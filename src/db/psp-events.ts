@@ -4,14 +4,42 @@ import type { Queryable } from './pool.ts';
 /** True when the event is new; false when it was stored before (a duplicate delivery). */
 export async function storePspEvent(
   db: Queryable,
-  event: { id: string; type: string; objectId: string; payload: unknown; secretFingerprint: string },
+  event: { id: string; type: string; objectId: string | null; objectType: string; pspObjectId: string; psp: string; report: unknown; payload: unknown; secretFingerprint: string },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
-    `INSERT INTO psp_events (id, type, object_id, payload, secret_fingerprint) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO psp_events (id, type, object_id, object_type, psp_object_id, psp, report, payload, secret_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (id) DO NOTHING`,
-    [event.id, event.type, event.objectId, JSON.stringify(event.payload), event.secretFingerprint],
+    [event.id, event.type, event.objectId, event.objectType, event.pspObjectId, event.psp, JSON.stringify(event.report), JSON.stringify(event.payload), event.secretFingerprint],
   );
   return rowCount === 1;
+}
+
+/** What applying the event did (applied, parked, imported, review_opened, ...); a parked event matched later gets matched_at. */
+export async function recordPspEventResult(db: Queryable, eventId: string, result: string, matched: boolean): Promise<void> {
+  await db.query(`UPDATE psp_events SET result = $2, matched_at = CASE WHEN $3 THEN now() ELSE matched_at END WHERE id = $1`, [eventId, result, matched]);
+}
+
+export interface ParkedPspEvent {
+  id: string;
+  psp: string | null;
+  report: unknown;
+  received_at: Date;
+}
+
+/**
+ * Parked events, oldest first, locked so two sweeps never apply one twice (SKIP LOCKED: a sweep
+ * takes what another is not holding). `pspObjectIds` narrows them to objects just recorded.
+ */
+export async function lockParkedPspEvents(db: Queryable, limit: number, pspObjectIds?: readonly string[]): Promise<ParkedPspEvent[]> {
+  const { rows } = await db.query<ParkedPspEvent>(
+    `SELECT id, psp, report, received_at FROM psp_events
+      WHERE result = 'parked' AND ($2::text[] IS NULL OR psp_object_id = ANY($2::text[]))
+      ORDER BY received_at, id
+      LIMIT $1
+      FOR UPDATE SKIP LOCKED`,
+    [limit, pspObjectIds ?? null],
+  );
+  return rows;
 }
 
 /**

@@ -130,3 +130,53 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
       throw new Error(`create_refund_if_unchanged returned ${JSON.stringify(row?.outcome)}`);
   }
 }
+
+/** The id of the charge or refund the PSP knows by `pspReference`, if FinCore recorded it. */
+export async function findIdByPspReference(db: Queryable, table: 'payments' | 'refunds', pspReference: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>(`SELECT id FROM ${table} WHERE psp_reference = $1`, [pspReference]);
+  return rows[0]?.id;
+}
+
+export interface ImportedRefund {
+  id: string;
+  chargeId: string;
+  merchantId: string;
+  amount: number;
+  currency: string;
+  pspReference: string;
+  eventId: string;
+  eventData: unknown;
+  cause: { type: string; id: string };
+  /** The reservation's postings (src/domain/ledger.ts). */
+  postings: readonly Posting[];
+}
+
+/**
+ * A refund made at the PSP, written as FinCore writes its own at creation: the row (origin 'psp',
+ * pending, with the PSP's id, unique), its refund.created event and its reservation in the ledger,
+ * in one statement. The caller holds the charge's lock and then applies the PSP's status to it
+ * like any report (flows/settle.ts). False when the PSP's refund id was imported before.
+ */
+export async function insertImportedRefund(db: Queryable, refund: ImportedRefund): Promise<boolean> {
+  const { rows } = await db.query<{ inserted: number }>(
+    `WITH inserted AS (
+       INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, status, origin, psp_reference)
+       VALUES ($1, $2, $3, $4, $5, 'pending', 'psp', $6)
+       ON CONFLICT (psp_reference) WHERE psp_reference IS NOT NULL DO NOTHING
+       RETURNING id),
+     recorded AS (
+       INSERT INTO events (id, merchant_id, type, object_type, object_id, data, cause_type, cause_id)
+       SELECT $7, $3, 'refund.created', 'refund', id, $8, $9, $10 FROM inserted
+       RETURNING id)
+     INSERT INTO ledger_entries (event_id, merchant_id, movement, account, currency, amount, charge_id, refund_id)
+     SELECT recorded.id, $3, 'refund_reserved', posting.account, $5, posting.amount, $2, $1
+       FROM recorded, unnest($11::text[], $12::bigint[]) AS posting (account, amount)
+     RETURNING 1 AS inserted`,
+    [
+      refund.id, refund.chargeId, refund.merchantId, refund.amount, refund.currency, refund.pspReference,
+      refund.eventId, JSON.stringify(refund.eventData), refund.cause.type, refund.cause.id,
+      refund.postings.map((p) => p.account), refund.postings.map((p) => p.amount),
+    ],
+  );
+  return rows.length > 0;
+}

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { PspReferenceOf } from '../db/psp-references.ts';
 import type { RefundWithChargePspReference } from '../db/refunds.ts';
@@ -35,4 +36,6 @@ export interface FlowContext {
   jobReads: { charges: ReadById<ChargeRecord>; refunds: ReadById<RefundWithChargePspReference> };
   /** Outbound merchant webhooks: delivery timeout, retry schedule, which addresses are allowed. */
   webhooks: WebhookDeliverySettings & { jobMaxAttempts: number };
+  /** Where flows log what an operator must hear about (PSP contradictions, late moves, parked events). */
+  log?: Logger | undefined;
 }

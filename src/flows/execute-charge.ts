@@ -31,5 +31,5 @@ export async function executeCharge(ctx: FlowContext, chargeId: string, cause: C
     if (outcome.pspReference) await ctx.pspReferences.charges.record({ id: charge.id, pspReference: outcome.pspReference, cause });
     return;
   }
-  await inTransaction(ctx.pool, (tx) => settleCharge(tx, charge.id, outcome, cause));
+  await inTransaction(ctx.pool, (tx) => settleCharge(tx, charge.id, outcome, { cause, log: ctx.log }));
 }

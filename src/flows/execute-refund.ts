@@ -34,5 +34,5 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
     if (outcome.pspReference) await ctx.pspReferences.refunds.record({ id: refund.id, pspReference: outcome.pspReference, cause });
     return;
   }
-  await inTransaction(ctx.pool, (tx) => settleRefund(tx, refund.id, outcome, cause));
+  await inTransaction(ctx.pool, (tx) => settleRefund(tx, refund.id, outcome, { cause, log: ctx.log }));
 }

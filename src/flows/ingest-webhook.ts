@@ -1,16 +1,18 @@
 /**
  * The PSP's webhook (POST /v1/webhooks/psp, or /v1/webhooks/stripe): the signature is verified on the raw body first (by the gateway), then
- * one transaction stores the event in the inbox (once per PSP event id) and moves the object's
- * status. Duplicates and out-of-order deliveries are harmless.
+ * one transaction stores the event in the inbox (once per PSP event id) and applies it
+ * (flows/apply-psp-event.ts): a move, a review item, an imported refund, or parked until its
+ * object is known. Every verified event is acknowledged with 2xx, whatever it says: duplicates,
+ * unknown objects, early events and unreadable ones are kept, never refused.
  */
 import { createHash } from 'node:crypto';
 import { inTransaction } from '../db/pool.ts';
-import { storeMalformedPspEvent, storePspEvent } from '../db/psp-events.ts';
+import { recordPspEventResult, storeMalformedPspEvent, storePspEvent } from '../db/psp-events.ts';
 import { IgnoredWebhookEvent, MalformedWebhookEvent, WebhookVerificationError } from '../psp/gateway.ts';
 import type { FlowContext } from './context.ts';
-import { settleCharge, settleRefund, type SettleResult } from './settle.ts';
+import { applyPspEvent, type ApplyResult } from './apply-psp-event.ts';
 
-export type IngestResult = SettleResult | 'duplicate' | 'not_for_fincore' | 'malformed';
+export type IngestResult = ApplyResult | 'duplicate' | 'not_for_fincore' | 'malformed';
 
 /** Where the configured PSP posts its events, and the header its signature comes in. */
 export function pspWebhookIntake(ctx: Pick<FlowContext, 'psp'>): { pspName: string; path: string; signatureHeader: string } {
@@ -42,13 +44,23 @@ export async function ingestPspWebhook(
     }
     throw error;
   }
+  const { payload, secretFingerprint, ...report } = event;
   const result = await inTransaction(ctx.pool, async (tx): Promise<IngestResult> => {
-    const isNew = await storePspEvent(tx, { id: event.eventId, type: event.type, objectId: event.reference, payload: event.payload, secretFingerprint: event.secretFingerprint });
+    const isNew = await storePspEvent(tx, {
+      id: event.eventId,
+      type: event.type,
+      objectId: report.objectType === 'dispute' ? report.chargeReference : report.reference,
+      objectType: report.objectType,
+      pspObjectId: report.objectType === 'dispute' ? report.pspReference : report.outcome.pspReference,
+      psp: ctx.psp.name,
+      report,
+      payload,
+      secretFingerprint,
+    });
     if (!isNew) return 'duplicate';
-    const cause = { type: 'psp_event' as const, id: event.eventId };
-    return event.objectType === 'charge'
-      ? settleCharge(tx, event.reference, event.outcome, cause)
-      : settleRefund(tx, event.reference, event.outcome, cause);
+    const applied = await applyPspEvent(ctx, tx, report);
+    await recordPspEventResult(tx, event.eventId, applied, false);
+    return applied;
   });
   return { eventId: event.eventId, result };
 }

@@ -45,7 +45,7 @@ async function reconcileOne(ctx: FlowContext, sweepIdOf: (merchantId: string) =>
   const sweepId = sweepIdOf(pending.merchant_id);
   const cause = { type: 'reconciliation' as const, id: sweepId };
   return inTransaction(ctx.pool, async (tx) => {
-    const result = await settle(tx, id, decided, cause);
+    const result = await settle(tx, id, decided, { cause, log: ctx.log });
     if (result === 'settled') {
       // The operator's record of the sweep's action, beside the object's own state change.
       await appendEvent(tx, {

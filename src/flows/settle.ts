@@ -30,14 +30,16 @@ export interface ReportOrigin {
   /** The stored PSP event, when the report is one. */
   pspEventId?: string | null;
   log?: Logger | undefined;
+  /** A contradiction found before the report was read (the PSP object names another object): review it, whatever it says. */
+  review?: ReviewReason;
 }
 
 export async function settleCharge(tx: Queryable, chargeId: string, outcome: PspOutcome, origin: ReportOrigin | Cause): Promise<SettleResult> {
-  const { cause, pspEventId, log } = originOf(origin);
+  const { cause, pspEventId, log, review: forced } = originOf(origin);
   const locked = await lockForSettlement(tx, 'payments', chargeId);
   if (!locked) return 'unknown_object';
   const { row: charge, lockedAt } = locked;
-  const decision: ReportDecision<ChargeStatus> = decidePspReport('charge', charge, outcome);
+  const decision: ReportDecision<ChargeStatus> = forced ? forcedReview(charge.status, forced) : decidePspReport('charge', charge, outcome);
   if (decision.kind === 'ignore') return ignored('charge', chargeId, decision.why, log);
 
   const to: ChargeStatus = decision.kind === 'move' ? decision.to : 'requires_review';
@@ -76,11 +78,11 @@ export async function settleCharge(tx: Queryable, chargeId: string, outcome: Psp
 }
 
 export async function settleRefund(tx: Queryable, refundId: string, outcome: PspOutcome, origin: ReportOrigin | Cause): Promise<SettleResult> {
-  const { cause, pspEventId, log } = originOf(origin);
+  const { cause, pspEventId, log, review: forced } = originOf(origin);
   const locked = await lockForSettlement(tx, 'refunds', refundId);
   if (!locked) return 'unknown_object';
   const { row: refund, lockedAt } = locked;
-  const decision: ReportDecision<RefundStatus> = decidePspReport('refund', refund, outcome);
+  const decision: ReportDecision<RefundStatus> = forced ? forcedReview(refund.status, forced) : decidePspReport('refund', refund, outcome);
   if (decision.kind === 'ignore') return ignored('refund', refundId, decision.why, log);
 
   const to: RefundStatus = decision.kind === 'move' ? decision.to : 'requires_review';
@@ -110,6 +112,10 @@ export async function settleRefund(tx: Queryable, refundId: string, outcome: Psp
     journal(refundMovement(refund.status, to), settled.amount, { merchantId: settled.merchant_id, currency: settled.currency, chargeId: settled.payment_id, refundId }),
   );
   return counted('refund', refund.status, to, decision, settled.currency, settled.created_at, refundId, log);
+}
+
+function forcedReview<S extends string>(status: S, reason: ReviewReason): ReportDecision<never> {
+  return status === 'requires_review' ? { kind: 'ignore', why: 'under_review' } : { kind: 'review', reason };
 }
 
 function originOf(origin: ReportOrigin | Cause): ReportOrigin {

@@ -42,24 +42,51 @@ export interface CreateRefundRequest {
   currency: string;
 }
 
+/** What a verified PSP event says about a charge or refund. */
+export interface PspObjectReport {
+  objectType: 'charge' | 'refund';
+  /**
+   * FinCore id of the object (`ch_...` / `re_...`) when the PSP object carries it (FinCore sends
+   * its id as metadata and idempotency key); null for an object made at the PSP (a refund from
+   * its dashboard), matched by `pspReference` or imported.
+   */
+  reference: string | null;
+  /** For a refund: its charge, by FinCore id when the PSP object carries it, and by the PSP's id. */
+  chargeReference?: string | null;
+  chargePspReference?: string | null;
+  /** Status, the PSP's id (outcome.pspReference), and the amount and currency the PSP reports. */
+  outcome: PspOutcome;
+}
+
+/** What a verified PSP event says about a dispute (chargeback) of a charge. */
+export interface PspDisputeReport {
+  objectType: 'dispute';
+  /** The PSP's id of the dispute. */
+  pspReference: string;
+  chargeReference: string | null;
+  chargePspReference: string | null;
+  amount: number;
+  currency: string;
+  /** FinCore's status (src/domain/dispute.ts) and the PSP's own, kept as it said it. */
+  status: 'open' | 'won' | 'lost';
+  pspStatus: string;
+  reason: string | null;
+}
+
 /** A verified inbound PSP webhook, mapped to FinCore's terms. */
-export interface PspWebhookEvent {
+export type PspWebhookEvent = {
   /** The PSP's unique event id (deduplication key). */
   eventId: string;
-  /** e.g. `charge.succeeded`, `refund.failed`. */
+  /** The PSP's event type as sent, e.g. `charge.refund.updated`, `refund.failed`. */
   type: string;
-  objectType: 'charge' | 'refund';
-  /** FinCore id of the object (`ch_...` / `re_...`). */
-  reference: string;
-  outcome: PspOutcome;
   /** The event exactly as received, kept in the inbox. */
   payload: unknown;
   /** Fingerprint of the secret whose signature matched (secretFingerprint), kept for audit. */
   secretFingerprint: string;
-}
+} & (PspObjectReport | PspDisputeReport);
 
 /** What an adapter's pure mapping makes of a verified event, before the verifier adds its part. */
-export type MappedWebhookEvent = Omit<PspWebhookEvent, 'secretFingerprint'>;
+export type MappedWebhookEvent = PspWebhookEvent extends infer E ? (E extends unknown ? Omit<E, 'secretFingerprint'> : never) : never;
 
 /**
  * A short, stable fingerprint of a webhook secret: the audit trail records which secret verified
@@ -152,4 +179,11 @@ export interface PspGateway {
    * it verifies but is not for FinCore, MalformedWebhookEvent when it verifies but is unreadable.
    */
   verifyWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, nowMs: number): PspWebhookEvent;
+}
+
+/** A verified event about a charge or refund (not a dispute). */
+export type PspObjectEvent = PspWebhookEvent & PspObjectReport;
+
+export function isObjectEvent(event: PspWebhookEvent): event is PspObjectEvent {
+  return event.objectType !== 'dispute';
 }

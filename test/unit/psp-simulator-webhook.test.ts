@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { IgnoredWebhookEvent, MalformedWebhookEvent, WebhookVerificationError } from '../../src/psp/gateway.ts';
+import { IgnoredWebhookEvent, MalformedWebhookEvent, WebhookVerificationError, type PspObjectEvent } from '../../src/psp/gateway.ts';
 import { createSimulatorGateway } from '../../src/psp/simulator/adapter.ts';
 
 const SECRET = 'whsec_unit_test_secret';
@@ -100,7 +100,7 @@ test('maps a refund event: failureCode null, failureMessage = failure_reason', (
 test('accepts timestamps at exactly ±300 s', () => {
   const body = chargeEvent();
   for (const t of [NOW_S - 300, NOW_S + 300]) {
-    assert.equal(gateway.verifyWebhook(Buffer.from(body), headerFor(body, t), NOW_MS).reference, 'ch_test_1');
+    assert.equal((gateway.verifyWebhook(Buffer.from(body), headerFor(body, t), NOW_MS) as PspObjectEvent).reference, 'ch_test_1');
   }
 });
 

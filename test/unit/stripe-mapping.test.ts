@@ -74,7 +74,7 @@ describe('Stripe mapping', () => {
     assert.equal(charge?.objectType, 'charge');
     assert.equal(charge?.reference, 'ch_1');
     assert.equal(charge?.outcome.status, 'succeeded');
-    assert.equal(mapStripeEvent(event('payment_intent.payment_failed', pi('requires_payment_method', { last_payment_error: { code: 'card_declined' } })))?.outcome.status, 'failed');
+    assert.equal((mapStripeEvent(event('payment_intent.payment_failed', pi('requires_payment_method', { last_payment_error: { code: 'card_declined' } }))) as { outcome: { status: string } } | null)?.outcome.status, "failed");
     for (const type of ['refund.updated', 'charge.refund.updated', 'refund.failed']) assert.equal(mapStripeEvent(event(type, refund(type === 'refund.failed' ? 'failed' : 'succeeded')))?.objectType, 'refund', type);
     assert.equal(mapStripeEvent(event('customer.created', { object: 'customer', id: 'cus_1', metadata: {} })), null);
     assert.equal(mapStripeEvent(event('payment_intent.succeeded', { ...pi('succeeded'), metadata: {} })), null, 'not created by FinCore');

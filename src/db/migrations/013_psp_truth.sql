@@ -109,3 +109,7 @@ CREATE TABLE disputes (
   updated_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX disputes_of_charge ON disputes (charge_id, id);
+
+-- The verified event as FinCore mapped it (src/psp/gateway.ts PspWebhookEvent without the raw
+-- payload): what a parked event is applied from once its object is known.
+ALTER TABLE psp_events ADD COLUMN report jsonb;
