@@ -85,6 +85,11 @@ export interface Config {
     /** The start-up sweep over what a previous life left pending after its PSP call runs this long after start. */
     startupAfterMs: number;
   };
+  /** PSP events about objects FinCore does not hold yet: matched every sweep, a review item after the window. */
+  parkedEvents: {
+    sweepIntervalMs: number;
+    windowMs: number;
+  };
   /** The audit relay: seals committed events into the per-merchant hash chains. */
   audit: {
     pollIntervalMs: number;
@@ -450,6 +455,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       afterMs: int(env, 'FINCORE_RECONCILE_AFTER_MS', 30_000, 0, 86_400_000),
       intervalMs: int(env, 'FINCORE_RECONCILE_INTERVAL_MS', 10_000, 10, 86_400_000),
       startupAfterMs: int(env, 'FINCORE_RECONCILE_AT_START_MS', 1000, 0, 600_000),
+    },
+    parkedEvents: {
+      sweepIntervalMs: int(env, 'FINCORE_PARKED_EVENT_SWEEP_MS', 5000, 10, 86_400_000),
+      windowMs: int(env, 'FINCORE_PARKED_EVENT_WINDOW_MS', 3_600_000, 0, 30 * 86_400_000),
     },
     audit: {
       pollIntervalMs: int(env, 'FINCORE_AUDIT_POLL_MS', 200, 10, 600_000),

@@ -12,6 +12,7 @@ import { migrate } from './db/migrate.ts';
 import { openDatabase, type Database } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
 import { startReconciler } from './jobs/reconciler.ts';
+import { startParkedEventSweeper } from './jobs/parked-events.ts';
 import { startIdempotencyPurger } from './jobs/idempotency-purger.ts';
 import { startAuditRelay } from './audit/seal.ts';
 import type { EventFollower } from './flows/audit-seal.ts';
@@ -130,6 +131,8 @@ export async function startFinCore(config: Config, components: Components, logge
       }
       const reconciler = startReconciler(ctx, config.reconcile, logger.child({ component: 'reconciler' }));
       closers.push(() => reconciler.stop());
+      const parkedSweeper = startParkedEventSweeper(ctx, config.parkedEvents, logger.child({ component: 'parked-events' }));
+      closers.push(() => parkedSweeper.stop());
       const purger = startIdempotencyPurger(db.pool, { intervalMs: config.idempotency.purgeIntervalMs, batchSize: config.idempotency.purgeBatch }, logger.child({ component: 'idempotency-purger' }));
       closers.push(() => purger.stop());
     }

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { sweepParkedEvents } from '../src/flows/parked-events.ts';
 import { computeSignature } from '../src/psp/simulator/webhook.ts';
 import { call, createMerchant, startTestFinCore, type ChargeBody, type RefundBody, type TestFinCore, type ErrorBody } from './helpers.ts';
 
@@ -54,7 +55,8 @@ function chargeEvent(chargeId: string, status: 'succeeded' | 'failed', amount = 
     created: nowSec(),
     data: {
       object: {
-        id: `simch_${rand()}`,
+        // The PSP's id of an object never changes: one per FinCore id.
+        id: `simch_${chargeId}`,
         object: 'charge',
         reference: chargeId,
         amount,
@@ -76,7 +78,7 @@ function refundEvent(refundId: string, status: 'succeeded' | 'failed', amount: n
     created: nowSec(),
     data: {
       object: {
-        id: `simre_${rand()}`,
+        id: `simre_${refundId}`,
         object: 'refund',
         reference: refundId,
         charge: `simch_${rand()}`,
@@ -220,81 +222,137 @@ describe('PSP webhooks', () => {
     assert.deepEqual(await eventTypes(charge.id), ['charge.created', 'charge.succeeded']);
   });
 
-  it('a charge.failed arriving after charge.succeeded (another event id) is acknowledged, and the charge stays succeeded', async () => {
+  async function openReview(objectId: string): Promise<{ reason: string; status_before: string; psp_status: string; psp_event_id: string | null } | undefined> {
+    const { rows } = await fincore.db.pool.query<{ reason: string; status_before: string; psp_status: string; psp_event_id: string | null }>(
+      `SELECT reason, status_before, psp_status, psp_event_id FROM reviews WHERE object_id = $1 AND status = 'open'`,
+      [objectId],
+    );
+    return rows[0];
+  }
+
+  it('a charge.failed after charge.succeeded (another event id) is a contradiction: the charge goes to review, its money stays counted', async () => {
     const charge = await pendingCharge();
     assert.equal((await postSigned(chargeEvent(charge.id, 'succeeded'))).status, 200);
-    const late = await postSigned(chargeEvent(charge.id, 'failed'));
-    assert.equal(late.status, 200);
+    const late = chargeEvent(charge.id, 'failed');
+    const answer = await postSigned(late);
+    assert.equal(answer.status, 200);
     const final = await getCharge(charge.id);
-    assert.equal(final.status, 'succeeded');
-    assert.equal(final.failure_code, null);
-    assert.equal(final['failure_message'], null);
+    assert.equal(final.status, 'requires_review');
+    assert.deepEqual(await openReview(charge.id), { reason: 'failed_after_succeeded', status_before: 'succeeded', psp_status: 'failed', psp_event_id: late.id });
     assert.equal(await pspEventCount(charge.id), 2, 'the late event is recorded');
-    assert.deepEqual(await eventTypes(charge.id), ['charge.created', 'charge.succeeded']);
+    assert.deepEqual(await eventTypes(charge.id), ['charge.created', 'charge.requires_review', 'charge.succeeded']);
+    // While in review the charge refuses refunds: an operator decides first.
+    const refused = await call<ErrorBody>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body: { charge_id: charge.id } });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.code, 'charge_not_refundable');
   });
 
-  it('a failed charge stays failed when a late charge.succeeded arrives', async () => {
+  it('a charge.succeeded after charge.failed goes to review (the PSP may have taken money FinCore says it did not)', async () => {
     const charge = await pendingCharge();
     assert.equal((await postSigned(chargeEvent(charge.id, 'failed'))).status, 200);
     const failed = await getCharge(charge.id);
     assert.equal(failed.status, 'failed');
     assert.equal(failed.failure_code, 'card_declined');
     assert.equal((await postSigned(chargeEvent(charge.id, 'succeeded'))).status, 200);
-    assert.equal((await getCharge(charge.id)).status, 'failed');
-    assert.deepEqual(await eventTypes(charge.id), ['charge.created', 'charge.failed']);
+    assert.equal((await getCharge(charge.id)).status, 'requires_review');
+    assert.equal((await openReview(charge.id))?.reason, 'succeeded_after_failed');
+    assert.deepEqual(await eventTypes(charge.id), ['charge.created', 'charge.failed', 'charge.requires_review']);
   });
 
-  it('refund.succeeded then refund.failed: the refund stays succeeded and the charge counts it', async () => {
+  it('refund.succeeded then refund.failed: a late failure, applied with its reversal; the amount is refundable again', async () => {
     const charge = await pendingCharge(6000);
     assert.equal((await postSigned(chargeEvent(charge.id, 'succeeded', 6000))).status, 200);
     const created = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body: { charge_id: charge.id, amount: 2500 } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const refundId = created.body.id;
-    assert.equal((await getRefund(refundId)).status, 'pending');
 
-    const succeeded = await postSigned(refundEvent(refundId, 'succeeded', 2500));
-    assert.equal(succeeded.status, 200);
+    assert.equal((await postSigned(refundEvent(refundId, 'succeeded', 2500))).status, 200);
     assert.equal((await getRefund(refundId)).status, 'succeeded');
+    assert.equal((await getCharge(charge.id)).amount_refunded, 2500);
 
     const late = await postSigned(refundEvent(refundId, 'failed', 2500));
     assert.equal(late.status, 200);
     const final = await getRefund(refundId);
-    assert.equal(final.status, 'succeeded');
-    assert.equal(final.failure_reason, null);
-    assert.equal((await getCharge(charge.id)).amount_refunded, 2500);
-    assert.equal(await pspEventCount(refundId), 2);
-    assert.deepEqual(await eventTypes(refundId), ['refund.created', 'refund.succeeded']);
+    assert.equal(final.status, 'failed');
+    assert.ok((final.failure_reason ?? '').length > 0);
+    assert.equal((await getCharge(charge.id)).amount_refunded, 0, 'the customer did not get the money after all');
+    assert.deepEqual(await eventTypes(refundId), ['refund.created', 'refund.failed', 'refund.succeeded']);
+    const { rows } = await fincore.db.pool.query<{ data: { previous_attributes?: { status?: string } } }>(`SELECT data FROM events WHERE object_id = $1 AND type = 'refund.failed'`, [refundId]);
+    assert.equal(rows[0]?.data.previous_attributes?.status, 'succeeded', 'the event says it failed after success');
+    const ledger = await fincore.db.pool.query<{ movement: string }>('SELECT DISTINCT movement FROM ledger_entries WHERE refund_id = $1 ORDER BY movement', [refundId]);
+    assert.deepEqual(ledger.rows.map((r) => r.movement), ['refund_reserved', 'refund_reversed', 'refund_succeeded']);
+    // The 2500 is the merchant's again: the whole 6000 can be refunded.
+    const whole = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body: { charge_id: charge.id } });
+    assert.equal(whole.status, 201);
+    assert.equal(whole.body.amount, 6000);
   });
 
-  it('a refund.failed frees its amount; a late refund.succeeded does not bring it back', async () => {
+  it('a refund.succeeded after refund.failed goes to review and holds the amount again: no second refund of the same money', async () => {
     const charge = await pendingCharge(3000);
     assert.equal((await postSigned(chargeEvent(charge.id, 'succeeded', 3000))).status, 200);
     const created = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body: { charge_id: charge.id } });
     assert.equal(created.status, 201);
     assert.equal((await postSigned(refundEvent(created.body.id, 'failed', 3000))).status, 200);
+    assert.equal((await getRefund(created.body.id)).status, 'failed');
     assert.equal((await postSigned(refundEvent(created.body.id, 'succeeded', 3000))).status, 200);
     const refund = await getRefund(created.body.id);
-    assert.equal(refund.status, 'failed');
-    assert.ok((refund.failure_reason ?? '').length > 0);
-    assert.equal((await getCharge(charge.id)).amount_refunded, 0);
-    const again = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body: { charge_id: charge.id } });
-    assert.equal(again.status, 201, 'the failed amount is refundable again');
-    assert.equal(again.body.amount, 3000);
+    assert.equal(refund.status, 'requires_review');
+    assert.equal((await openReview(created.body.id))?.reason, 'succeeded_after_failed');
+    const again = await call<ErrorBody>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body: { charge_id: charge.id } });
+    assert.equal(again.status, 400, 'the amount the PSP may have paid out is held');
+    assert.equal(again.body.error.code, 'charge_already_refunded');
   });
 
-  it('an event for an unknown reference is acknowledged and breaks nothing', async () => {
+  it('a refund report with another amount or currency goes to review, never settles', async () => {
+    const charge = await pendingCharge(20_000);
+    assert.equal((await postSigned(chargeEvent(charge.id, 'succeeded', 20_000))).status, 200);
+    const created = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body: { charge_id: charge.id, amount: 20_000 } });
+    assert.equal(created.status, 201);
+    const event = refundEvent(created.body.id, 'succeeded', 9_999_900);
+    (event.data.object as RefundObjectSent).currency = 'eur';
+    assert.equal((await postSigned(event)).status, 200);
+    assert.equal((await getRefund(created.body.id)).status, 'requires_review');
+    assert.equal((await openReview(created.body.id))?.reason, 'currency_mismatch');
+    assert.equal((await getCharge(charge.id)).amount_refunded, 0);
+  });
+
+  it('an event for an unknown reference is acknowledged and parked, and breaks nothing', async () => {
     const unknownCharge = await postSigned(chargeEvent('ch_does_not_exist', 'succeeded'));
-    assert.ok(unknownCharge.status >= 200 && unknownCharge.status < 300, `status ${unknownCharge.status}`);
+    assert.equal(unknownCharge.status, 200);
     const unknownRefund = await postSigned(refundEvent('re_does_not_exist', 'succeeded', 100));
-    assert.ok(unknownRefund.status >= 200 && unknownRefund.status < 300, `status ${unknownRefund.status}`);
+    assert.equal(unknownRefund.status, 200);
     assert.deepEqual(await eventTypes('ch_does_not_exist'), []);
     assert.deepEqual(await eventTypes('re_does_not_exist'), []);
+    const { rows } = await fincore.db.pool.query<{ result: string }>(`SELECT result FROM psp_events WHERE object_id IN ('ch_does_not_exist', 're_does_not_exist')`);
+    assert.deepEqual(rows.map((r) => r.result), ['parked', 'parked']);
 
     // Still healthy: the next real event works.
     assert.equal((await call(fincore.url, 'GET', '/readyz')).status, 200);
     const charge = await pendingCharge();
     assert.equal((await postSigned(chargeEvent(charge.id, 'succeeded'))).status, 200);
     assert.equal((await getCharge(charge.id)).status, 'succeeded');
+  });
+
+  it('a parked event still unmatched after the window becomes a review item (unmatched_event), once', async () => {
+    const event = chargeEvent('ch_never_seen_here', 'succeeded');
+    assert.equal((await postSigned(event)).status, 200);
+    // Inside the window: kept parked.
+    const early = await sweepParkedEvents(fincore.ctx, 3_600_000);
+    assert.equal(early.unmatched, 0);
+    const swept = await sweepParkedEvents(fincore.ctx, 0);
+    assert.ok(swept.unmatched >= 1);
+    const { rows } = await fincore.db.pool.query<{ reason: string; status: string; merchant_id: string | null; psp_status: string }>(
+      'SELECT reason, status, merchant_id, psp_status FROM reviews WHERE psp_event_id = $1',
+      [event.id],
+    );
+    assert.deepEqual(rows, [{ reason: 'unmatched_event', status: 'open', merchant_id: null, psp_status: 'succeeded' }]);
+    const stored = await fincore.db.pool.query<{ result: string }>('SELECT result FROM psp_events WHERE id = $1', [event.id]);
+    assert.equal(stored.rows[0]?.result, 'unmatched');
+    const opened = await fincore.db.pool.query(`SELECT 1 FROM events WHERE type = 'review.opened' AND data->'review'->>'psp_event_id' = $1`, [event.id]);
+    assert.equal(opened.rowCount, 1);
+    // A second sweep opens nothing more for it.
+    await sweepParkedEvents(fincore.ctx, 0);
+    assert.equal((await fincore.db.pool.query('SELECT 1 FROM reviews WHERE psp_event_id = $1', [event.id])).rowCount, 1);
   });
 
   it('needs no API key, and an API key does not replace the signature', async () => {

@@ -58,3 +58,34 @@ export async function storeMalformedPspEvent(
   );
   return rowCount === 1;
 }
+
+export interface ExpiredPspEvent {
+  id: string;
+  type: string;
+  psp: string | null;
+  object_type: string | null;
+  object_id: string | null;
+  psp_object_id: string | null;
+  received_at: Date;
+  psp_status: string | null;
+  psp_amount: number | null;
+  psp_currency: string | null;
+}
+
+/** Parked events older than the window become 'unmatched' (the caller opens their review items). */
+export async function expireParkedPspEvents(db: Queryable, windowMs: number, limit: number): Promise<ExpiredPspEvent[]> {
+  const { rows } = await db.query<ExpiredPspEvent>(
+    `UPDATE psp_events SET result = 'unmatched'
+      WHERE id IN (SELECT id FROM psp_events
+                    WHERE result = 'parked' AND received_at < now() - make_interval(secs => $1::double precision / 1000)
+                    ORDER BY received_at
+                    LIMIT $2
+                    FOR UPDATE SKIP LOCKED)
+      RETURNING id, type, psp, object_type, object_id, psp_object_id, received_at,
+                coalesce(report->'outcome'->>'status', report->>'status') AS psp_status,
+                coalesce(report->'outcome'->>'amount', report->>'amount')::bigint AS psp_amount,
+                coalesce(report->'outcome'->>'currency', report->>'currency') AS psp_currency`,
+    [windowMs, limit],
+  );
+  return rows.map((row) => ({ ...row, psp_amount: row.psp_amount === null ? null : Number(row.psp_amount) }));
+}

@@ -27,7 +27,7 @@ export type ApplyResult = SettleResult | 'parked' | 'imported' | 'dispute_record
 /** The mapped event as the inbox keeps it (psp_events.report): everything but the raw payload. */
 export type StoredReport = { eventId: string; type: string } & (PspObjectReport | PspDisputeReport);
 
-export async function applyPspEvent(ctx: Pick<FlowContext, 'log'>, tx: Queryable, event: StoredReport): Promise<ApplyResult> {
+export async function applyPspEvent(ctx: Pick<FlowContext, 'log'>, tx: Queryable, event: StoredReport, options: { alreadyParked?: boolean } = {}): Promise<ApplyResult> {
   const origin = { cause: { type: 'psp_event', id: event.eventId } satisfies Cause, pspEventId: event.eventId, log: ctx.log };
   if (event.objectType === 'dispute') return applyDisputeReport(ctx, tx, event, origin);
 
@@ -51,6 +51,8 @@ export async function applyPspEvent(ctx: Pick<FlowContext, 'log'>, tx: Queryable
     const imported = await importPspRefund(tx, event, pspReference, origin);
     if (imported) return imported;
   }
+  // Parked once, counted and logged once: the sweeps that find it still unmatched stay quiet.
+  if (options.alreadyParked) return 'parked';
   pspReports.inc({ object: event.objectType, result: 'parked', detail: 'object_not_found' });
   ctx.log?.info({ pspEventId: event.eventId, object: event.objectType, reference: event.reference, pspReference }, 'PSP event about an object FinCore does not hold yet: parked');
   return 'parked';
