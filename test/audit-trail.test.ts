@@ -294,6 +294,24 @@ describe('fincore audit verify catches tampering', () => {
     }
   }
 
+  it('a refund moved to failed after success without its reversing entry (or its event) is reported', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 4000);
+    const created = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: charge.id, amount: 1500 } });
+    const refund = await waitForRefund(fincore.url, merchant.apiKey, created.body.id);
+    assert.equal(refund.status, 'succeeded');
+    await sealAll(fincore);
+    const pool = fincore.db.pool;
+    assert.deepEqual((await verifyAuditTrail(pool)).problems, []);
+    // The move the table allows (the PSP's late failure), written by hand: no event, no reversal.
+    await pool.query(`UPDATE refunds SET status = 'failed' WHERE id = $1`, [refund.id]);
+    const report = await verifyAuditTrail(pool);
+    assert.ok(report.problems.includes(`${refund.id} has no refund.failed event`), report.problems.join('\n'));
+    assert.ok(report.problems.includes(`refund ${refund.id} (failed): its ledger psp_clearing is -1500, its status says 0`), report.problems.join('\n'));
+    // Back as it was (the table allows failed -> succeeded only through review, so bypass the trigger): green.
+    await asSuperuserBypassingTriggers(`UPDATE refunds SET status = 'succeeded' WHERE id = $1`, [refund.id]);
+    assert.deepEqual((await verifyAuditTrail(pool)).problems, []);
+  });
+
   it('green on an intact trail; red naming the first broken link after an edit, a deletion or an unbalanced entry', async () => {
     const charge = await settledCharge(fincore.url, merchant.apiKey, 9000);
     const refunds: string[] = [];

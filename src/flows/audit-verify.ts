@@ -121,9 +121,10 @@ async function verifyLedger(db: Queryable, report: VerifyReport, problem: (text:
   );
   if (journals[0]) problem(`ledger entry of event ${journals[0].event_id} does not balance: ${journals[0].total} left over`);
 
-  // Per charge: the ledger's balances equal what the charge and its refunds imply.
+  // Per charge: the ledger's balances equal what the charge and its refunds imply (the first
+  // charge that does not is reported, then the refunds are checked on their own).
   let after = '';
-  for (;;) {
+  charges: for (;;) {
     const { rows } = await db.query<{ id: string; status: ChargeStatus; amount: number; status_before_review: ChargeStatus | null; reserved: number; paid_out: number; lost: number } & Record<Account, number>>(
       `SELECT p.id, p.status, p.amount,
               (SELECT v.status_before FROM reviews v WHERE v.object_id = p.id AND v.status = 'open') AS status_before_review,
@@ -158,7 +159,7 @@ async function verifyLedger(db: Queryable, report: VerifyReport, problem: (text:
       for (const account of ['psp_clearing', 'merchant_balance', 'refunds_reserved'] as const) {
         if (Number(row[account]) !== expected[account]) {
           problem(`charge ${row.id}: ledger ${account} is ${row[account]}, the charge and its refunds say ${expected[account]}`);
-          return;
+          break charges;
         }
       }
     }
