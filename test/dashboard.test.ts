@@ -12,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { dashboardRoutes, DEFAULT_DASHBOARD_DIST } from '../src/api/routes/dashboard.ts';
+import { inTransaction } from '../src/db/pool.ts';
+import { settleRefund } from '../src/flows/settle.ts';
 import { ADMIN_KEY, call, createMerchant, eventually, settledCharge, startTestFinCore, waitForCharge, waitForRefund, type ChargeBody, type ErrorBody, type RefundBody, type TestFinCore } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -263,6 +265,49 @@ describe('operator dashboard in Chromium', { skip: browserSkip, timeout: 180_000
     await page.close();
   });
 
+  it('an open review shows on the reviews page with both sides, its charge page says requires_review, and the operator resolves it', async () => {
+    // A settled refund the PSP then reports for another amount: it goes to review (src/flows/settle.ts).
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 4200);
+    const created = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: charge.id, amount: 1200 } });
+    assert.equal(created.status, 201);
+    const settled = await waitForRefund(fincore.url, merchant.apiKey, created.body.id);
+    assert.equal(settled.status, 'succeeded');
+    const opened = await inTransaction(fincore.db.pool, (tx) =>
+      settleRefund(tx, settled.id, { pspReference: '', status: 'succeeded', failureCode: null, failureMessage: null, amount: 1300, currency: 'usd' }, { type: 'psp_event', id: 'dash_review_evt' }),
+    );
+    assert.equal(opened, 'review_opened');
+
+    const page = await desktop.newPage();
+    await signIn(page);
+    await page.goto(`${dashboardUrl()}#/reviews`);
+    const row = page.getByTestId('reviews-table').locator(`tr[data-object-id="${settled.id}"]`);
+    await row.waitFor();
+    assert.equal(await row.locator('[data-reason]').getAttribute('data-reason'), 'amount_mismatch');
+    const text = (await row.textContent()) ?? '';
+    assert.match(text, /\$12\.00/, 'FinCore amount');
+    assert.match(text, /\$13\.00/, 'PSP amount');
+    assert.equal(await row.locator('[data-status="succeeded"]').count(), 2, "FinCore's status before and the PSP's");
+    await shot(page, 'reviews');
+
+    await page.goto(`${dashboardUrl()}#/charges/${charge.id}`);
+    const refundRow = page.getByTestId('charge-refunds').locator(`tr[data-id="${settled.id}"]`);
+    await refundRow.locator('[data-status="requires_review"]').waitFor();
+    assert.equal(await refundRow.locator('[data-review-reason]').getAttribute('data-review-reason'), 'amount_mismatch');
+    assert.equal(await refundRow.locator('[data-origin]').getAttribute('data-origin'), 'api');
+
+    await page.goto(`${dashboardUrl()}#/reviews`);
+    await row.waitFor();
+    await row.getByLabel('Decision').selectOption('keep_fincore');
+    await row.getByLabel('Note').fill('PSP statement shows 12.00 paid');
+    await row.getByRole('button', { name: 'Resolve' }).click();
+    await row.getByTestId('review-decision').waitFor();
+    assert.match((await row.getByTestId('review-decision').textContent()) ?? '', /keep_fincore/);
+    const after = await call<RefundBody>(fincore.url, 'GET', `/v1/refunds/${settled.id}`, { key: merchant.apiKey });
+    assert.equal(after.body.status, 'succeeded');
+    assert.equal(after.body.review_reason, null);
+    await page.close();
+  });
+
   it('phone width (390 px): the nav collapses and no page overflows horizontally', async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     try {
@@ -280,6 +325,7 @@ describe('operator dashboard in Chromium', { skip: browserSkip, timeout: 180_000
         ['refunds', '[data-testid="refunds-table"] tr[data-id]'],
         [`charges/${refundedCharge.id}`, '[data-testid="charge-timeline"] li'],
         ['jobs', '[data-testid="jobs-table"]'],
+        ['reviews', '[data-testid="reviews-table"]'],
         ['webhooks', '[data-testid="webhooks-table"]'],
       ];
       for (const [route, ready] of pages) {

@@ -42,12 +42,19 @@ export function onUnauthorized(listener: () => void): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-export async function request<T>(path: string, options: { method?: 'GET' | 'POST'; key?: string } = {}): Promise<T> {
+export async function request<T>(path: string, options: { method?: 'GET' | 'POST'; key?: string; body?: Record<string, unknown> } = {}): Promise<T> {
   const key = options.key ?? adminKey() ?? '';
   let response: Response;
   try {
-    // No body and no content-type on POST: the admin actions take none.
-    response = await fetch(path, { method: options.method ?? 'GET', headers: { authorization: `Bearer ${key}`, accept: 'application/json' }, cache: 'no-store' });
+    // A JSON body only for the actions that take one (resolving a review); the others send none.
+    const headers: Record<string, string> = { authorization: `Bearer ${key}`, accept: 'application/json' };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    response = await fetch(path, {
+      method: options.method ?? 'GET',
+      headers,
+      cache: 'no-store',
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    });
   } catch (error) {
     throw new ApiError(0, 'network_error', 'network_error', `FinCore did not answer (${error instanceof Error ? error.message : String(error)}).`);
   }

@@ -5,6 +5,7 @@ import { Charges } from './pages/charges.tsx';
 import { Jobs } from './pages/jobs.tsx';
 import { Overview } from './pages/overview.tsx';
 import { Refunds } from './pages/refunds.tsx';
+import { Reviews } from './pages/reviews.tsx';
 import { SignIn } from './pages/sign-in.tsx';
 import { Webhooks } from './pages/webhooks.tsx';
 import { useRoute, type Route } from './route.ts';
@@ -13,6 +14,7 @@ const NAV: { href: string; label: string; pages: Route['page'][] }[] = [
   { href: '#/overview', label: 'Overview', pages: ['overview'] },
   { href: '#/charges', label: 'Charges', pages: ['charges', 'charge'] },
   { href: '#/refunds', label: 'Refunds', pages: ['refunds'] },
+  { href: '#/reviews', label: 'Reviews', pages: ['reviews'] },
   { href: '#/jobs', label: 'Dead jobs', pages: ['jobs'] },
   { href: '#/webhooks', label: 'Webhooks', pages: ['webhooks'] },
 ];
@@ -27,6 +29,8 @@ function Page({ route }: { route: Route }) {
       return <Refunds />;
     case 'jobs':
       return <Jobs />;
+    case 'reviews':
+      return <Reviews />;
     case 'webhooks':
       return <Webhooks />;
     default:

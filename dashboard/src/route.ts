@@ -8,13 +8,14 @@ export type Route =
   | { page: 'charge'; id: string }
   | { page: 'refunds' }
   | { page: 'jobs' }
+  | { page: 'reviews' }
   | { page: 'webhooks' };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   const [first, second] = parts;
   if (first === 'charges' && second) return { page: 'charge', id: second };
-  if (first === 'charges' || first === 'refunds' || first === 'jobs' || first === 'webhooks') return { page: first };
+  if (first === 'charges' || first === 'refunds' || first === 'jobs' || first === 'webhooks' || first === 'reviews') return { page: first };
   return { page: 'overview' };
 }
 

@@ -1,6 +1,6 @@
 // Shapes of the admin API's answers (API.md and the admin API spec), as the dashboard reads them.
 
-export type Status = 'pending' | 'succeeded' | 'failed';
+export type Status = 'pending' | 'succeeded' | 'failed' | 'requires_review';
 
 export interface List<T> {
   object: 'list';
@@ -52,6 +52,10 @@ export interface Refund {
   status: Status;
   reason: string | null;
   failure_reason: string | null;
+  /** Why it is in requires_review, else null. */
+  review_reason: string | null;
+  /** 'api': asked for through FinCore; 'psp': made at the PSP and imported. */
+  origin: 'api' | 'psp';
   created_at: string;
   updated_at: string;
 }
@@ -69,6 +73,10 @@ export interface Charge {
   refunded: boolean;
   failure_code: string | null;
   failure_message: string | null;
+  /** Why it is in requires_review, else null. */
+  review_reason: string | null;
+  /** The PSP that took the charge; null: from before FinCore recorded it. */
+  psp: string | null;
   /** The oldest refunds (10 in lists, 100 on the charge detail); has_more: there are others, at url. */
   refunds?: RefundList;
   created_at: string;
@@ -146,3 +154,28 @@ export interface WebhookEndpoint {
   deliveries: StatusCounts;
   last_delivery_at: string | null;
 }
+
+/** A review item (GET /v1/admin/reviews): a PSP report FinCore could not apply safely. */
+export interface Review {
+  id: string;
+  object: 'review';
+  merchant_id: string | null;
+  object_type: 'charge' | 'refund' | null;
+  object_id: string | null;
+  psp_event_id: string | null;
+  reason: string;
+  status: 'open' | 'resolved';
+  /** The object's status when the review opened (what FinCore held). */
+  status_before: string | null;
+  /** What the PSP said. */
+  psp: { status: string | null; amount: number | null; currency: string | null };
+  /** details.fincore: what FinCore asked for ({ amount, currency, status }); details.psp: the PSP's side. */
+  details: { fincore?: { amount?: number; currency?: string; status?: string }; psp?: Record<string, unknown>; [k: string]: unknown };
+  decision: 'accept_psp' | 'keep_fincore' | null;
+  note: string | null;
+  created_at: string;
+  resolved_at: string | null;
+}
+
+export const REVIEW_DECISIONS = ['accept_psp', 'keep_fincore'] as const;
+export type ReviewDecision = (typeof REVIEW_DECISIONS)[number];

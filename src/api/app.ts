@@ -29,11 +29,12 @@ import { merchantRoutes } from './routes/merchants.ts';
 import { refundRoutes } from './routes/refunds.ts';
 import { eventRoutes } from './routes/events.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { reviewRoutes } from './routes/reviews.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
-import { chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema } from './schemas.ts';
+import { chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema, reviewSchema } from './schemas.ts';
 
 export interface AppOptions {
   ctx: FlowContext;
@@ -90,7 +91,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerJsonBodyParser(app);
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
-  for (const schema of [errorSchema, refundSchema, chargeSchema, merchantSchema, eventSchema]) {
+  for (const schema of [errorSchema, refundSchema, chargeSchema, merchantSchema, eventSchema, reviewSchema]) {
     app.addSchema(schema);
     bodyAjv.addSchema(schema);
     queryAjv.addSchema(schema);
@@ -170,6 +171,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   refundRoutes(app, ctx, failpoints);
   eventRoutes(app, ctx);
   adminRoutes(app, ctx);
+  reviewRoutes(app, ctx);
   apiKeyRoutes(app, ctx, keyCache);
   operationRoutes(app, ctx);
   webhookEndpointRoutes(app, ctx);

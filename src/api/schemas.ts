@@ -3,12 +3,13 @@
  * responses, and are the source of the OpenAPI document at /openapi.json.
  */
 import { ERROR_TYPES, ParameterInvalid } from '../domain/errors.ts';
-import { EMBEDDED_REFUNDS } from '../domain/objects.ts';
+import { EMBEDDED_REFUNDS, REFUND_ORIGINS } from '../domain/objects.ts';
 import { CAUSE_TYPES, EVENT_TYPES } from '../domain/events.ts';
 import type { IdPrefix } from '../domain/ids.ts';
 import { ISO_8601_PATTERN, parseInstant } from '../domain/instant.ts';
 import { MAX_AMOUNT, MIN_AMOUNT } from '../domain/money.ts';
 import { REFUND_REASONS } from '../domain/refund.ts';
+import { REVIEW_DECISIONS, REVIEW_REASONS } from '../domain/psp-report.ts';
 import { CHARGE_STATUSES, REFUND_STATUSES } from '../domain/status.ts';
 
 const timestamp = { type: 'string', format: 'date-time' } as const;
@@ -50,10 +51,17 @@ export const errorSchema = {
 /** A refund's `reason`, in a request and in the Refund object: one of REFUND_REASONS (src/domain/refund.ts) or null. */
 export const refundReasonSchema = { type: ['string', 'null'], enum: [...REFUND_REASONS, null] } as const;
 
+/** Why a charge or refund is in `requires_review` (REVIEW_REASONS, src/domain/psp-report.ts), null otherwise. */
+export const reviewReasonSchema = {
+  type: ['string', 'null'],
+  enum: [...REVIEW_REASONS, null],
+  description: 'Why the object is in requires_review (an operator decides); null in any other status.',
+} as const;
+
 export const refundSchema = {
   $id: 'Refund',
   type: 'object',
-  required: ['id', 'object', 'charge_id', 'amount', 'currency', 'status', 'reason', 'metadata', 'failure_reason', 'created_at', 'updated_at'],
+  required: ['id', 'object', 'charge_id', 'amount', 'currency', 'status', 'reason', 'metadata', 'failure_reason', 'review_reason', 'origin', 'created_at', 'updated_at'],
   properties: {
     id: { type: 'string', description: 'Prefix re_' },
     object: { type: 'string', enum: ['refund'] },
@@ -64,6 +72,8 @@ export const refundSchema = {
     reason: refundReasonSchema,
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
     failure_reason: nullableString,
+    review_reason: reviewReasonSchema,
+    origin: { type: 'string', enum: REFUND_ORIGINS, description: "api: asked for through FinCore; psp: made at the PSP (its dashboard) and imported." },
     created_at: timestamp,
     updated_at: timestamp,
   },
@@ -72,7 +82,7 @@ export const refundSchema = {
 export const chargeSchema = {
   $id: 'Charge',
   type: 'object',
-  required: ['id', 'object', 'amount', 'currency', 'status', 'payment_method', 'description', 'metadata', 'amount_refunded', 'refunded', 'failure_code', 'failure_message', 'created_at', 'updated_at'],
+  required: ['id', 'object', 'amount', 'currency', 'status', 'payment_method', 'description', 'metadata', 'amount_refunded', 'refunded', 'failure_code', 'failure_message', 'review_reason', 'psp', 'created_at', 'updated_at'],
   properties: {
     id: { type: 'string', description: 'Prefix ch_' },
     object: { type: 'string', enum: ['charge'] },
@@ -86,6 +96,8 @@ export const chargeSchema = {
     refunded: { type: 'boolean' },
     failure_code: nullableString,
     failure_message: nullableString,
+    review_reason: reviewReasonSchema,
+    psp: { type: ['string', 'null'], description: 'The PSP that took the charge (its refunds and queries go there); null: recorded before FinCore kept it.' },
     refunds: {
       type: 'object',
       description: `The charge's oldest refunds, at most ${EMBEDDED_REFUNDS}, as a list object; has_more: there are others, all listed (paged) at url. amount_refunded counts every refund.`,
@@ -149,7 +161,7 @@ export const paginationQuery = {
   starting_after: { type: 'string', description: 'Id of the last object of the previous page.' },
 } as const;
 
-const ID_NAMES: Partial<Record<IdPrefix, string>> = { ch: 'a charge id', re: 'a refund id', evt: 'an event id', mer: 'a merchant id', job: 'a job id', we: 'a webhook endpoint id', whd: 'a webhook delivery id' };
+const ID_NAMES: Partial<Record<IdPrefix, string>> = { ch: 'a charge id', re: 'a refund id', evt: 'an event id', mer: 'a merchant id', job: 'a job id', we: 'a webhook endpoint id', whd: 'a webhook delivery id', rev: 'a review id' };
 
 /** An id of one kind, as FinCore makes them (src/domain/ids.ts): the prefix, `_`, 26 Crockford base32 characters. */
 export function idSchema(prefix: IdPrefix, description?: string) {
@@ -173,6 +185,9 @@ export function pageQuery(prefix: IdPrefix) {
 /** The events list's `type` filter: one of the types FinCore writes (an unknown one is a 400, not an empty list). */
 export const eventTypeFilter = { type: 'string', enum: EVENT_TYPES, description: 'Only events of this type, e.g. refund.succeeded.' } as const;
 
+/** What an event's `data.object_type` names (the events.object_type values, src/db/events.ts EventRow). */
+export const EVENT_OBJECT_TYPES = ['charge', 'refund', 'job', 'merchant', 'reconciliation', 'webhook_endpoint', 'review', 'dispute', 'psp_event'] as const;
+
 export const eventSchema = {
   $id: 'Event',
   type: 'object',
@@ -186,9 +201,14 @@ export const eventSchema = {
       type: 'object',
       required: ['object_type', 'object_id', 'object'],
       properties: {
-        object_type: { type: 'string', enum: ['charge', 'refund', 'job', 'merchant', 'reconciliation', 'webhook_endpoint'] },
+        object_type: { type: 'string', enum: EVENT_OBJECT_TYPES },
         object_id: { type: 'string' },
         object: { type: 'object', additionalProperties: true, description: 'Snapshot of the object right after the change.' },
+        previous_attributes: {
+          type: 'object',
+          additionalProperties: true,
+          description: 'The attributes the change replaced, with their values before it (e.g. { "status": "succeeded" } on a refund.failed that came after success); absent when the event records no change of attributes.',
+        },
       },
     },
     cause: {
@@ -222,4 +242,44 @@ export function instant(value: string | undefined, param: string): Date | undefi
   return at;
 }
 
+/** A review item (admin API, GET /v1/admin/reviews): a PSP report FinCore could not apply safely, in front of an operator. */
+export const reviewSchema = {
+  $id: 'Review',
+  type: 'object',
+  required: ['id', 'object', 'merchant_id', 'object_type', 'object_id', 'psp_event_id', 'reason', 'status', 'status_before', 'psp', 'details', 'decision', 'note', 'created_at', 'resolved_at'],
+  properties: {
+    id: { type: 'string', description: 'Prefix rev_' },
+    object: { type: 'string', enum: ['review'] },
+    merchant_id: nullableString,
+    object_type: { type: ['string', 'null'], enum: ['charge', 'refund', null], description: 'The object in review; null for a PSP event FinCore could not tie to an object.' },
+    object_id: nullableString,
+    psp_event_id: { type: ['string', 'null'], description: 'The stored PSP event that opened the review, if one did.' },
+    reason: { type: 'string', enum: REVIEW_REASONS },
+    status: { type: 'string', enum: ['open', 'resolved'] },
+    status_before: { type: ['string', 'null'], description: "The object's status when the review opened (what FinCore held)." },
+    psp: {
+      type: 'object',
+      required: ['status', 'amount', 'currency'],
+      description: 'What the PSP said.',
+      properties: { status: nullableString, amount: { type: ['integer', 'null'] }, currency: nullableString },
+    },
+    details: { type: 'object', additionalProperties: true, description: "FinCore's and the PSP's view side by side (amount, currency, status, PSP reference)." },
+    decision: { type: ['string', 'null'], enum: [...REVIEW_DECISIONS, null] },
+    note: { type: ['string', 'null'], description: "The operator's note, once resolved." },
+    created_at: timestamp,
+    resolved_at: { type: ['string', 'null'], format: 'date-time' },
+  },
+} as const;
 
+/** Longest operator note on a review resolution. */
+export const MAX_REVIEW_NOTE = 1000;
+
+export const resolveReviewBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['decision', 'note'],
+  properties: {
+    decision: { type: 'string', enum: REVIEW_DECISIONS, description: "accept_psp: the object takes the PSP's status; keep_fincore: it goes back to the status FinCore held before the review." },
+    note: { type: 'string', minLength: 1, maxLength: MAX_REVIEW_NOTE, pattern: '\\S', 'x-expected': `a note of 1 to ${MAX_REVIEW_NOTE} characters, not only spaces`, description: 'Why: kept with the review and in the review.resolved event.' },
+  },
+} as const;

@@ -165,7 +165,11 @@ export interface EventObject {
   type: string;
   /** Per object: 1 for its creation, +1 for every later change. A consumer keeps the highest seen. */
   sequence: number;
-  data: { object_type: string; object_id: string; object: unknown };
+  /**
+   * `previous_attributes`: what the change replaced, as it was before (e.g. `{ status: 'succeeded' }`
+   * on a refund.failed after success); only when the stored event records it.
+   */
+  data: { object_type: string; object_id: string; object: unknown; previous_attributes?: Record<string, unknown> };
   cause: { type: string; id: string; idempotency_key: string | null };
   created_at: string;
 }
@@ -186,12 +190,15 @@ export interface StoredEvent {
 /** The object's snapshot after the change is stored under its type (`charge`, `refund`, `job`, ...). */
 export function eventObject(event: StoredEvent): EventObject {
   const snapshot = event.data[event.object_type] ?? event.data;
+  const previous = event.data.previous_attributes;
+  const data: EventObject['data'] = { object_type: event.object_type, object_id: event.object_id, object: snapshot };
+  if (previous !== null && typeof previous === 'object' && !Array.isArray(previous)) data.previous_attributes = previous as Record<string, unknown>;
   return {
     id: event.id,
     object: 'event',
     type: event.type,
     sequence: event.sequence,
-    data: { object_type: event.object_type, object_id: event.object_id, object: snapshot },
+    data,
     cause: { type: event.cause_type, id: event.cause_id, idempotency_key: event.cause_idempotency_key },
     created_at: event.created_at.toISOString(),
   };

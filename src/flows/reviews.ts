@@ -15,7 +15,7 @@ import { decideResolution, type ReviewDecision } from '../domain/psp-report.ts';
 import { canMove, type ChargeStatus, type MoneyMovementStatus, type RefundStatus } from '../domain/status.ts';
 import { appendEvent, type Cause } from '../db/events.ts';
 import { inTransaction, type Queryable } from '../db/pool.ts';
-import { listReviews, lockReview, resolveReviewRow, type ReviewRecord } from '../db/reviews.ts';
+import { findReview, listReviews, lockReview, resolveReviewRow, type ReviewRecord } from '../db/reviews.ts';
 import { lockForSettlement, settleChargeRow, settleRefundRow } from '../db/settlements.ts';
 import { reviewsResolved } from '../metrics.ts';
 import type { FlowContext } from './context.ts';
@@ -35,6 +35,13 @@ export async function listReviewItems(
 ): Promise<ReviewPage> {
   const rows = await listReviews(ctx.pool, filter, limit, startingAfter);
   return { object: 'list', data: rows.slice(0, limit).map(reviewObject), has_more: rows.length > limit, url: '/v1/admin/reviews' };
+}
+
+/** GET /v1/admin/reviews/{id}: one review item, open or resolved. */
+export async function getReviewItem(ctx: Pick<FlowContext, 'pool'>, reviewId: string): Promise<ReviewObject> {
+  const review = await findReview(ctx.pool, reviewId);
+  if (!review) throw new ResourceMissing(`No such review: '${reviewId}'`, 'id');
+  return reviewObject(review);
 }
 
 export async function resolveReview(ctx: Pick<FlowContext, 'pool'>, reviewId: string, decision: ReviewDecision, note: string, cause: Cause): Promise<ReviewObject> {

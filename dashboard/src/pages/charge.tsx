@@ -95,11 +95,17 @@ export function ChargePage({ id }: { id: string }) {
           <p class="big">
             <StatusBadge status={c.status} />
           </p>
+          {c.review_reason ? (
+            <p data-testid="charge-review-reason">
+              in review: <strong>{c.review_reason}</strong> · <a href="#/reviews">Reviews</a>
+            </p>
+          ) : null}
           {c.failure_code ? (
             <p class="error-text">
               {c.failure_code}: {c.failure_message}
             </p>
           ) : null}
+          {c.psp ? <p class="muted small">PSP: {c.psp}</p> : null}
         </Card>
         <Card title="Refundable" testId="charge-refundable">
           <p class="big">{formatAmount(d.refundable_amount, c.currency)}</p>
@@ -120,16 +126,18 @@ export function ChargePage({ id }: { id: string }) {
             <a href="#/refunds">Refunds</a> page lists them all. Refunded {formatAmount(c.amount_refunded, c.currency)} counts every one.
           </p>
         ) : null}
-        <DataTable label="Refunds of this charge" testId="charge-refunds" columns={['Refund', num('Amount'), 'Status', 'Reason', 'Created', 'Updated']} empty={refunds.length === 0 ? 'No refunds.' : null}>
+        <DataTable label="Refunds of this charge" testId="charge-refunds" columns={['Refund', num('Amount'), 'Status', 'Reason', 'Origin', 'Created', 'Updated']} empty={refunds.length === 0 ? 'No refunds.' : null}>
           {refunds.map((r) => (
             <tr key={r.id} data-id={r.id}>
               <td class="mono">{r.id}</td>
               <td class="num">{formatAmount(r.amount, r.currency)}</td>
               <td>
                 <StatusBadge status={r.status} />
+                {r.review_reason ? <span class="small" data-review-reason={r.review_reason}> {r.review_reason}</span> : null}
                 {r.failure_reason ? <span class="muted small"> {r.failure_reason}</span> : null}
               </td>
               <td>{r.reason ?? '—'}</td>
+              <td data-origin={r.origin}>{r.origin === 'psp' ? 'made at the PSP' : 'API'}</td>
               <td>{formatTime(r.created_at)}</td>
               <td>{formatTime(r.updated_at)}</td>
             </tr>
