@@ -153,3 +153,10 @@ export const reviewsResolved = new client.Counter({
   labelNames: ['object', 'decision'] as const,
   registers: [registry],
 });
+
+export const disputeReports = new client.Counter({
+  name: 'fincore_disputes_total',
+  help: 'PSP dispute (chargeback) reports, by the dispute status FinCore holds after them (status: open, won, lost; the reported one when nothing changed) and result: created, updated, closed, ignored_unchanged, refused_lost_is_final (a lost dispute reported otherwise later), refused_other_charge, parked (charge unknown or pending).',
+  labelNames: ['status', 'result'] as const,
+  registers: [registry],
+});

@@ -13,6 +13,7 @@ import { createRefund } from '../src/flows/create-refund.ts';
 import { AmountTooLarge } from '../src/domain/errors.ts';
 import { newId } from '../src/domain/ids.ts';
 import { reservedByRefunds } from '../src/domain/refund.ts';
+import { disputeFactsOf, DISPUTE_STATUSES, NO_DISPUTES, type DisputeStatus } from '../src/domain/dispute.ts';
 import { REFUND_STATUSES, type RefundStatus } from '../src/domain/status.ts';
 import { refundWriteRaces } from '../src/metrics.ts';
 import { postingsFor } from '../src/domain/ledger.ts';
@@ -30,7 +31,9 @@ describe('the refund write re-checks its facts', () => {
   });
   after(() => fincore.stop());
 
-  function write(chargeId: string, amount: number, expected: RefundWrite['expected'], key?: string): RefundWrite {
+  /** Expected dispute facts default to "none": what every charge here has unless a test adds one. */
+  function write(chargeId: string, amount: number, facts: Omit<RefundWrite['expected'], 'disputes'> & Partial<Pick<RefundWrite['expected'], 'disputes'>>, key?: string): RefundWrite {
+    const expected: RefundWrite['expected'] = { disputes: NO_DISPUTES, ...facts };
     const now = new Date();
     const refund: RefundRecord = { id: newId('re'), payment_id: chargeId, merchant_id: merchant.id, amount, currency: 'usd', status: 'pending', reason: null, metadata: {}, failure_reason: null, psp_reference: null, review_reason: null, origin: 'api', created_at: now, updated_at: now };
     return {
@@ -43,12 +46,12 @@ describe('the refund write re-checks its facts', () => {
     };
   }
 
-  async function rowsFor(refundId: string): Promise<number[]> {
+  async function rowsFor(refundId: string, db: Pick<typeof fincore.db.pool, 'query'> = fincore.db.pool): Promise<number[]> {
     const counts = await Promise.all([
-      fincore.db.pool.query('SELECT 1 FROM refunds WHERE id = $1', [refundId]),
-      fincore.db.pool.query('SELECT 1 FROM jobs WHERE ref = $1', [refundId]),
-      fincore.db.pool.query('SELECT 1 FROM events WHERE object_id = $1', [refundId]),
-      fincore.db.pool.query('SELECT 1 FROM ledger_entries WHERE refund_id = $1', [refundId]),
+      db.query('SELECT 1 FROM refunds WHERE id = $1', [refundId]),
+      db.query('SELECT 1 FROM jobs WHERE ref = $1', [refundId]),
+      db.query('SELECT 1 FROM events WHERE object_id = $1', [refundId]),
+      db.query('SELECT 1 FROM ledger_entries WHERE refund_id = $1', [refundId]),
     ]);
     return counts.map((c) => c.rowCount ?? 0);
   }
@@ -90,11 +93,64 @@ describe('the refund write re-checks its facts', () => {
     assert.equal((await writeRefundIfUnchanged(fincore.db.pool, write(charge.id, 2000, { status: 'succeeded', reserved: 0 }))).outcome, 'created');
     // Decided on a stale read (reserved 0): refused, with what is true now.
     const stale = write(charge.id, 3500, { status: 'succeeded', reserved: 0 }, 'key-stale');
-    assert.deepEqual(await writeRefundIfUnchanged(fincore.db.pool, stale), { outcome: 'changed', facts: { charge: { status: 'succeeded', amount: 5000, currency: 'usd' }, reserved: 2000 } });
+    assert.deepEqual(await writeRefundIfUnchanged(fincore.db.pool, stale), { outcome: 'changed', facts: { charge: { status: 'succeeded', amount: 5000, currency: 'usd' }, reserved: 2000, disputes: { open: false, lost: 0 } } });
     assert.deepEqual(await rowsFor(stale.refund.id), [0, 0, 0, 0]);
     assert.equal((await readRefundFacts(fincore.db.pool, merchant.id, charge.id, { scope: merchant.id, key: 'key-stale' })).stored, undefined, 'no idempotency record either');
     const wrongStatus = write(charge.id, 10, { status: 'pending', reserved: 2000 });
     assert.equal((await writeRefundIfUnchanged(fincore.db.pool, wrongStatus)).outcome, 'changed');
+  });
+
+  it('writes nothing when the dispute facts moved (a dispute opened, or one was lost), and returns them', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
+    const insertDispute = (client: { query: (sql: string, values: unknown[]) => Promise<unknown> }, amount: number, status: DisputeStatus) =>
+      client.query(`INSERT INTO disputes (id, charge_id, merchant_id, psp_reference, amount, currency, status, psp_status) VALUES ($1, $2, $3, $4, $5, 'usd', $6, $6)`, [newId('dp'), charge.id, merchant.id, newId('dp'), amount, status]);
+    const client = await fincore.db.pool.connect();
+    try {
+      // Rolled back after each case: disputes are written by flows/disputes.ts, with their events.
+      await client.query('BEGIN');
+      await insertDispute(client, 700, 'open');
+      const opened = write(charge.id, 100, { status: 'succeeded', reserved: 0 });
+      assert.deepEqual(await writeRefundIfUnchanged(client, opened), { outcome: 'changed', facts: { charge: { status: 'succeeded', amount: 5000, currency: 'usd' }, reserved: 0, disputes: { open: true, lost: 0 } } });
+      assert.deepEqual((await readRefundFacts(client, merchant.id, charge.id, undefined)).disputes, { open: true, lost: 0 });
+      await client.query('ROLLBACK');
+
+      await client.query('BEGIN');
+      await insertDispute(client, 700, 'lost');
+      await insertDispute(client, 300, 'won');
+      const lost = write(charge.id, 100, { status: 'succeeded', reserved: 0 });
+      assert.deepEqual(await writeRefundIfUnchanged(client, lost), { outcome: 'changed', facts: { charge: { status: 'succeeded', amount: 5000, currency: 'usd' }, reserved: 0, disputes: { open: false, lost: 700 } } });
+      assert.deepEqual(await rowsFor(lost.refund.id, client), [0, 0, 0, 0]);
+      // The same facts as the database's: it writes (it holds no rule; src/domain/refund.ts decided).
+      const current = write(charge.id, 100, { status: 'succeeded', reserved: 0, disputes: { open: false, lost: 700 } });
+      assert.equal((await writeRefundIfUnchanged(client, current)).outcome, 'created');
+    } finally {
+      // Also when an assertion failed mid-transaction: nothing of this test stays.
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  });
+
+  it('what the database counts as dispute facts equals the domain rule (disputeFactsOf) on random dispute histories', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 1000);
+    const client = await fincore.db.pool.connect();
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.record({ amount: fc.integer({ min: 1, max: 1_000_000 }), status: fc.constantFrom(...DISPUTE_STATUSES) }), { maxLength: 6 }), async (history) => {
+          await client.query('BEGIN');
+          try {
+            for (const dispute of history) {
+              await client.query(`INSERT INTO disputes (id, charge_id, merchant_id, psp_reference, amount, currency, status, psp_status) VALUES ($1, $2, $3, $4, $5, 'usd', $6, $6)`, [newId('dp'), charge.id, merchant.id, newId('dp'), dispute.amount, dispute.status]);
+            }
+            assert.deepEqual((await readRefundFacts(client, merchant.id, charge.id, undefined)).disputes, disputeFactsOf(history));
+          } finally {
+            await client.query('ROLLBACK');
+          }
+        }),
+        { numRuns: 30 },
+      );
+    } finally {
+      client.release();
+    }
   });
 
   it('replays a stored key and refuses an unknown or foreign charge', async () => {

@@ -2,6 +2,7 @@
  * JSON schemas for every route: they validate requests (unknown fields rejected), serialize
  * responses, and are the source of the OpenAPI document at /openapi.json.
  */
+import { DISPUTE_STATUSES } from '../domain/dispute.ts';
 import { ERROR_TYPES, ParameterInvalid } from '../domain/errors.ts';
 import { EMBEDDED_REFUNDS, REFUND_ORIGINS } from '../domain/objects.ts';
 import { CAUSE_TYPES, EVENT_TYPES } from '../domain/events.ts';
@@ -107,6 +108,26 @@ export const chargeSchema = {
         data: { type: 'array', items: { $ref: 'Refund#' }, description: 'Oldest first.' },
         has_more: { type: 'boolean' },
         url: { type: 'string', description: '/v1/refunds?charge_id=<charge id>' },
+      },
+    },
+    disputes: {
+      type: 'array',
+      description: 'GET /v1/charges/{id} only: its disputes (chargebacks), oldest first. An open one refuses refunds (charge_disputed); a lost one takes its amount out of what is refundable.',
+      items: {
+        type: 'object',
+        required: ['id', 'object', 'charge_id', 'amount', 'currency', 'status', 'psp_status', 'reason', 'created_at', 'updated_at'],
+        properties: {
+          id: { type: 'string', description: 'Prefix dp_' },
+          object: { type: 'string', enum: ['dispute'] },
+          charge_id: { type: 'string' },
+          amount: { type: 'integer', description: 'As the PSP reports it: usually the charge amount, possibly less (a partial dispute) or more (currency fluctuation).' },
+          currency: { type: 'string' },
+          status: { type: 'string', enum: DISPUTE_STATUSES },
+          psp_status: { type: 'string', description: "The PSP's own status, as it said it (Stripe: warning_needs_response, needs_response, under_review, won, lost, ...)." },
+          reason: nullableString,
+          created_at: timestamp,
+          updated_at: timestamp,
+        },
       },
     },
     created_at: timestamp,

@@ -1,4 +1,5 @@
 /** SQL for refunds. Refund rows are immutable except for their status fields. */
+import type { DisputeFacts } from '../domain/dispute.ts';
 import type { RefundRecord } from '../domain/objects.ts';
 import type { Posting } from '../domain/ledger.ts';
 import type { ChargeStatus } from '../domain/status.ts';
@@ -47,14 +48,18 @@ export interface RefundFacts {
   charge: { status: ChargeStatus; amount: number; currency: string } | undefined;
   /** What the charge's refunds hold (refund_holds_amount, REFUND_HOLDS_AMOUNT in src/domain/refund.ts). */
   reserved: number;
+  /** Whether a dispute of the charge is open, and what lost ones took back (src/domain/dispute.ts). */
+  disputes: DisputeFacts;
   /** The live idempotency record already stored under the request's key, if any. */
   stored: IdempotencyRecord | undefined;
 }
 
 export async function readRefundFacts(db: Queryable, merchantId: string, chargeId: string, idempotency: { scope: string; key: string } | undefined): Promise<RefundFacts> {
-  const { rows } = await db.query<{ status: ChargeStatus | null; amount: number | null; currency: string | null; reserved: number } & { [K in keyof IdempotencyRecord]: IdempotencyRecord[K] | null }>(
+  const { rows } = await db.query<{ status: ChargeStatus | null; amount: number | null; currency: string | null; reserved: number; disputed: boolean | null; lost: number | null } & { [K in keyof IdempotencyRecord]: IdempotencyRecord[K] | null }>(
     `SELECT p.status, p.amount, p.currency,
             (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.payment_id = p.id AND refund_holds_amount(r.status)) AS reserved,
+            (SELECT coalesce(bool_or(d.status = 'open'), false) FROM disputes d WHERE d.charge_id = p.id) AS disputed,
+            (SELECT coalesce(sum(d.amount), 0) FROM disputes d WHERE d.charge_id = p.id AND d.status = 'lost') AS lost,
             k.request_method, k.request_path, k.request_hash, k.response_code, k.response_body
        FROM (SELECT 1) AS one
        LEFT JOIN payments p ON p.id = $1 AND p.merchant_id = $2
@@ -65,6 +70,7 @@ export async function readRefundFacts(db: Queryable, merchantId: string, chargeI
   return {
     charge: row?.status && row.amount !== null && row.currency ? { status: row.status, amount: row.amount, currency: row.currency } : undefined,
     reserved: Number(row?.reserved ?? 0),
+    disputes: { open: row?.disputed === true, lost: Number(row?.lost ?? 0) },
     stored:
       row?.request_method && row.request_path !== null && row.request_hash !== null && row.response_code !== null
         ? { request_method: row.request_method, request_path: row.request_path, request_hash: row.request_hash, response_code: row.response_code, response_body: row.response_body }
@@ -74,7 +80,8 @@ export async function readRefundFacts(db: Queryable, merchantId: string, chargeI
 
 export interface RefundWrite {
   refund: RefundRecord;
-  expected: { status: ChargeStatus; reserved: number };
+  /** The facts the refund was decided on; the write compares them with the charge's under its lock. */
+  expected: { status: ChargeStatus; reserved: number; disputes: DisputeFacts };
   job: { id: string; maxAttempts: number };
   event: { id: string; data: unknown; cause: { type: string; id: string } };
   /** The reservation's ledger postings (src/domain/ledger.ts), written with the refund. */
@@ -103,14 +110,17 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
     stored_hash: string | null;
     stored_code: number | null;
     stored_body: unknown;
+    disputed: boolean | null;
+    lost: number | null;
   }>(
-    namedStatement(db, 'create_refund_if_unchanged', `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`, [
+    namedStatement(db, 'create_refund_if_unchanged', `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`, [
       refund.id, refund.payment_id, refund.merchant_id, refund.amount, refund.currency, refund.reason, JSON.stringify(refund.metadata), refund.created_at,
       write.expected.status, write.expected.reserved,
       write.job.id, write.job.maxAttempts,
       write.event.id, JSON.stringify(write.event.data), write.event.cause.type, write.event.cause.id,
       ...idempotencyParams(idempotency),
       JSON.stringify(write.postings),
+      write.expected.disputes.open, write.expected.disputes.lost,
     ]),
   );
   const row = rows[0];
@@ -122,7 +132,11 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
     case 'changed':
       return {
         outcome: 'changed',
-        facts: { charge: row.charge_status && row.charge_amount !== null && row.charge_currency ? { status: row.charge_status, amount: row.charge_amount, currency: row.charge_currency } : undefined, reserved: Number(row.reserved ?? 0) },
+        facts: {
+          charge: row.charge_status && row.charge_amount !== null && row.charge_currency ? { status: row.charge_status, amount: row.charge_amount, currency: row.charge_currency } : undefined,
+          reserved: Number(row.reserved ?? 0),
+          disputes: { open: row.disputed === true, lost: Number(row.lost ?? 0) },
+        },
       };
     case 'replay':
       return { outcome: 'replay', stored: storedRecord(row) };

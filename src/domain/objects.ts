@@ -2,6 +2,7 @@
  * The public API representation of charges and refunds (API.md "Objects"), built from stored
  * records. Pure: the same record always gives the same JSON.
  */
+import type { DisputeStatus } from './dispute.ts';
 import { amountRefunded, type RefundAmounts, type RefundReason } from './refund.ts';
 import type { ReviewDecision, ReviewReason } from './psp-report.ts';
 import type { ChargeStatus, RefundStatus } from './status.ts';
@@ -83,8 +84,55 @@ export interface ChargeObject {
   /** The PSP that took the charge. */
   psp: string | null;
   refunds?: RefundList;
+  /** Its disputes (chargebacks), oldest first: on GET /v1/charges/{id}. */
+  disputes?: DisputeObject[];
   created_at: string;
   updated_at: string;
+}
+
+/** A dispute as stored (table disputes). */
+export interface DisputeRecord {
+  id: string;
+  charge_id: string;
+  merchant_id: string;
+  psp_reference: string;
+  amount: number;
+  currency: string;
+  status: DisputeStatus;
+  psp_status: string;
+  reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface DisputeObject {
+  id: string;
+  object: 'dispute';
+  charge_id: string;
+  amount: number;
+  currency: string;
+  /** FinCore's: open | won | lost (src/domain/dispute.ts). */
+  status: DisputeStatus;
+  /** The PSP's own status, as it said it (Stripe: needs_response, under_review, warning_closed, ...). */
+  psp_status: string;
+  reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export function disputeObject(dispute: DisputeRecord): DisputeObject {
+  return {
+    id: dispute.id,
+    object: 'dispute',
+    charge_id: dispute.charge_id,
+    amount: Number(dispute.amount),
+    currency: dispute.currency,
+    status: dispute.status,
+    psp_status: dispute.psp_status,
+    reason: dispute.reason,
+    created_at: dispute.created_at.toISOString(),
+    updated_at: dispute.updated_at.toISOString(),
+  };
 }
 
 /**
@@ -123,8 +171,9 @@ export function refundObject(refund: RefundRecord): RefundObject {
  * amount_refunded is derived from ALL the charge's refunds (`amounts`: every refund, or their sums
  * per status), never stored on the charge and never from the embedded page alone. `firstRefunds`
  * (oldest first, up to EMBEDDED_REFUNDS + 1) becomes the embedded `refunds` list; omitted, so is it.
+ * `disputes` (all of them, oldest first) becomes the `disputes` array; omitted, so is it.
  */
-export function chargeObject(charge: ChargeRecord, amounts: readonly RefundAmounts[], firstRefunds?: readonly RefundRecord[]): ChargeObject {
+export function chargeObject(charge: ChargeRecord, amounts: readonly RefundAmounts[], firstRefunds?: readonly RefundRecord[], disputes?: readonly DisputeRecord[]): ChargeObject {
   const refunded = amountRefunded(amounts);
   const object: ChargeObject = {
     id: charge.id,
@@ -145,6 +194,7 @@ export function chargeObject(charge: ChargeRecord, amounts: readonly RefundAmoun
     updated_at: charge.updated_at.toISOString(),
   };
   if (firstRefunds) object.refunds = refundList(charge.id, firstRefunds);
+  if (disputes) object.disputes = disputes.map(disputeObject);
   return object;
 }
 

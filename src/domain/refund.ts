@@ -1,9 +1,10 @@
 /**
- * Where refunds are decided. A refund's legality is a pure function of its charge and the
- * charge's existing refunds (read after the charge row was locked, in the same transaction
- * that inserts the refund: see flows/create-refund.ts).
+ * Where refunds are decided. A refund's legality is a pure function of its charge, the charge's
+ * existing refunds and its disputes (re-checked under the charge's row lock by the one refund
+ * write: see flows/create-refund.ts).
  */
-import { AmountTooLarge, ChargeAlreadyRefunded, ChargeNotRefundable, ParameterInvalid } from './errors.ts';
+import { disputeFactsOf, type DisputeAmounts, type DisputeFacts } from './dispute.ts';
+import { AmountTooLarge, ChargeAlreadyRefunded, ChargeDisputed, ChargeNotRefundable, ParameterInvalid } from './errors.ts';
 import { isValidAmount, MAX_AMOUNT, MIN_AMOUNT } from './money.ts';
 import type { ChargeStatus, RefundStatus } from './status.ts';
 
@@ -49,9 +50,16 @@ export function reservedByRefunds(refunds: readonly RefundAmounts[]): number {
   return refunds.reduce((sum, r) => (refundHoldsAmount(r.status) ? sum + r.amount : sum), 0);
 }
 
-/** charge amount - sum(pending + succeeded refunds). A failed refund frees its amount again. */
-export function refundableAmount(charge: ChargeAmounts, refunds: readonly RefundAmounts[]): number {
-  return Math.max(0, charge.amount - reservedByRefunds(refunds));
+/**
+ * charge amount - sum(pending + succeeded refunds) - what lost disputes took back. A failed
+ * refund frees its amount again.
+ */
+export function refundableAmount(charge: ChargeAmounts, refunds: readonly RefundAmounts[], disputes: readonly DisputeAmounts[] = []): number {
+  return refundableGiven(charge, reservedByRefunds(refunds), disputeFactsOf(disputes).lost);
+}
+
+function refundableGiven(charge: ChargeAmounts, reserved: number, lost: number): number {
+  return Math.max(0, charge.amount - reserved - lost);
 }
 
 /** The charge's `amount_refunded`: only succeeded refunds count. */
@@ -65,15 +73,35 @@ export function validateChargeSucceeded(charge: ChargeAmounts): void {
   }
 }
 
-export function validateSomethingRefundable(refundable: number): void {
-  if (refundable === 0) {
-    throw new ChargeAlreadyRefunded('This charge has already been fully refunded.', 'charge_id');
+/**
+ * While a dispute is open the card network is pulling the money back: a refund now would pay the
+ * customer twice (Stripe refuses it with the same code).
+ */
+export function validateNoOpenDispute(disputes: DisputeFacts): void {
+  if (disputes.open) {
+    throw new ChargeDisputed('This charge has an open dispute (chargeback): the card network is taking the money back, so a refund would pay the customer twice. Refunds are possible again if the dispute is won.', 'charge_id');
   }
 }
 
-export function validateRefundAmount(requested: number, refundable: number): void {
+/**
+ * Nothing left: refunds took it (charge_already_refunded), or, when refunds alone leave some,
+ * lost disputes took the rest (charge_disputed).
+ */
+export function validateSomethingRefundable(refundable: number, lostToRefundsAlone?: { amount: number; reserved: number; lost: number }): void {
+  if (refundable > 0) return;
+  if (lostToRefundsAlone && lostToRefundsAlone.lost > 0 && lostToRefundsAlone.reserved < lostToRefundsAlone.amount) {
+    throw new ChargeDisputed(
+      `This charge was charged back: lost disputes took ${lostToRefundsAlone.lost} of its ${lostToRefundsAlone.amount}, and refunds hold ${lostToRefundsAlone.reserved}. Nothing is left to refund.`,
+      'charge_id',
+    );
+  }
+  throw new ChargeAlreadyRefunded('This charge has already been fully refunded.', 'charge_id');
+}
+
+export function validateRefundAmount(requested: number, refundable: number, lost = 0): void {
   if (requested > refundable) {
-    throw new AmountTooLarge(`Refund amount (${requested}) is greater than the refundable amount (${refundable}).`, 'amount');
+    const why = lost > 0 ? ` (${lost} of the charge was lost to disputes)` : '';
+    throw new AmountTooLarge(`Refund amount (${requested}) is greater than the refundable amount (${refundable})${why}.`, 'amount');
   }
 }
 
@@ -81,21 +109,31 @@ export function validateRefundAmount(requested: number, refundable: number): voi
  * Decides the amount of a new refund, or throws the contract error that forbids it.
  * `requested` undefined means "everything still refundable".
  */
-export function decideRefundAmount(charge: ChargeAmounts, refunds: readonly RefundAmounts[], requested: number | undefined): number {
-  return decideRefundAmountGivenReserved(charge, reservedByRefunds(refunds), requested);
+export function decideRefundAmount(
+  charge: ChargeAmounts,
+  refunds: readonly RefundAmounts[],
+  requested: number | undefined,
+  disputes: readonly DisputeAmounts[] = [],
+): number {
+  return decideRefundAmountGivenReserved(charge, reservedByRefunds(refunds), requested, disputeFactsOf(disputes));
 }
 
 /**
- * The same decision from the charge and the amount its refunds reserve (pending + succeeded):
- * all the rules need, and what the database sums up in one query.
+ * The same decision from the charge, the amount its refunds reserve (pending + succeeded) and its
+ * dispute facts: all the rules need, and what the database sums up in one query. In order:
+ * the charge must have succeeded (charge_not_refundable); no dispute may be open
+ * (charge_disputed); refundable = amount - reserved - lost to disputes must be > 0
+ * (charge_already_refunded, or charge_disputed when lost disputes took the rest); the amount
+ * asked for must fit in it (amount_too_large).
  */
-export function decideRefundAmountGivenReserved(charge: ChargeAmounts, reserved: number, requested: number | undefined): number {
+export function decideRefundAmountGivenReserved(charge: ChargeAmounts, reserved: number, requested: number | undefined, disputes: DisputeFacts): number {
   validateChargeSucceeded(charge);
-  const refundable = Math.max(0, charge.amount - reserved);
-  validateSomethingRefundable(refundable);
+  validateNoOpenDispute(disputes);
+  const refundable = refundableGiven(charge, reserved, disputes.lost);
+  validateSomethingRefundable(refundable, { amount: charge.amount, reserved, lost: disputes.lost });
   if (requested === undefined) return refundable;
   // A zero, negative or fractional refund would shrink the reserved total: never let one through.
   if (!isValidAmount(requested)) throw new ParameterInvalid(`Invalid amount: must be an integer between ${MIN_AMOUNT} and ${MAX_AMOUNT}.`, 'amount');
-  validateRefundAmount(requested, refundable);
+  validateRefundAmount(requested, refundable, disputes.lost);
   return requested;
 }

@@ -1,5 +1,6 @@
 /**
- * POST /v1/refunds: decide the refund with the domain rules (src/domain/refund.ts), then write it
+ * POST /v1/refunds: decide the refund with the domain rules (src/domain/refund.ts: the charge, what
+ * its refunds reserve, its disputes), then write it
  * with its REFUND job, refund.created event, ledger reservation and idempotency record in one
  * statement, create_refund_if_unchanged (src/db/functions/), which first re-checks under the
  * charge's row lock the facts the decision was taken on. That statement is the only code that
@@ -56,7 +57,7 @@ export async function createRefund(
     const outcome = await decideAndWrite(ctx, ctx.pool, request, cause, idempotency, known);
     if ('response' in outcome) response = outcome.response;
     // Read under the lock a moment ago: fresh enough to decide, and to refuse, on.
-    else known = outcome.moved.charge ? { facts: { charge: outcome.moved.charge, reserved: outcome.moved.reserved }, fresh: true } : undefined;
+    else known = outcome.moved.charge ? { facts: { charge: outcome.moved.charge, reserved: outcome.moved.reserved, disputes: outcome.moved.disputes }, fresh: true } : undefined;
   }
   if (!response) {
     refundWriteRaces.inc({ resolved_by: 'charge_lock' });
@@ -86,7 +87,7 @@ function rememberedFacts(ctx: FlowContext, request: RefundRequest): KnownFacts |
   return facts ? { facts, fresh: false } : undefined;
 }
 
-type Attempt = { response: ApiResponse } | { moved: { charge: KnownRefundFacts['charge'] | undefined; reserved: number } };
+type Attempt = { response: ApiResponse } | { moved: { charge: KnownRefundFacts['charge'] | undefined; reserved: number; disputes: KnownRefundFacts['disputes'] } };
 
 /**
  * One decision and one write, on known facts or, without them, on facts read from `db`. A
@@ -106,7 +107,7 @@ async function decideAndWrite(
   let amount: number | undefined;
   if (known) {
     try {
-      amount = decideRefundAmountGivenReserved(known.facts.charge, known.facts.reserved, request.amount);
+      amount = decideRefundAmountGivenReserved(known.facts.charge, known.facts.reserved, request.amount, known.facts.disputes);
     } catch (refusal) {
       if (known.fresh) throw refusal;
       // Never refuse on remembered facts: read them and decide again.
@@ -117,8 +118,8 @@ async function decideAndWrite(
     const read = await readRefundFacts(db, merchantId, chargeId, idempotency);
     if (read.stored && idempotency) throw new StoredResponseFound(replayOrReject(read.stored, idempotency));
     if (!read.charge) throw new ResourceMissing(`No such charge: '${chargeId}'`, 'charge_id');
-    facts = { charge: read.charge, reserved: read.reserved };
-    amount = decideRefundAmountGivenReserved(facts.charge, facts.reserved, request.amount);
+    facts = { charge: read.charge, reserved: read.reserved, disputes: read.disputes };
+    amount = decideRefundAmountGivenReserved(facts.charge, facts.reserved, request.amount, facts.disputes);
   }
   if (amount === undefined) throw new Error('refund amount left undecided');
 
@@ -143,7 +144,7 @@ async function decideAndWrite(
   const jobId = newId('job');
   const result = await writeRefundIfUnchanged(db, {
     refund,
-    expected: { status: facts.charge.status, reserved: facts.reserved },
+    expected: { status: facts.charge.status, reserved: facts.reserved, disputes: facts.disputes },
     job: { id: jobId, maxAttempts: ctx.jobMaxAttempts },
     event: { id: newId('evt'), data: { refund: body, job_id: jobId }, cause },
     postings: postingsFor('refund_reserved', amount),
@@ -151,7 +152,7 @@ async function decideAndWrite(
   });
   switch (result.outcome) {
     case 'created':
-      ctx.refundFacts.set(merchantId, chargeId, { charge: facts.charge, reserved: facts.reserved + amount });
+      ctx.refundFacts.set(merchantId, chargeId, { charge: facts.charge, reserved: facts.reserved + amount, disputes: facts.disputes });
       return { response: { status: 201, body } };
     case 'no_such_charge':
       ctx.refundFacts.forget(merchantId, chargeId);
@@ -163,7 +164,7 @@ async function decideAndWrite(
       throw new StoredResponseFound(replayOrReject(result.stored, idempotency));
     case 'changed':
       refundWriteRaces.inc({ resolved_by: 'retry' });
-      if (result.facts.charge) ctx.refundFacts.set(merchantId, chargeId, { charge: result.facts.charge, reserved: result.facts.reserved });
+      if (result.facts.charge) ctx.refundFacts.set(merchantId, chargeId, { charge: result.facts.charge, reserved: result.facts.reserved, disputes: result.facts.disputes });
       else ctx.refundFacts.forget(merchantId, chargeId);
       return { moved: result.facts };
   }

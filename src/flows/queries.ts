@@ -3,6 +3,7 @@ import { ResourceMissing } from '../domain/errors.ts';
 import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundObject, type ChargeObject, type EventObject, type RefundObject } from '../domain/objects.ts';
 import { findEventOfMerchant, listEvents, type EventFilter } from '../db/events.ts';
 import { findChargeWithRefunds, listCharges, refundsOfCharges } from '../db/charges.ts';
+import { disputesOfCharge } from '../db/disputes.ts';
 import type { Queryable } from '../db/pool.ts';
 import { findRefundOfMerchant, listRefunds } from '../db/refunds.ts';
 
@@ -19,7 +20,8 @@ function page<R, T>(rows: R[], limit: number, toObject: (row: R) => T): ListPage
 export async function getCharge(db: Queryable, merchantId: string, chargeId: string): Promise<ChargeObject> {
   const found = await findChargeWithRefunds(db, merchantId, chargeId, EMBEDDED_REFUNDS);
   if (!found) throw new ResourceMissing(`No such charge: '${chargeId}'`, 'id');
-  return chargeObject(found.charge, found.amounts, found.refunds);
+  // Found (so the merchant's): its disputes, all of them (a charge has very few).
+  return chargeObject(found.charge, found.amounts, found.refunds, await disputesOfCharge(db, chargeId));
 }
 
 export async function getChargesPage(db: Queryable, merchantId: string, limit: number, startingAfter?: string): Promise<ListPage<ChargeObject>> {

@@ -1,16 +1,19 @@
 /**
- * The last known facts of recently refunded charges (status, amount, currency, reserved amount),
+ * The last known facts of recently refunded charges (status, amount, currency, reserved amount,
+ * dispute facts: one open? how much lost?),
  * kept by this API process. A refund of a charge seen before is decided on them and written in
  * one round trip: create_refund_if_unchanged re-checks them under the charge's row lock and
  * refuses if they moved (another process's refund, a failed refund freeing its amount), so a
- * stale entry costs a retry, never a wrong refund. A refusal is never based on these: it is
+ * stale entry costs a retry, never a wrong refund (a dispute opened since is such a move). A refusal is never based on these: it is
  * decided again on facts read from the database.
  */
+import type { DisputeFacts } from '../domain/dispute.ts';
 import type { ChargeStatus } from '../domain/status.ts';
 
 export interface KnownRefundFacts {
   charge: { status: ChargeStatus; amount: number; currency: string };
   reserved: number;
+  disputes: DisputeFacts;
 }
 
 export class RefundFactsCache {

@@ -1,11 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AmountTooLarge, ChargeAlreadyRefunded, ChargeNotRefundable, ContractError } from '../../src/domain/errors.ts';
+import { AmountTooLarge, ChargeAlreadyRefunded, ChargeDisputed, ChargeNotRefundable, ContractError } from '../../src/domain/errors.ts';
+import { DISPUTE_STATUSES, type DisputeAmounts } from '../../src/domain/dispute.ts';
 import { MAX_AMOUNT, MIN_AMOUNT } from '../../src/domain/money.ts';
 import {
   amountRefunded,
   decideRefundAmount,
+  decideRefundAmountGivenReserved,
   refundableAmount,
   reservedByRefunds,
   type ChargeAmounts,
@@ -31,7 +33,7 @@ function sumActive(refunds: readonly RefundAmounts[]): number {
 /** Asserts `fn` throws an instance of `Cls` with the given code and param. */
 function assertContractError(
   fn: () => unknown,
-  Cls: typeof AmountTooLarge | typeof ChargeAlreadyRefunded | typeof ChargeNotRefundable,
+  Cls: typeof AmountTooLarge | typeof ChargeAlreadyRefunded | typeof ChargeNotRefundable | typeof ChargeDisputed,
   code: string,
   param: string,
 ): void {
@@ -281,5 +283,87 @@ describe('refund: sequential model (request, then settle some refunds)', () => {
     assert.equal(refundableAmount(charge, refunds), 0);
     assertContractError(() => decideRefundAmount(charge, refunds, undefined), ChargeAlreadyRefunded, 'charge_already_refunded', 'charge_id');
     assert.equal(amountRefunded(refunds), 1500);
+  });
+});
+
+const disputeArb: fc.Arbitrary<DisputeAmounts> = fc.record({ amount: fc.oneof(fc.integer({ min: 1, max: 30 }), amountArb), status: fc.constantFrom(...DISPUTE_STATUSES) });
+
+describe('refund: disputes (chargebacks)', () => {
+  it('an open dispute refuses every refund with charge_disputed, saying why', () => {
+    const charge = succeeded(5000);
+    for (const requested of [undefined, 1, 5000]) {
+      assertContractError(() => decideRefundAmount(charge, [], requested, [{ amount: 5000, status: 'open' }]), ChargeDisputed, 'charge_disputed', 'charge_id');
+    }
+    assert.throws(() => decideRefundAmount(charge, [], 1, [{ amount: 100, status: 'open' }]), /open dispute/);
+    // A charge that did not succeed says so first.
+    assertContractError(() => decideRefundAmount({ amount: 5000, status: 'failed' }, [], 1, [{ amount: 100, status: 'open' }]), ChargeNotRefundable, 'charge_not_refundable', 'charge_id');
+  });
+
+  it('a won dispute changes nothing; a lost one takes its amount out of what is refundable', () => {
+    const charge = succeeded(5000);
+    assert.equal(decideRefundAmount(charge, [], undefined, [{ amount: 5000, status: 'won' }]), 5000);
+    assert.equal(decideRefundAmount(charge, [], undefined, [{ amount: 1200, status: 'lost' }]), 3800);
+    assert.equal(refundableAmount(charge, [{ amount: 1000, status: 'succeeded' }], [{ amount: 1200, status: 'lost' }, { amount: 300, status: 'won' }]), 2800);
+    assertContractError(() => decideRefundAmount(charge, [], 3801, [{ amount: 1200, status: 'lost' }]), AmountTooLarge, 'amount_too_large', 'amount');
+    assert.throws(() => decideRefundAmount(charge, [], 3801, [{ amount: 1200, status: 'lost' }]), /1200 of the charge was lost to disputes/);
+    assert.equal(decideRefundAmountGivenReserved(charge, 1000, undefined, { open: false, lost: 1200 }), 2800);
+  });
+
+  it('nothing left: charge_disputed when lost disputes took the rest, charge_already_refunded when refunds did', () => {
+    const charge = succeeded(5000);
+    assertContractError(() => decideRefundAmount(charge, [], undefined, [{ amount: 5000, status: 'lost' }]), ChargeDisputed, 'charge_disputed', 'charge_id');
+    assertContractError(() => decideRefundAmount(charge, [{ amount: 1000, status: 'pending' }], 1, [{ amount: 4000, status: 'lost' }]), ChargeDisputed, 'charge_disputed', 'charge_id');
+    // A dispute for more than the charge (currency fluctuation) leaves nothing, never a negative amount.
+    assertContractError(() => decideRefundAmount(charge, [], 1, [{ amount: 7000, status: 'lost' }]), ChargeDisputed, 'charge_disputed', 'charge_id');
+    assert.equal(refundableAmount(charge, [], [{ amount: 7000, status: 'lost' }]), 0);
+    assertContractError(() => decideRefundAmount(charge, [{ amount: 5000, status: 'succeeded' }], 1, [{ amount: 100, status: 'lost' }]), ChargeAlreadyRefunded, 'charge_already_refunded', 'charge_id');
+  });
+
+  it('property: the outcome follows the rules in order for any charge, refunds and disputes', () => {
+    fc.assert(
+      fc.property(chargeAmountArb, statusArb, fc.array(refundArb, { maxLength: 6 }), fc.array(disputeArb, { maxLength: 4 }), fc.option(amountArb, { nil: undefined }), (amount, status, refunds, disputes, requested) => {
+        const charge: ChargeAmounts = { amount, status };
+        const reserved = sumActive(refunds);
+        const lost = disputes.filter((d) => d.status === 'lost').reduce((s, d) => s + d.amount, 0);
+        const refundable = Math.max(0, amount - reserved - lost);
+        const call = (): number => decideRefundAmount(charge, refunds, requested, disputes);
+        if (status !== 'succeeded') {
+          assertContractError(call, ChargeNotRefundable, 'charge_not_refundable', 'charge_id');
+        } else if (disputes.some((d) => d.status === 'open')) {
+          assertContractError(call, ChargeDisputed, 'charge_disputed', 'charge_id');
+        } else if (refundable === 0) {
+          if (reserved < amount) assertContractError(call, ChargeDisputed, 'charge_disputed', 'charge_id');
+          else assertContractError(call, ChargeAlreadyRefunded, 'charge_already_refunded', 'charge_id');
+        } else if (requested === undefined) {
+          assert.equal(call(), refundable);
+        } else if (requested > refundable) {
+          assertContractError(call, AmountTooLarge, 'amount_too_large', 'amount');
+        } else {
+          assert.equal(call(), requested);
+        }
+        assert.equal(refundableAmount(charge, refunds, disputes), refundable);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('property: whatever refunds are decided around a lost dispute, reserved + lost never exceed the charge', () => {
+    fc.assert(
+      fc.property(chargeAmountArb, fc.array(disputeArb.filter((d) => d.status !== 'open'), { maxLength: 3 }), fc.array(fc.option(fc.integer({ min: 1, max: 20_000 }), { nil: undefined }), { maxLength: 20 }), (amount, disputes, requests) => {
+        const charge = succeeded(amount);
+        const refunds: RefundAmounts[] = [];
+        const lost = disputes.filter((d) => d.status === 'lost').reduce((s, d) => s + d.amount, 0);
+        for (const requested of requests) {
+          try {
+            refunds.push({ amount: decideRefundAmount(charge, refunds, requested, disputes), status: 'pending' });
+          } catch (error) {
+            assert.ok(error instanceof ContractError);
+          }
+        }
+        const reserved = sumActive(refunds);
+        assert.ok(refunds.length === 0 || reserved + lost <= amount, `reserved ${reserved} + lost ${lost} > charge ${amount}`);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -1,5 +1,6 @@
 -- The refund write in one round trip. FinCore decides a refund in TypeScript (src/domain/refund.ts)
--- on facts it read a moment before: the charge's status and the amount its refunds reserve. This
+-- on facts it read a moment before: the charge's status, the amount its refunds reserve, whether
+-- a dispute of it is open and how much lost disputes took (src/domain/dispute.ts). This
 -- function writes that decision only if those facts still hold, checked under the charge's row
 -- lock, so the decision and the write are as safe as in one locked transaction. It holds no
 -- refund rule of its own: it claims the idempotency key (claim_idempotency_key), compares, then
@@ -17,33 +18,43 @@ CREATE OR REPLACE FUNCTION create_refund_if_unchanged(
   p_event_id text, p_event_data jsonb, p_cause_type text, p_cause_id text,
   p_idem_scope text, p_idem_key text, p_idem_method text, p_idem_path text, p_idem_hash text,
   p_response_code integer, p_response_body jsonb, p_idem_ttl_hours integer,
-  p_ledger jsonb
+  p_ledger jsonb,
+  -- The dispute facts (migration 014). Their defaults say "no dispute": a caller that does not
+  -- pass them is refused ('changed') on a disputed charge, never let through.
+  p_expected_disputed boolean DEFAULT false, p_expected_lost bigint DEFAULT 0
 ) RETURNS TABLE (
   outcome text,            -- created | changed | no_such_charge | key_in_use | replay
   charge_status text, charge_amount bigint, charge_currency text, reserved bigint,
-  stored_method text, stored_path text, stored_hash text, stored_code integer, stored_body jsonb
+  stored_method text, stored_path text, stored_hash text, stored_code integer, stored_body jsonb,
+  disputed boolean, lost bigint
 ) LANGUAGE plpgsql AS $$
 DECLARE
   charge payments%ROWTYPE;
   claim record;
   now_reserved bigint;
+  now_disputed boolean;
+  now_lost bigint;
 BEGIN
   IF p_idem_key IS NOT NULL THEN
     SELECT * INTO claim FROM claim_idempotency_key(p_idem_scope, p_idem_key);
     IF claim.outcome <> 'claimed' THEN
-      RETURN QUERY SELECT claim.outcome, NULL::text, NULL::bigint, NULL::text, NULL::bigint, claim.stored_method, claim.stored_path, claim.stored_hash, claim.stored_code, claim.stored_body;
+      RETURN QUERY SELECT claim.outcome, NULL::text, NULL::bigint, NULL::text, NULL::bigint, claim.stored_method, claim.stored_path, claim.stored_hash, claim.stored_code, claim.stored_body, NULL::boolean, NULL::bigint;
       RETURN;
     END IF;
   END IF;
 
   SELECT * INTO charge FROM payments WHERE id = p_charge_id AND merchant_id = p_merchant_id FOR UPDATE;
   IF NOT FOUND THEN
-    RETURN QUERY SELECT 'no_such_charge', NULL::text, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb;
+    RETURN QUERY SELECT 'no_such_charge', NULL::text, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, NULL::boolean, NULL::bigint;
     RETURN;
   END IF;
   SELECT coalesce(sum(amount), 0) INTO now_reserved FROM refunds WHERE payment_id = p_charge_id AND refund_holds_amount(status);
-  IF charge.status IS DISTINCT FROM p_expected_status OR now_reserved <> p_expected_reserved OR charge.currency <> p_currency THEN
-    RETURN QUERY SELECT 'changed', charge.status, charge.amount, charge.currency, now_reserved, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb;
+  -- Disputes are written under the same row lock (flows/disputes.ts), so these hold until commit.
+  SELECT coalesce(bool_or(status = 'open'), false), coalesce(sum(amount) FILTER (WHERE status = 'lost'), 0)
+    INTO now_disputed, now_lost FROM disputes WHERE charge_id = p_charge_id;
+  IF charge.status IS DISTINCT FROM p_expected_status OR now_reserved <> p_expected_reserved OR charge.currency <> p_currency
+     OR now_disputed IS DISTINCT FROM coalesce(p_expected_disputed, false) OR now_lost <> coalesce(p_expected_lost, 0) THEN
+    RETURN QUERY SELECT 'changed', charge.status, charge.amount, charge.currency, now_reserved, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, now_disputed, now_lost;
     RETURN;
   END IF;
 
@@ -58,6 +69,6 @@ BEGIN
   IF p_idem_key IS NOT NULL AND NOT store_idempotency_record(p_idem_scope, p_idem_key, p_idem_method, p_idem_path, p_idem_hash, p_response_code, p_response_body, p_idem_ttl_hours) THEN
     RAISE EXCEPTION 'idempotency record for % appeared under its held lock', p_idem_key;
   END IF;
-  RETURN QUERY SELECT 'created', charge.status, charge.amount, charge.currency, now_reserved + p_amount, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb;
+  RETURN QUERY SELECT 'created', charge.status, charge.amount, charge.currency, now_reserved + p_amount, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, now_disputed, now_lost;
 END;
 $$;
