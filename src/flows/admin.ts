@@ -2,6 +2,7 @@
 import { ParameterInvalid, ResourceMissing } from '../domain/errors.ts';
 import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundList, refundObject, type ChargeObject, type EventObject, type RefundObject } from '../domain/objects.ts';
 import { refundableAmount } from '../domain/refund.ts';
+import { disputesOfCharge } from '../db/disputes.ts';
 import { adminListCharges, adminListRefunds, findCharge, listEndpointsWithDeliveries, listMerchants, overview, totals, type AdminFilter, type Overview, type Totals } from '../db/admin.ts';
 import { refundsOfCharges } from '../db/charges.ts';
 import { findMerchantById } from '../db/merchants.ts';
@@ -73,13 +74,14 @@ export async function adminChargeDetail(db: Queryable, chargeId: string): Promis
   const shownRefundIds = refunds.slice(0, DETAIL_REFUNDS).map((r) => r.id);
   const ledger = await ledgerEntriesOfCharge(db, charge.id, shownRefundIds);
   const events = await eventsOfObjects(db, [charge.id, ...shownRefundIds]);
-  const detailCharge = { ...chargeObject(charge, refundAmounts), refunds: refundList(charge.id, refunds, DETAIL_REFUNDS) };
+  const disputes = await disputesOfCharge(db, charge.id);
+  const detailCharge = { ...chargeObject(charge, refundAmounts, undefined, disputes), refunds: refundList(charge.id, refunds, DETAIL_REFUNDS) };
   return {
     object: 'charge_detail',
     merchant_id: charge.merchant_id,
     merchant_name: (await findMerchantById(db, charge.merchant_id))?.name ?? charge.merchant_id,
     charge: detailCharge,
-    refundable_amount: charge.status === 'succeeded' ? refundableAmount(charge, refundAmounts) : 0,
+    refundable_amount: charge.status === 'succeeded' ? refundableAmount(charge, refundAmounts, disputes) : 0,
     ledger: ledger.map((entry) => ({ ...entry, created_at: entry.created_at.toISOString() })),
     events: events.map(eventObject),
   };

@@ -81,7 +81,8 @@ async function importPspRefund(
 
   const facts = await readRefundFacts(tx, charge.merchant_id, charge.id, undefined);
   const holds = event.outcome.status !== 'failed';
-  const overRefund = charge.status !== 'succeeded' || (holds && facts.reserved + amount > charge.amount);
+  // Over the charge when what its refunds hold, what lost disputes took and this refund exceed it.
+  const overRefund = charge.status !== 'succeeded' || (holds && facts.reserved + facts.disputes.lost + amount > charge.amount);
   const createdAt = new Date();
   const refund: RefundRecord = {
     id: newId('re'),
