@@ -108,6 +108,20 @@ async function verifyCoverage(db: Queryable, sealGraceMs: number, report: Verify
   if (uncovered[0]) problem(`${uncovered[0].id} has no ${uncovered[0].missing} event`);
 }
 
+/** Each account's balance over the journal entries matching `where`, joined as `l`. */
+function ledgerBalancesWhere(where: string): string {
+  return `LEFT JOIN LATERAL (
+           SELECT sum(amount) FILTER (WHERE account = 'psp_clearing') AS psp_clearing,
+                  sum(amount) FILTER (WHERE account = 'merchant_balance') AS merchant_balance,
+                  sum(amount) FILTER (WHERE account = 'refunds_reserved') AS refunds_reserved
+             FROM ledger_entries WHERE ${where}
+         ) AS l ON true`;
+}
+
+const BALANCE_COLUMNS = `coalesce(l.psp_clearing, 0)::bigint AS psp_clearing,
+              coalesce(l.merchant_balance, 0)::bigint AS merchant_balance,
+              coalesce(l.refunds_reserved, 0)::bigint AS refunds_reserved`;
+
 async function verifyLedger(db: Queryable, report: VerifyReport, problem: (text: string) => void): Promise<void> {
   const { rows: count } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger_entries');
   report.ledgerEntries = count[0]?.n ?? 0;
@@ -131,16 +145,9 @@ async function verifyLedger(db: Queryable, report: VerifyReport, problem: (text:
               coalesce((SELECT sum(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.status IN ('pending', 'requires_review')), 0)::bigint AS reserved,
               coalesce((SELECT sum(r.amount) FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded'), 0)::bigint AS paid_out,
               coalesce((SELECT sum(d.amount) FROM disputes d WHERE d.charge_id = p.id AND d.status = 'lost'), 0)::bigint AS lost,
-              coalesce(l.psp_clearing, 0)::bigint AS psp_clearing,
-              coalesce(l.merchant_balance, 0)::bigint AS merchant_balance,
-              coalesce(l.refunds_reserved, 0)::bigint AS refunds_reserved
+              ${BALANCE_COLUMNS}
          FROM payments p
-         LEFT JOIN LATERAL (
-           SELECT sum(amount) FILTER (WHERE account = 'psp_clearing') AS psp_clearing,
-                  sum(amount) FILTER (WHERE account = 'merchant_balance') AS merchant_balance,
-                  sum(amount) FILTER (WHERE account = 'refunds_reserved') AS refunds_reserved
-             FROM ledger_entries WHERE charge_id = p.id
-         ) AS l ON true
+         ${ledgerBalancesWhere('charge_id = p.id')}
         WHERE p.id > $1
         ORDER BY p.id
         LIMIT $2`,
@@ -174,16 +181,9 @@ async function verifyLedger(db: Queryable, report: VerifyReport, problem: (text:
   for (;;) {
     const { rows } = await db.query<{ id: string; status: RefundStatus; amount: number } & Record<Account, number>>(
       `SELECT r.id, r.status, r.amount,
-              coalesce(l.psp_clearing, 0)::bigint AS psp_clearing,
-              coalesce(l.merchant_balance, 0)::bigint AS merchant_balance,
-              coalesce(l.refunds_reserved, 0)::bigint AS refunds_reserved
+              ${BALANCE_COLUMNS}
          FROM refunds r
-         LEFT JOIN LATERAL (
-           SELECT sum(amount) FILTER (WHERE account = 'psp_clearing') AS psp_clearing,
-                  sum(amount) FILTER (WHERE account = 'merchant_balance') AS merchant_balance,
-                  sum(amount) FILTER (WHERE account = 'refunds_reserved') AS refunds_reserved
-             FROM ledger_entries WHERE refund_id = r.id
-         ) AS l ON true
+         ${ledgerBalancesWhere('refund_id = r.id')}
         WHERE r.id > $1
         ORDER BY r.id
         LIMIT $2`,
