@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { FlowContext } from '../flows/context.ts';
-import { reconcilePending } from '../flows/reconcile.ts';
+import { reconcilePending, reconcileTerminal, terminalSweepOf } from '../flows/reconcile.ts';
 
 /**
- * Runs a reconciliation sweep every interval, next to the worker; and one at start-up, after
+ * Runs a reconciliation sweep every interval, next to the worker: the pending sweep, then the
+ * terminal sweep (flows/reconcile.ts: objects settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS,
+ * each re-read at most once per FINCORE_RECONCILE_TERMINAL_RECHECK_MS); and one at start-up, after
  * `startupAfterMs`, over the objects left pending by a previous life whose PSP call had been made:
  * a clean stop right after creating charges loses the in-process simulator and its webhooks with
  * it, and those objects would otherwise wait FINCORE_RECONCILE_AFTER_MS plus an interval.
@@ -11,11 +13,13 @@ import { reconcilePending } from '../flows/reconcile.ts';
 export function startReconciler(ctx: FlowContext, options: { intervalMs: number; afterMs: number; startupAfterMs?: number }, logger: Logger): { stop(): Promise<void> } {
   const startedAt = Date.now();
   let running: Promise<void> = Promise.resolve();
-  const sweep = (what: string, run: () => ReturnType<typeof reconcilePending>) => {
+  const sweep = (what: string, run: () => Promise<{ checked: number }>) => {
     running = running.then(async () => {
       try {
         const report = await run();
-        if (report.settled > 0 || report.errors > 0 || report.resubmitted > 0) logger.info({ report }, what);
+        // Logged when it did something (or failed to): any count besides `checked`.
+        const { checked: _checked, ...acted } = report as { checked: number } & Record<string, number>;
+        if (Object.values(acted).some((count) => count > 0)) logger.info({ report }, what);
       } catch (error) {
         logger.warn({ err: error instanceof Error ? error.message : String(error) }, `${what} failed; next interval retries`);
       }
@@ -29,7 +33,10 @@ export function startReconciler(ctx: FlowContext, options: { intervalMs: number;
           const olderThanMs = Math.max(0, Date.now() - startedAt);
           sweep('start-up reconciliation sweep', () => reconcilePending(ctx, olderThanMs, 1000, { pspCalledOnly: true }));
         }, options.startupAfterMs);
-  const timer = setInterval(() => sweep('reconciliation sweep', () => reconcilePending(ctx, options.afterMs)), options.intervalMs);
+  const timer = setInterval(() => {
+    sweep('reconciliation sweep', () => reconcilePending(ctx, options.afterMs));
+    sweep('terminal reconciliation sweep', () => reconcileTerminal(ctx, terminalSweepOf(ctx)));
+  }, options.intervalMs);
   return {
     async stop() {
       clearInterval(timer);
