@@ -96,6 +96,8 @@ export interface Config {
     terminalRecheckMs: number;
     /** At most this many charges, and as many refunds, re-read per sweep. */
     terminalBatch: number;
+    /** How often the terminal sweep runs (each worker). */
+    terminalIntervalMs: number;
   };
   /** The audit relay: seals committed events into the per-merchant hash chains. */
   audit: {
@@ -482,6 +484,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       terminalWindowMs: int(env, 'FINCORE_RECONCILE_TERMINAL_WINDOW_MS', 7 * 86_400_000, 0, 90 * 86_400_000),
       terminalRecheckMs: int(env, 'FINCORE_RECONCILE_TERMINAL_RECHECK_MS', 86_400_000, 0, 30 * 86_400_000),
       terminalBatch: int(env, 'FINCORE_RECONCILE_TERMINAL_BATCH', 100, 1, 10_000),
+      terminalIntervalMs: int(env, 'FINCORE_RECONCILE_TERMINAL_INTERVAL_MS', 60_000, 10, 86_400_000),
     },
     audit: {
       pollIntervalMs: int(env, 'FINCORE_AUDIT_POLL_MS', 200, 10, 600_000),

@@ -13,7 +13,8 @@
  * refund reported succeeded, then failed days later), and the webhook saying so may be lost. So
  * the objects that turned succeeded or failed within a recent window
  * (FINCORE_RECONCILE_TERMINAL_WINDOW_MS, default 7 days) are re-read from their PSP, and what
- * changed is applied through settleCharge / settleRefund (late failure, or review). Each check is
+ * changed is applied through settleCharge / settleRefund (late failure, or review), every
+ * FINCORE_RECONCILE_TERMINAL_INTERVAL_MS (jobs/reconciler.ts) and at each `fincore reconcile`. Each check is
  * recorded in reconcile_checks (migration 015: object id, when, what the PSP said), and an object
  * is re-read only once its last check is older than FINCORE_RECONCILE_TERMINAL_RECHECK_MS (default
  * 1 day): never-read objects first, then newest first, at most FINCORE_RECONCILE_TERMINAL_BATCH
