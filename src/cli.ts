@@ -19,7 +19,8 @@ import { openDatabase, type Database } from './db/pool.ts';
 import { flowContext } from './context.ts';
 import { merchantWebhookFanOut, startFinCore, VERSION, type Components } from './main.ts';
 import { loadDevSimulator } from './dev-simulator.ts';
-import { reconcileNow, verifyAudit, type AuditVerification, type ReconciliationReport } from './flows/operations.ts';
+import { reconcileNow, reconciliationDrift, verifyAudit, type AuditVerification, type ReconciliationDrift, type ReconciliationReport } from './flows/operations.ts';
+import { DRIFT_KINDS } from './flows/reconcile.ts';
 import { jobObject, type JobObject } from './flows/admin.ts';
 import { redriveDeadLetters, sqsClient } from './jobs/sqs.ts';
 import { sealPendingEvents } from './flows/audit-seal.ts';
@@ -45,7 +46,25 @@ function printVerifyReport(report: VerifyReport): void {
 
 function printReconcileReport(report: ReconciliationReport): number {
   process.stdout.write(`checked=${report.checked} settled=${report.settled} resubmitted=${report.resubmitted} psp_errors=${report.errors}\n`);
-  return report.errors > 0 ? 1 : 0;
+  const t = report.terminal;
+  process.stdout.write(`terminal (settled within ${t.window_ms} ms): checked=${t.checked} moved=${t.moved} reviews_opened=${t.reviews_opened} unknown_at_psp=${t.unknown_at_psp} psp_errors=${t.errors}\n`);
+  return report.errors > 0 || t.errors > 0 ? 1 : 0;
+}
+
+/** `reconcile --report`: counts and ids per kind of drift; exit 1 when there is any (or the PSP could not be asked). */
+function printDriftReport(report: ReconciliationDrift): number {
+  const counts = DRIFT_KINDS.map((kind) => `${kind}=${report.drift[kind].length}`).join(' ');
+  process.stdout.write(`compared charges=${report.checked.charges} refunds=${report.checked.refunds} (settled within ${report.window_ms} ms, or pending over ${report.older_than_ms} ms)\n`);
+  process.stdout.write(`drift: ${counts} psp_errors=${report.psp_errors.length}\n`);
+  for (const kind of DRIFT_KINDS) {
+    for (const item of report.drift[kind]) {
+      const atPsp = item.at_psp ? `${item.at_psp.status} ${item.at_psp.amount ?? '?'} ${item.at_psp.currency ?? '?'}` : 'unknown';
+      process.stdout.write(`  ${kind}  ${item.object} ${item.id}  psp=${item.psp}  fincore=${item.fincore.status} ${item.fincore.amount} ${item.fincore.currency}  at_psp=${atPsp}\n`);
+    }
+  }
+  for (const item of report.psp_errors) process.stdout.write(`  psp_error  ${item.object} ${item.id}  psp=${item.psp}  ${item.error ?? ''}\n`);
+  if (!report.has_drift) process.stdout.write('no drift: FinCore and the PSP agree\n');
+  return report.has_drift ? 1 : 0;
 }
 
 function printDeadJobs(jobs: JobObject[]): void {
@@ -178,15 +197,22 @@ export function buildProgram(config: () => Config, setExitCode: (code: number) =
       await simulator.close();
       return 0;
     }));
-  program.command('reconcile').description('one reconciliation sweep now; exits 1 if the PSP could not be asked')
-    .option('--all', 'every pending charge and refund, whatever its age (default: older than FINCORE_RECONCILE_AFTER_MS)')
+  program.command('reconcile').description('one reconciliation sweep now (pending, then recently settled objects); exits 1 if the PSP could not be asked. --report: print the drift, change nothing, exit 1 if any')
+    .option('--all', 'every pending charge and refund, whatever its age (default: older than FINCORE_RECONCILE_AFTER_MS), and every one settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS, whatever its last check')
+    .option('--report', 'change nothing: print the drift between FinCore and the PSP (status_differs, amount_or_currency_differs, unknown_at_psp: counts and ids), exit 1 when there is any')
     .addOption(urlOption())
-    .action(async (options: { all?: boolean; url?: string }) => {
+    .action(async (options: { all?: boolean; report?: boolean; url?: string }) => {
       const c = config();
       const olderThanMs = options.all ? 0 : c.reconcile.afterMs;
+      if (options.report) {
+        setExitCode(await databaseOrApi(c, options.url,
+          async (db) => printDriftReport(await reconciliationDrift(flowContext(db, c), olderThanMs)),
+          async (api) => printDriftReport(await api.request<ReconciliationDrift>('GET', `/v1/admin/reconcile/report?older_than_ms=${olderThanMs}`))));
+        return;
+      }
       setExitCode(await databaseOrApi(c, options.url,
-        async (db) => printReconcileReport(await reconcileNow(flowContext(db, c), olderThanMs)),
-        async (api) => printReconcileReport(await api.request<ReconciliationReport>('POST', '/v1/admin/reconcile', { older_than_ms: olderThanMs }))));
+        async (db) => printReconcileReport(await reconcileNow(flowContext(db, c), olderThanMs, { recheckAll: options.all === true })),
+        async (api) => printReconcileReport(await api.request<ReconciliationReport>('POST', '/v1/admin/reconcile', { older_than_ms: olderThanMs, recheck_all: options.all === true }))));
     });
   program.command('migrate').description('apply database migrations and exit (they also run at every start)')
     .action(run(async () => {

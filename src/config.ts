@@ -36,8 +36,14 @@ export interface Config {
   adminKey: string;
   /** True when FINCORE_ADMIN_KEY is unset: embedded mode keeps a key in the data dir, a server run uses adminKey (generated) and prints it. */
   adminKeyGenerated: boolean;
-  /** FINCORE_PSP: one of the adapters registered in src/psp/adapters.ts. */
+  /** FINCORE_PSP: one of the adapters registered in src/psp/adapters.ts; the PSP new charges go to. */
   psp: PspName;
+  /**
+   * Every PSP this process serves: FINCORE_PSP first, then FINCORE_PSPS_ENABLED. A charge's
+   * refunds, queries and reconciliation go to the PSP that took it (payments.psp), so a PSP that
+   * still holds charges stays listed after FINCORE_PSP moves on; each one's webhook route is mounted.
+   */
+  psps: PspName[];
   stripe: {
     /** STRIPE_SECRET_KEY; empty is allowed only against the built-in simulator. */
     secretKey: string;
@@ -84,6 +90,14 @@ export interface Config {
     intervalMs: number;
     /** The start-up sweep over what a previous life left pending after its PSP call runs this long after start. */
     startupAfterMs: number;
+    /** The terminal sweep (flows/reconcile.ts): objects settled within this window are re-read from their PSP (0: off). */
+    terminalWindowMs: number;
+    /** An object is re-read at most once per this long. */
+    terminalRecheckMs: number;
+    /** At most this many charges, and as many refunds, re-read per sweep. */
+    terminalBatch: number;
+    /** How often the terminal sweep runs (each worker). */
+    terminalIntervalMs: number;
   };
   /** PSP events about objects FinCore does not hold yet: matched every sweep, a review item after the window. */
   parkedEvents: {
@@ -217,11 +231,12 @@ function webhookSecret(env: NodeJS.ProcessEnv, rule: SecretRule): { value: strin
 
 /**
  * Which webhook secrets this process uses, and whether each may be its development default.
- * Local development means: the API listens on loopback only, and the PSP it verifies is the
- * simulator on loopback (FINCORE_PSP=simulator, or FINCORE_PSP=stripe played by the simulator:
+ * The rule holds for every configured PSP (FINCORE_PSP and FINCORE_PSPS_ENABLED): each one's
+ * intake verifies with its secret. Local development means: the API listens on loopback only, and
+ * the PSP it verifies is the simulator on loopback (simulator, or stripe played by the simulator:
  * no STRIPE_API_BASE and no key, or a loopback STRIPE_API_BASE with no live key).
  */
-function webhookSecrets(env: NodeJS.ProcessEnv, psp: Config['psp'], host: string, simUrl: string): { psp: string; stripe: string; devDefaults: SecretName[] } {
+function webhookSecrets(env: NodeJS.ProcessEnv, psps: readonly PspName[], host: string, simUrl: string): { psp: string; stripe: string; devDefaults: SecretName[] } {
   for (const name of Object.keys(DEV_WEBHOOK_SECRETS) as SecretName[]) {
     if (env[name] === '') {
       throw new ConfigError(`${name} is set but empty: an empty secret never means the development default. Set the secret your PSP signs webhooks with, or unset it for local development.`);
@@ -236,15 +251,15 @@ function webhookSecrets(env: NodeJS.ProcessEnv, psp: Config['psp'], host: string
   const simulatorLocal = isLoopbackUrl(simUrl);
   const pspSecret = webhookSecret(env, {
     name: 'FINCORE_PSP_WEBHOOK_SECRET',
-    verifies: psp === 'simulator',
+    verifies: psps.includes('simulator'),
     local: apiLocal && simulatorLocal,
     where: apiWhere || `the PSP simulator is at ${simUrl}, not on loopback`,
   });
   const stripeSecret = webhookSecret(env, {
     name: 'STRIPE_WEBHOOK_SECRET',
-    verifies: psp === 'stripe',
+    verifies: psps.includes('stripe'),
     local: apiLocal && stripeIsSimulator,
-    where: apiWhere || (liveKey ? 'STRIPE_SECRET_KEY is a live key' : 'FINCORE_PSP=stripe talks to Stripe (STRIPE_API_BASE is not the simulator on loopback)'),
+    where: apiWhere || (liveKey ? 'STRIPE_SECRET_KEY is a live key' : 'the stripe PSP (FINCORE_PSP or FINCORE_PSPS_ENABLED) talks to Stripe (STRIPE_API_BASE is not the simulator on loopback)'),
   });
   const devDefaults: SecretName[] = [];
   if (pspSecret.devDefault) devDefaults.push('FINCORE_PSP_WEBHOOK_SECRET');
@@ -388,6 +403,20 @@ function isValidCidr(entry: string): boolean {
   }
 }
 
+/**
+ * FINCORE_PSP, then the further PSPs FINCORE_PSPS_ENABLED lists (comma-separated adapter names):
+ * PSPs that take no new charges but whose charges FinCore still refunds, queries and reconciles,
+ * and whose webhooks it still accepts. Listing FINCORE_PSP there too is harmless.
+ */
+function enabledPsps(env: NodeJS.ProcessEnv, psp: PspName): PspName[] {
+  const out: PspName[] = [psp];
+  for (const name of str(env, 'FINCORE_PSPS_ENABLED', '').split(',').map((n) => n.trim()).filter((n) => n !== '')) {
+    if (!isPspName(name)) throw new ConfigError(`FINCORE_PSPS_ENABLED: unknown PSP "${name}" (known: ${PSP_NAMES.join(', ')})`);
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
 function logFormat(env: NodeJS.ProcessEnv): LogFormatSetting {
   const value = str(env, 'FINCORE_LOG_FORMAT', 'auto');
   if (value !== 'auto' && value !== 'pretty' && value !== 'json') throw new ConfigError(`FINCORE_LOG_FORMAT must be "auto", "pretty" or "json", got "${value}"`);
@@ -401,10 +430,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const simPort = int(env, 'FINCORE_SIM_PORT', 4010, 0, 65535);
   const psp = str(env, 'FINCORE_PSP', 'simulator');
   if (!isPspName(psp)) throw new ConfigError(`FINCORE_PSP must be ${PSP_NAMES.map((name) => `"${name}"`).join(' or ')}, got "${psp}"`);
+  const psps = enabledPsps(env, psp);
   const providedAdminKey = env.FINCORE_ADMIN_KEY ?? '';
   const apiHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const simUrl = str(env, 'FINCORE_SIM_URL', `http://${simHost}:${simPort}`);
-  const secrets = webhookSecrets(env, psp, host, simUrl);
+  const secrets = webhookSecrets(env, psps, host, simUrl);
   return {
     host,
     port,
@@ -424,6 +454,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminKey: providedAdminKey || generateAdminKey(),
     adminKeyGenerated: providedAdminKey === '',
     psp,
+    psps,
     stripe: {
       secretKey: str(env, 'STRIPE_SECRET_KEY', ''),
       webhookSecret: secrets.stripe,
@@ -455,6 +486,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       afterMs: int(env, 'FINCORE_RECONCILE_AFTER_MS', 30_000, 0, 86_400_000),
       intervalMs: int(env, 'FINCORE_RECONCILE_INTERVAL_MS', 10_000, 10, 86_400_000),
       startupAfterMs: int(env, 'FINCORE_RECONCILE_AT_START_MS', 1000, 0, 600_000),
+      terminalWindowMs: int(env, 'FINCORE_RECONCILE_TERMINAL_WINDOW_MS', 7 * 86_400_000, 0, 90 * 86_400_000),
+      terminalRecheckMs: int(env, 'FINCORE_RECONCILE_TERMINAL_RECHECK_MS', 86_400_000, 0, 30 * 86_400_000),
+      terminalBatch: int(env, 'FINCORE_RECONCILE_TERMINAL_BATCH', 100, 1, 10_000),
+      terminalIntervalMs: int(env, 'FINCORE_RECONCILE_TERMINAL_INTERVAL_MS', 60_000, 10, 86_400_000),
     },
     parkedEvents: {
       sweepIntervalMs: int(env, 'FINCORE_PARKED_EVENT_SWEEP_MS', 5000, 10, 86_400_000),

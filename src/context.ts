@@ -15,17 +15,19 @@ import { RefundFactsCache } from './flows/refund-facts-cache.ts';
 import { JobWakeup } from './db/wakeup.ts';
 import { secretFingerprint, type PspGateway } from './psp/gateway.ts';
 import type { Logger } from 'pino';
-import { PSP_ADAPTERS } from './psp/adapters.ts';
+import { PSP_ADAPTERS, type PspName } from './psp/adapters.ts';
 
 /**
- * Start-up log of the webhook secrets: the fingerprint of the one that verifies the configured
+ * Start-up log of the webhook secrets: the fingerprint of the one that verifies each configured
  * PSP's events (the audit trail records the same fingerprint per event), and a warning naming
  * every secret that runs on its public development default.
  */
 export function logWebhookSecrets(config: Config, logger: Logger): void {
-  const verifying = config.psp === 'stripe' ? 'STRIPE_WEBHOOK_SECRET' : 'FINCORE_PSP_WEBHOOK_SECRET';
-  const secret = config.psp === 'stripe' ? config.stripe.webhookSecret : config.pspWebhookSecret;
-  logger.info({ psp: config.psp, secret: verifying, fingerprint: secretFingerprint(secret) }, 'PSP webhooks are verified with this secret');
+  for (const psp of config.psps) {
+    const verifying = psp === 'stripe' ? 'STRIPE_WEBHOOK_SECRET' : 'FINCORE_PSP_WEBHOOK_SECRET';
+    const secret = psp === 'stripe' ? config.stripe.webhookSecret : config.pspWebhookSecret;
+    logger.info({ psp, default: psp === config.psp, secret: verifying, fingerprint: secretFingerprint(secret) }, 'PSP webhooks are verified with this secret');
+  }
   if (config.devDefaultSecrets.length > 0) {
     logger.warn({ secrets: config.devDefaultSecrets }, `development default webhook secrets in use (public values, accepted only on loopback with the built-in simulator): ${config.devDefaultSecrets.join(', ')}`);
   }
@@ -56,9 +58,14 @@ export function timedGateway(gateway: PspGateway): PspGateway {
   };
 }
 
-/** The PSP adapter the configuration names (src/psp/adapters.ts). */
-export function pspGateway(config: Config, simulatorUrl?: string): PspGateway {
-  return PSP_ADAPTERS[config.psp](config, simulatorUrl);
+/** The PSP adapter the configuration names (src/psp/adapters.ts): FINCORE_PSP, or `name`. */
+export function pspGateway(config: Config, simulatorUrl?: string, name: PspName = config.psp): PspGateway {
+  return PSP_ADAPTERS[name](config, simulatorUrl);
+}
+
+/** Every configured PSP (FINCORE_PSP and FINCORE_PSPS_ENABLED), timed, by name. */
+export function pspGateways(config: Config, simulatorUrl?: string): Record<string, PspGateway> {
+  return Object.fromEntries(config.psps.map((name) => [name, timedGateway(pspGateway(config, simulatorUrl, name))]));
 }
 
 /**
@@ -82,14 +89,17 @@ export function jobReaders(pool: pg.Pool): FlowContext['jobReads'] {
 
 /** `simulatorUrl`: the simulator started in this process, when there is one. */
 export function flowContext(db: Database, config: Config, simulatorUrl?: string): FlowContext {
+  const psps = pspGateways(config, simulatorUrl);
   return {
     pool: db.pool,
-    psp: timedGateway(pspGateway(config, simulatorUrl)),
+    psp: psps[config.psp] as PspGateway,
+    psps,
     wakeup: new JobWakeup(db.pool, db.embedded),
     jobMaxAttempts: config.worker.maxAttempts,
     refundFacts: new RefundFactsCache(),
     pspReferences: pspReferenceWriters(db.pool),
     jobReads: jobReaders(db.pool),
     webhooks: config.webhooks,
+    reconcileTerminal: { windowMs: config.reconcile.terminalWindowMs, recheckMs: config.reconcile.terminalRecheckMs, batch: config.reconcile.terminalBatch },
   };
 }

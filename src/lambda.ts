@@ -4,7 +4,8 @@
  *   router and flows as the postgres worker; failed records are reported one by one, so one bad
  *   record does not redeliver its batch. Backoff is the queue's visibility timeout, dead-lettering
  *   is the queue's redrive policy.
- * - EventBridge schedule: one reconciliation sweep, then one purge of expired idempotency keys.
+ * - EventBridge schedule: one reconciliation sweep (pending, then terminal: flows/reconcile.ts),
+ *   then one purge of expired idempotency keys.
  * The database pool and the PSP gateway live across invocations of one execution environment.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -14,7 +15,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { flowContext, logWebhookSecrets } from './context.ts';
 import { openDatabase } from './db/pool.ts';
 import type { FlowContext } from './flows/context.ts';
-import { reconcilePending, type ReconcileReport } from './flows/reconcile.ts';
+import { reconcilePending, reconcileTerminal, terminalSweepOf, type ReconcileReport } from './flows/reconcile.ts';
 import { purgeExpiredIdempotencyKeys } from './flows/idempotency.ts';
 import { PURGE_MAX_BATCHES } from './jobs/idempotency-purger.ts';
 import { handleQueueRecord, isFailure, type QueueRecord } from './jobs/sqs-consumer.ts';
@@ -53,6 +54,8 @@ export function createHandler(init: () => Promise<LambdaRuntime>): (event: Worke
     if (!isSqsEvent(event)) {
       const report = await reconcilePending(ctx, config.reconcile.afterMs);
       logger.info({ report }, 'scheduled reconciliation sweep');
+      const terminal = await reconcileTerminal(ctx, terminalSweepOf(ctx));
+      logger.info({ report: terminal }, 'scheduled terminal reconciliation sweep');
       const purged = await purgeExpiredIdempotencyKeys(ctx.pool, { batchSize: config.idempotency.purgeBatch, maxBatches: PURGE_MAX_BATCHES });
       if (purged.deleted > 0) logger.info({ report: purged }, 'expired idempotency keys purged');
       return report;

@@ -21,7 +21,14 @@ export interface PspReferenceRecorder {
 /** What flows need from the outside world, built once at start-up. */
 export interface FlowContext {
   pool: pg.Pool;
+  /** The PSP new charges go to (FINCORE_PSP). */
   psp: PspGateway;
+  /**
+   * Every configured PSP by name (FINCORE_PSP and FINCORE_PSPS_ENABLED), the default included: a
+   * charge's refunds, queries and reconciliation go to the PSP that took it (pspOf). Absent: only
+   * `psp` is configured.
+   */
+  psps?: Readonly<Record<string, PspGateway>>;
   wakeup: JobWakeup;
   jobMaxAttempts: number;
   /** Facts of recently refunded charges, re-checked by the database before any write. */
@@ -36,6 +43,35 @@ export interface FlowContext {
   jobReads: { charges: ReadById<ChargeRecord>; refunds: ReadById<RefundWithChargePspReference> };
   /** Outbound merchant webhooks: delivery timeout, retry schedule, which addresses are allowed. */
   webhooks: WebhookDeliverySettings & { jobMaxAttempts: number };
+  /** The terminal reconciliation sweep's settings (FINCORE_RECONCILE_TERMINAL_*); absent: the defaults (flows/reconcile.ts). */
+  reconcileTerminal?: { windowMs: number; recheckMs: number; batch: number } | undefined;
   /** Where flows log what an operator must hear about (PSP contradictions, late moves, parked events). */
   log?: Logger | undefined;
+}
+
+/** A charge (or its refund) belongs to a PSP this process does not have configured. */
+export class PspNotConfiguredError extends Error {
+  constructor(readonly psp: string) {
+    super(`PSP "${psp}" took this charge but is not configured here: add it to FINCORE_PSPS_ENABLED (or FINCORE_PSP)`);
+    this.name = 'PspNotConfiguredError';
+  }
+}
+
+/**
+ * The gateway of the PSP that took a charge: `psp` is payments.psp, null for charges from before
+ * it was recorded (the configured default's). The default is `ctx.psp` itself, so a context whose
+ * `psp` is replaced (a test's stub) serves that PSP's charges. Throws PspNotConfiguredError rather
+ * than ask another PSP about an object it never saw.
+ */
+export function pspOf(ctx: Pick<FlowContext, 'psp' | 'psps'>, psp: string | null | undefined): PspGateway {
+  const name = psp ?? ctx.psp.name;
+  if (name === ctx.psp.name) return ctx.psp;
+  const gateway = ctx.psps?.[name];
+  if (!gateway) throw new PspNotConfiguredError(name);
+  return gateway;
+}
+
+/** Every configured PSP gateway, the default first. */
+export function configuredPsps(ctx: Pick<FlowContext, 'psp' | 'psps'>): PspGateway[] {
+  return [ctx.psp, ...Object.values(ctx.psps ?? {}).filter((gateway) => gateway.name !== ctx.psp.name)];
 }

@@ -6,7 +6,7 @@
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
-import type { FlowContext } from './context.ts';
+import { pspOf, type FlowContext } from './context.ts';
 import { settleCharge } from './settle.ts';
 
 export async function executeCharge(ctx: FlowContext, chargeId: string, cause: Cause): Promise<void> {
@@ -14,10 +14,12 @@ export async function executeCharge(ctx: FlowContext, chargeId: string, cause: C
   const charge = await ctx.jobReads.charges.read(chargeId);
   if (!charge || charge.status !== 'pending') return;
 
-  // Phase 2: the PSP call, outside any transaction.
+  // Phase 2: the PSP call, outside any transaction, to the PSP recorded on the charge at creation
+  // (payments.psp), even if the default changed since.
+  const psp = pspOf(ctx, charge.psp);
   let outcome: PspOutcome;
   try {
-    outcome = await ctx.psp.createCharge({ reference: charge.id, amount: charge.amount, currency: charge.currency, paymentMethod: charge.payment_method });
+    outcome = await psp.createCharge({ reference: charge.id, amount: charge.amount, currency: charge.currency, paymentMethod: charge.payment_method });
   } catch (error) {
     if (!(error instanceof PspPermanentError)) throw error;
     // The PSP refused for good: the charge fails with the PSP's reason.

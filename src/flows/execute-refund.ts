@@ -5,16 +5,21 @@
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
-import type { FlowContext } from './context.ts';
+import { pspOf, type FlowContext } from './context.ts';
 import { settleRefund } from './settle.ts';
 
 export async function executeRefund(ctx: FlowContext, refundId: string, cause: Cause): Promise<void> {
   const refund = await ctx.jobReads.refunds.read(refundId);
   if (!refund || refund.status !== 'pending') return;
 
+  // The refund goes to the PSP that took its charge, whatever the default is now. A PSP that is
+  // not configured any more throws: the job retries, then waits dead-lettered for the operator.
+  const charge = await ctx.jobReads.charges.read(refund.payment_id);
+  const psp = pspOf(ctx, charge?.psp);
+
   let outcome: PspOutcome;
   try {
-    outcome = await ctx.psp.createRefund({
+    outcome = await psp.createRefund({
       reference: refund.id,
       chargeReference: refund.payment_id,
       chargePspReference: refund.charge_psp_reference,

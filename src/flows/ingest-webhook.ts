@@ -9,14 +9,23 @@ import { createHash } from 'node:crypto';
 import { inTransaction } from '../db/pool.ts';
 import { recordPspEventResult, storeMalformedPspEvent, storePspEvent } from '../db/psp-events.ts';
 import { IgnoredWebhookEvent, MalformedWebhookEvent, WebhookVerificationError } from '../psp/gateway.ts';
-import type { FlowContext } from './context.ts';
+import { configuredPsps, pspOf, type FlowContext } from './context.ts';
 import { applyPspEvent, type ApplyResult } from './apply-psp-event.ts';
 
 export type IngestResult = ApplyResult | 'duplicate' | 'not_for_fincore' | 'malformed';
 
-/** Where the configured PSP posts its events, and the header its signature comes in. */
-export function pspWebhookIntake(ctx: Pick<FlowContext, 'psp'>): { pspName: string; path: string; signatureHeader: string } {
-  return { pspName: ctx.psp.name, ...ctx.psp.webhook };
+export interface PspWebhookIntake {
+  pspName: string;
+  path: string;
+  signatureHeader: string;
+}
+
+/**
+ * Where each configured PSP (FINCORE_PSP and FINCORE_PSPS_ENABLED) posts its events, and the
+ * header its signature comes in: one intake per PSP, each verified with that PSP's gateway.
+ */
+export function pspWebhookIntakes(ctx: Pick<FlowContext, 'psp' | 'psps'>): PspWebhookIntake[] {
+  return configuredPsps(ctx).map((gateway) => ({ pspName: gateway.name, ...gateway.webhook }));
 }
 
 /** True when the PSP's signature or timestamp did not verify (the event was not read). */
@@ -24,14 +33,17 @@ export function isUnverifiedWebhook(error: unknown): error is WebhookVerificatio
   return error instanceof WebhookVerificationError;
 }
 
+/** `pspName`: the PSP whose intake received it (pspWebhookIntakes): its gateway verifies it, and the event records it. */
 export async function ingestPspWebhook(
   ctx: FlowContext,
+  pspName: string,
   rawBody: Buffer,
   headers: Record<string, string | string[] | undefined>,
 ): Promise<{ eventId: string; result: IngestResult; malformedReason?: string }> {
+  const psp = pspOf(ctx, pspName);
   let event;
   try {
-    event = ctx.psp.verifyWebhook(rawBody, headers, Date.now()); // throws WebhookVerificationError
+    event = psp.verifyWebhook(rawBody, headers, Date.now()); // throws WebhookVerificationError
   } catch (error) {
     // Verified, but about nothing FinCore holds: acknowledge so the PSP stops resending it.
     if (error instanceof IgnoredWebhookEvent) return { eventId: error.eventId, result: 'not_for_fincore' };
@@ -52,7 +64,7 @@ export async function ingestPspWebhook(
       objectId: report.objectType === 'dispute' ? report.chargeReference : report.reference,
       objectType: report.objectType,
       pspObjectId: report.objectType === 'dispute' ? report.pspReference : report.outcome.pspReference,
-      psp: ctx.psp.name,
+      psp: psp.name,
       report,
       payload,
       secretFingerprint,

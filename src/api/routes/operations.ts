@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { FlowContext } from '../../flows/context.ts';
-import { reconcileNow, verifyAudit } from '../../flows/operations.ts';
+import { reconcileNow, reconciliationDrift, verifyAudit } from '../../flows/operations.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -12,14 +12,34 @@ const anyObject = { type: 'object', additionalProperties: true } as const;
 const admin = { auth: 'admin' as const };
 
 export function operationRoutes(app: FastifyInstance, ctx: FlowContext): void {
-  app.post<{ Body: { older_than_ms: number } | undefined }>(
+  app.post<{ Body: { older_than_ms?: number; recheck_all?: boolean } | undefined }>(
     '/v1/admin/reconcile',
     {
       config: admin,
       schema: {
         tags: ['admin'],
-        summary: 'One reconciliation sweep now: pending charges and refunds older than older_than_ms (0: all) are asked about at the PSP',
+        summary:
+          'One reconciliation sweep now: pending charges and refunds older than older_than_ms (0: all) are asked about at their PSP; then the charges and refunds settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS are re-read (recheck_all: whatever their last check) and late moves or reviews applied',
         body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { older_than_ms: { type: 'integer', minimum: 0, maximum: 86_400_000, default: 30_000 }, recheck_all: { type: 'boolean', default: false } },
+        },
+        response: { 200: anyObject, ...errorResponses },
+      },
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await reconcileNow(ctx, request.body?.older_than_ms ?? 30_000, { recheckAll: request.body?.recheck_all === true }) }),
+  );
+
+  app.get<{ Querystring: { older_than_ms?: number } }>(
+    '/v1/admin/reconcile/report',
+    {
+      config: admin,
+      schema: {
+        tags: ['admin'],
+        summary:
+          'The drift between FinCore and its PSPs, changing nothing: charges and refunds settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS and those pending longer than older_than_ms, compared with what their PSP holds (status_differs, amount_or_currency_differs, unknown_at_psp, psp_errors)',
+        querystring: {
           type: 'object',
           additionalProperties: false,
           properties: { older_than_ms: { type: 'integer', minimum: 0, maximum: 86_400_000, default: 30_000 } },
@@ -27,7 +47,7 @@ export function operationRoutes(app: FastifyInstance, ctx: FlowContext): void {
         response: { 200: anyObject, ...errorResponses },
       },
     },
-    async (request, reply) => sendApiResponse(reply, { status: 200, body: await reconcileNow(ctx, request.body?.older_than_ms ?? 30_000) }),
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await reconciliationDrift(ctx, request.query.older_than_ms ?? 30_000) }),
   );
 
   app.get(
