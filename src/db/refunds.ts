@@ -30,12 +30,12 @@ export async function listRefunds(
   return rows;
 }
 
-export type RefundWithChargePspReference = RefundRecord & { charge_psp_reference: string | null };
+export type RefundWithChargePspReference = RefundRecord & { charge_psp_reference: string | null; charge_psp: string | null };
 
-/** Refunds with their charges' PSP references: all REFUND jobs need, one query for many jobs. */
+/** Refunds with their charges' PSP and PSP references: all REFUND jobs need, one query for many jobs. */
 export async function findRefundsWithChargePspReference(db: Queryable, refundIds: readonly string[]): Promise<Map<string, RefundWithChargePspReference>> {
   const { rows } = await db.query<RefundWithChargePspReference>(
-    `SELECT r.*, p.psp_reference AS charge_psp_reference
+    `SELECT r.*, p.psp_reference AS charge_psp_reference, p.psp AS charge_psp
        FROM refunds r JOIN payments p ON p.id = r.payment_id
       WHERE r.id = ANY($1::text[])`,
     [refundIds],

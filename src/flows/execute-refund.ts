@@ -14,8 +14,7 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
 
   // The refund goes to the PSP that took its charge, whatever the default is now. A PSP that is
   // not configured any more throws: the job retries, then waits dead-lettered for the operator.
-  const charge = await ctx.jobReads.charges.read(refund.payment_id);
-  const psp = pspOf(ctx, charge?.psp);
+  const psp = pspOf(ctx, refund.charge_psp);
 
   let outcome: PspOutcome;
   try {
