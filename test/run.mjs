@@ -19,8 +19,9 @@ const only = process.argv.slice(2);
 const files = only.length > 0
   ? only
   : [
+      // Unit tests mirror src/ (test/unit/domain/, test/unit/api/, ...); whole-system tests are test/*.test.ts.
       ...['test/unit', 'test/security'].filter((dir) => existsSync(dir)).flatMap((dir) =>
-        readdirSync(dir).filter((f) => f.endsWith('.test.ts')).map((f) => join(dir, f))),
+        readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.test.ts')).map((f) => join(dir, f))),
       ...readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => join('test', f)),
     ].sort();
 

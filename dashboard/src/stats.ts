@@ -1,5 +1,5 @@
 // Rates from cumulative counters: the API reports totals since the process started; the
-// dashboard differences two polls. Pure, so it is unit-tested (test/unit/dashboard-stats.test.ts).
+// dashboard differences two polls. Pure, so it is unit-tested (test/unit/dashboard/stats.test.ts).
 import type { Stats } from './types.ts';
 
 export interface StatsPoint {

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { PspPermanentError, PspTransientError } from '../../src/psp/gateway.ts';
-import { mapPaymentIntent, mapRefund, mapStripeEvent, outcomeOfCreateError, StripeShapeError } from '../../src/psp/stripe/mapping.ts';
+import { PspPermanentError, PspTransientError } from '../../../src/psp/gateway.ts';
+import { mapPaymentIntent, mapRefund, mapStripeEvent, outcomeOfCreateError, StripeShapeError } from '../../../src/psp/stripe/mapping.ts';
 
 function stripeError(type: string, statusCode: number | undefined, code?: string, extra: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(`${type} ${code ?? ''}`), { type, statusCode, code, ...extra });

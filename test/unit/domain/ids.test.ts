@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isId, newId, type IdPrefix } from '../../src/domain/ids.ts';
+import { isId, newId, type IdPrefix } from '../../../src/domain/ids.ts';
 
 const PREFIXES: readonly IdPrefix[] = ['mer', 'ch', 're', 'evt', 'job', 'req'];
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { appendPoint, chartTimeRange, MIN_CHART_SECONDS, toPoint } from '../../dashboard/src/stats.ts';
-import { groupMovements } from '../../dashboard/src/ledger.ts';
-import type { Stats } from '../../dashboard/src/types.ts';
+import { appendPoint, chartTimeRange, MIN_CHART_SECONDS, toPoint } from '../../../dashboard/src/stats.ts';
+import { groupMovements } from '../../../dashboard/src/ledger.ts';
+import type { Stats } from '../../../dashboard/src/types.ts';
 
 function stats(at: string, requests: number, refundsCreated: number, p50: number | null = null): Stats {
   return {

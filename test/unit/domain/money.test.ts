@@ -8,7 +8,7 @@ import {
   formatMinorUnits,
   isValidAmount,
   normalizeCurrency,
-} from '../../src/domain/money.ts';
+} from '../../../src/domain/money.ts';
 
 const KNOWN: ReadonlyArray<readonly [string, number]> = [
   ['jpy', 0],

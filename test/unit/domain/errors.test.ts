@@ -19,7 +19,7 @@ import {
   Unauthorized,
   WebhookEndpointLimitReached,
   type ErrorType,
-} from '../../src/domain/errors.ts';
+} from '../../../src/domain/errors.ts';
 
 type Ctor = new (message: string, param?: string) => ContractError;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatAmount, minorUnitExponent } from '../../dashboard/src/money.ts';
+import { formatAmount, minorUnitExponent } from '../../../dashboard/src/money.ts';
 
 describe('dashboard amounts: minor units shown with the currency exponent', () => {
   it('uses 0 decimals for jpy and krw, 3 for kwd, bhd, jod, omr, tnd, 2 otherwise', () => {

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AmountTooLarge, ChargeAlreadyRefunded, ChargeDisputed, ChargeNotRefundable, ContractError } from '../../src/domain/errors.ts';
-import { DISPUTE_STATUSES, type DisputeAmounts } from '../../src/domain/dispute.ts';
-import { MAX_AMOUNT, MIN_AMOUNT } from '../../src/domain/money.ts';
+import { AmountTooLarge, ChargeAlreadyRefunded, ChargeDisputed, ChargeNotRefundable, ContractError } from '../../../src/domain/errors.ts';
+import { DISPUTE_STATUSES, type DisputeAmounts } from '../../../src/domain/dispute.ts';
+import { MAX_AMOUNT, MIN_AMOUNT } from '../../../src/domain/money.ts';
 import {
   amountRefunded,
   decideRefundAmount,
@@ -12,8 +12,8 @@ import {
   reservedByRefunds,
   type ChargeAmounts,
   type RefundAmounts,
-} from '../../src/domain/refund.ts';
-import type { MoneyMovementStatus } from '../../src/domain/status.ts';
+} from '../../../src/domain/refund.ts';
+import type { MoneyMovementStatus } from '../../../src/domain/status.ts';
 
 const STATUSES: readonly MoneyMovementStatus[] = ['pending', 'succeeded', 'failed'];
 const statusArb = fc.constantFrom<MoneyMovementStatus>(...STATUSES);

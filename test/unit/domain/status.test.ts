@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { allowedMoves, canMove, CHARGE_STATUSES, isSettled, MONEY_MOVEMENT_STATUSES, REFUND_STATUSES, type Evidence, type ObjectKind } from '../../src/domain/status.ts';
+import { allowedMoves, canMove, CHARGE_STATUSES, isSettled, MONEY_MOVEMENT_STATUSES, REFUND_STATUSES, type Evidence, type ObjectKind } from '../../../src/domain/status.ts';
 
 const EVIDENCE: Evidence[] = ['psp', 'operator'];
 

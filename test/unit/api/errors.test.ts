@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { errorBody, toContractError, validationError } from '../../src/api/errors.ts';
-import { ContractError, ParameterInvalid, ResourceMissing } from '../../src/domain/errors.ts';
+import { errorBody, toContractError, validationError } from '../../../src/api/errors.ts';
+import { ContractError, ParameterInvalid, ResourceMissing } from '../../../src/domain/errors.ts';
 
 interface Issue {
   keyword: string;

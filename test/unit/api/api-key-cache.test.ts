@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ApiKeyCache } from '../../src/api/plugins/auth.ts';
+import { ApiKeyCache } from '../../../src/api/plugins/auth.ts';
 
 it('remembers a merchant for its TTL, then asks again; evicts the oldest beyond its size', () => {
   const cache = new ApiKeyCache(1000, 2);

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { expectedChargeBalances, MOVEMENT_NAMES, postingsFor, refundSettlementMovement, type Balances, type Movement } from '../../src/domain/ledger.ts';
-import type { RefundStatus } from '../../src/domain/status.ts';
+import { expectedChargeBalances, MOVEMENT_NAMES, postingsFor, refundSettlementMovement, type Balances, type Movement } from '../../../src/domain/ledger.ts';
+import type { RefundStatus } from '../../../src/domain/status.ts';
 
 const movements: readonly Movement[] = MOVEMENT_NAMES;
 

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decideDisputeReport, DISPUTE_STATUSES, disputeFactsOf, type DisputeState } from '../../src/domain/dispute.ts';
-import { chargeObject, disputeObject, type ChargeRecord, type DisputeRecord } from '../../src/domain/objects.ts';
+import { decideDisputeReport, DISPUTE_STATUSES, disputeFactsOf, type DisputeState } from '../../../src/domain/dispute.ts';
+import { chargeObject, disputeObject, type ChargeRecord, type DisputeRecord } from '../../../src/domain/objects.ts';
 
 const at = new Date('2026-11-28T10:00:00.000Z');
 const later = new Date('2026-11-29T10:00:00.000Z');

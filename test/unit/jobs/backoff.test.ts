@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { retryDelayMs } from '../../src/jobs/backoff.ts';
+import { retryDelayMs } from '../../../src/jobs/backoff.ts';
 
 describe('retry backoff', () => {
   it('doubles per attempt and is capped', () => {

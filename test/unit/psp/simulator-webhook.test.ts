@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { IgnoredWebhookEvent, MalformedWebhookEvent, WebhookVerificationError, type PspObjectEvent } from '../../src/psp/gateway.ts';
-import { createSimulatorGateway } from '../../src/psp/simulator/adapter.ts';
+import { IgnoredWebhookEvent, MalformedWebhookEvent, WebhookVerificationError, type PspObjectEvent } from '../../../src/psp/gateway.ts';
+import { createSimulatorGateway } from '../../../src/psp/simulator/adapter.ts';
 
 const SECRET = 'whsec_unit_test_secret';
 const NOW_MS = 1_800_000_000_000;

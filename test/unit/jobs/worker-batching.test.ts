@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type pg from 'pg';
-import { GroupedReads, groupedJobReads } from '../../src/jobs/grouped-reads.ts';
-import { GroupedWrites } from '../../src/jobs/grouped-writes.ts';
+import { GroupedReads, groupedJobReads } from '../../../src/jobs/grouped-reads.ts';
+import { GroupedWrites } from '../../../src/jobs/grouped-writes.ts';
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 

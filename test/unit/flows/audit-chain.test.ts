@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { appendLinks, checkLink, GENESIS, type HashedEventContent } from '../../src/flows/audit-chain.ts';
+import { appendLinks, checkLink, GENESIS, type HashedEventContent } from '../../../src/flows/audit-chain.ts';
 
 const eventArb: fc.Arbitrary<HashedEventContent> = fc.record({
   id: fc.string({ minLength: 1, maxLength: 12 }).map((s) => `evt_${s}`),

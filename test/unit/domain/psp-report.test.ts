@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { chargeCounted, chargeMovement, expectedChargeBalances, postingsFor, refundMovement, type Balances, type Movement } from '../../src/domain/ledger.ts';
-import { decidePspReport, decideResolution, type PspReport, type ReportDecision } from '../../src/domain/psp-report.ts';
-import { canMove, type ChargeStatus, type RefundStatus } from '../../src/domain/status.ts';
+import { chargeCounted, chargeMovement, expectedChargeBalances, postingsFor, refundMovement, type Balances, type Movement } from '../../../src/domain/ledger.ts';
+import { decidePspReport, decideResolution, type PspReport, type ReportDecision } from '../../../src/domain/psp-report.ts';
+import { canMove, type ChargeStatus, type RefundStatus } from '../../../src/domain/status.ts';
 
 const held = <S extends RefundStatus>(status: S) => ({ status, amount: 2000, currency: 'usd' });
 
