@@ -778,7 +778,7 @@ describe('/sim/state', () => {
     );
     assert.deepEqual(
       state.refunds.find((r) => r.id === refund.id),
-      { id: refund.id, object: 'refund', reference: refundRef, charge: pi.id, amount: 700, currency: 'usd', status: 'succeeded', failure_reason: null },
+      { id: refund.id, object: 'refund', reference: refundRef, charge: pi.id, charge_reference: chargeRef, amount: 700, currency: 'usd', status: 'succeeded', failure_reason: null },
     );
     assert.equal(state.charges.find((c) => c.id === bare.id)?.reference, keyOnly);
     assert.equal(state.create_requests[`charges ${chargeKey}`], 1);

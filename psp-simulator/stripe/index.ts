@@ -66,7 +66,8 @@
 import type { IncomingMessage } from 'node:http';
 import { readBody } from '../body.ts';
 import type { FaultInjector } from '../faults.ts';
-import type { SimCharge, SimRefund } from '../objects.ts';
+import type { SimCharge, SimDispute, SimRefund } from '../objects.ts';
+import type { Scenarios } from '../scenarios.ts';
 import type { SimLogger, WebhookStats } from '../webhook-sender.ts';
 import { StripeApiError, apiError, invalidRequest, type StripeErrorBody } from './errors.ts';
 import { StripeEvents, type EventRequest, type StripeWebhookTarget } from './events.ts';
@@ -89,6 +90,8 @@ export interface StripeApiOptions {
   webhook: StripeWebhookTarget | undefined;
   /** Counts a create call in /sim/state create_requests, as the native routes do. */
   countCreateRequest(route: 'charges' | 'refunds', idempotencyKey: string): void;
+  /** The next-report settings and late-failure delay shared with the native API (/sim control routes). */
+  scenarios: Scenarios;
 }
 
 /** A finished answer. The server writes it (or holds or drops it, per the faults), then calls release. */
@@ -106,6 +109,9 @@ export interface StripeApi {
   injectedFailure(): StripeReply;
   simCharges(): SimCharge[];
   simRefunds(): SimRefund[];
+  simDisputes(): SimDispute[];
+  /** The account, for the /sim control routes (refunds made in the Dashboard, late failures, disputes). */
+  ledger: StripeLedger;
   webhookStats(): WebhookStats | null;
   close(): void;
 }
@@ -172,7 +178,7 @@ function render(body: object): string {
 
 export function createStripeApi(options: StripeApiOptions): StripeApi {
   const events = new StripeEvents(options.webhook, DEFAULT_API_VERSION, options.faults, options.logger);
-  const ledger = new StripeLedger({ settleMs: options.settleMs, later: options.later, events });
+  const ledger = new StripeLedger({ settleMs: options.settleMs, later: options.later, events, scenarios: options.scenarios, logger: options.logger });
   const route = createRoutes(ledger);
   const keys = new IdempotencyKeys();
 
@@ -226,15 +232,21 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
       let status = 200;
       let body: string;
       let replayable = true;
+      // POST /sim/next-charge or /sim/next-refund: used by this create call if it creates anything.
+      const kind = endpoint.creates === 'charges' ? 'charge' : endpoint.creates === 'refunds' ? 'refund' : null;
+      const next = kind === null ? null : options.scenarios.takeNext(kind);
       try {
-        body = render(endpoint.run({ params: new Params(form), request }));
+        body = render(endpoint.run({ params: new Params(form), request, next }));
       } catch (err) {
+        if (kind !== null && options.scenarios.peekNext(kind) === null) options.scenarios.setNext(kind, next);
         if (!(err instanceof StripeApiError)) throw err;
         status = err.status;
         body = errorBody(err.body);
         replayable = err.replayable;
       }
       if (claim !== null && replayable) claim.store({ status, body, requestId });
+      // An early webhook went out when the object settled; the answer waits for it to arrive.
+      if (status === 200 && next?.early_webhook === true) await options.scenarios.hold();
       return reply(status, body, headers, claim?.release);
     } catch (err) {
       const release = claim?.release ?? noop;
@@ -253,6 +265,8 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
       reply(500, errorBody(apiError('Injected failure (PSP simulator fault injection).').body), { 'Request-Id': stripeId('req') }),
     simCharges: () => ledger.simCharges(),
     simRefunds: () => ledger.simRefunds(),
+    simDisputes: () => ledger.simDisputes(),
+    ledger,
     webhookStats: () => events.stats(),
     close: () => events.stop(),
   };
