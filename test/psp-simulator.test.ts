@@ -118,8 +118,11 @@ test('a pm_card_visa charge settles and a verified charge.succeeded webhook arri
     status: 'succeeded',
     failureCode: null,
     failureMessage: null,
+    amount: 5000,
+    currency: 'usd',
   });
   assert.deepEqual(await gateway.getCharge({ reference, pspReference: null }), event.outcome);
+  assert.deepEqual(await gateway.getCharge({ reference: 'ch_unknown_to_the_psp', pspReference: created.pspReference }), event.outcome, 'by the PSP id when FinCore has it');
 });
 
 test('a declined card gives charge.failed with card_declined', async () => {

@@ -22,7 +22,7 @@ describe('Stripe mapping', () => {
     for (const status of ['processing', 'requires_action', 'requires_capture', 'requires_confirmation']) assert.equal(mapPaymentIntent(pi(status)).status, 'pending', status);
     assert.equal(mapPaymentIntent(pi('requires_payment_method')).status, 'pending', 'not yet confirmed is not failed');
     const declined = mapPaymentIntent(pi('requires_payment_method', { last_payment_error: { code: 'card_declined', message: 'Your card was declined.' } }));
-    assert.deepEqual(declined, { pspReference: 'pi_1', status: 'failed', failureCode: 'card_declined', failureMessage: 'Your card was declined.' });
+    assert.deepEqual(declined, { pspReference: 'pi_1', status: 'failed', failureCode: 'card_declined', failureMessage: 'Your card was declined.' }, 'no amount in the object: none reported');
     assert.equal(mapPaymentIntent(pi('canceled')).status, 'failed');
     assert.throws(() => mapPaymentIntent(pi('exploded')), StripeShapeError);
     assert.throws(() => mapPaymentIntent(refund('succeeded')), StripeShapeError);
