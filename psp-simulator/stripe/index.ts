@@ -24,13 +24,19 @@
  *   settleMs 0 it answers `succeeded`, as Stripe does. Declines are synchronous in both (402).
  * - Refunds. Real card refunds mostly answer `succeeded` at once, and a pm_card_refundFail refund
  *   answers `succeeded` and flips to `failed` later (refund.failed). Here a refund answers
- *   `pending` (pending_reason `processing`) and turns `succeeded` or `failed` after settleMs; it is
- *   never reported succeeded before failing. With settleMs 0 it answers in its final status. A
+ *   `pending` (pending_reason `processing`) and turns `succeeded` or `failed` after settleMs; only
+ *   pm_card_refundFailsLater / pm_card_refundReversed refunds (and POST /sim/refunds/{id}/fail)
+ *   report succeeded and then failed, late_failure_ms later (POST /sim/settings), with
+ *   charge.refund.updated, refund.failed and refund.updated carrying previous_attributes status
+ *   succeeded. With settleMs 0 it answers in its final status. A
  *   refund of a still-processing PaymentIntent is accepted as pending (`charge_pending`) and
  *   settles after the payment.
  * - Events. Only payment_intent.succeeded, payment_intent.payment_failed, refund.updated,
- *   charge.refund.updated and refund.failed are sent; not payment_intent.created,
- *   charge.succeeded/failed/updated/refunded, refund.created, etc. One endpoint gets every type (no
+ *   charge.refund.updated, refund.failed, refund.created (for a refund made "in the Dashboard",
+ *   POST /sim/charges/{id}/refunds, only) and charge.dispute.created / funds_withdrawn / closed /
+ *   funds_reinstated (disputes opened and closed with the /sim routes) are sent; not
+ *   payment_intent.created, charge.succeeded/failed/updated/refunded, refund.created for API
+ *   refunds, charge.dispute.updated, etc. One endpoint gets every type (no
  *   enabled_events), api_version is always the simulator's default version, pending_webhooks is 1
  *   and never counts down, the signature header has one v1 signature (no v0, no secret rolling),
  *   and delivery is retried every 100 ms doubling to 5 s until acknowledged (Stripe: over 3 days).
@@ -42,10 +48,17 @@
  *   account; live keys, restricted keys, Stripe-Account / Connect and OAuth are not supported.
  *   Stripe-Version is accepted (format-checked) and echoed, but objects always have one shape.
  * - Payment methods. Only the test tokens the native simulator knows: pm_card_visa,
- *   pm_card_mastercard, pm_card_chargeDeclined (card_declined / generic_decline) and
- *   pm_card_refundFail (refunds fail with expired_or_canceled_card). Each PaymentIntent mints a new
- *   `pm_` id, as Stripe does. No raw cards, customers, saved methods, 3-D Secure / requires_action,
- *   other decline codes, disputes, or balance transactions (balance_transaction is null).
+ *   pm_card_mastercard, pm_card_chargeDeclined (card_declined / generic_decline),
+ *   pm_card_refundFail (refunds fail with expired_or_canceled_card), pm_card_refundFailsLater
+ *   (refunds succeed, then fail with expired_or_canceled_card) and pm_card_refundReversed (the
+ *   same with lost_or_stolen_card: Stripe has no reversal of its own). Each PaymentIntent mints a
+ *   new `pm_` id, as Stripe does. No raw cards, customers, saved methods, 3-D Secure /
+ *   requires_action, other decline codes, or balance transactions (balance_transaction is null).
+ * - Disputes exist only through the /sim routes: opened as needs_response (never an inquiry),
+ *   with no evidence, no dispute API (retrieve, update, close) and no withdrawal from a balance.
+ * - POST /sim/next-charge and /sim/next-refund make the next create report another amount or
+ *   currency (the simulated account's books follow it), or settle at once and hold the answer
+ *   until the event is out (an early webhook); Stripe itself never does the former knowingly.
  * - PaymentIntents must be created with confirm=true and a payment_method; there is no update,
  *   confirm, capture or cancel endpoint, capture_method=manual is refused, and return_url is never
  *   required (Stripe demands it when automatic payment methods may redirect, depending on the
