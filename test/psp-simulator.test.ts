@@ -416,6 +416,7 @@ test('POST /sim/charges/{id}/refunds: a refund made at the PSP, without referenc
   const rest = await control(`/sim/charges/${charge.reference}/refunds`);
   assert.equal(rest.body['amount'], 2000);
   assert.equal((await control(`/sim/charges/${charge.reference}/refunds`, { amount: 1 })).status, 400);
+  assert.equal((await control(`/sim/charges/${charge.reference}/refunds`)).body['error'] !== undefined, true, 'nothing left: no zero refund');
   assert.equal((await control('/sim/charges/simch_nope/refunds')).status, 404);
   // The PSP's id finds it for reconciliation (no reference to look up by).
   assert.equal((await gateway.getRefund({ reference: 're_fincore_never_knew', pspReference: id }))?.status, 'succeeded');

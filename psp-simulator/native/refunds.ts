@@ -113,7 +113,16 @@ export function createRefund(deps: RefundDeps, body: JsonObject, next: NextRepor
  * refund.created (pending), then settles like any refund of the charge (refund.succeeded / failed).
  */
 export function createPspRefund(deps: RefundDeps, charge: SimCharge, amount: number | undefined): SimRefund {
-  const refund = addRefund(deps, charge, amount ?? refundableAmount(deps.store, charge), null, deps.scenarios.takeNext('refund'));
+  const wanted = amount ?? refundableAmount(deps.store, charge);
+  if (wanted < 1) throw new HttpError(400, 'charge_already_refunded', `Charge ${charge.id} has nothing left to refund.`);
+  const next = deps.scenarios.takeNext('refund');
+  let refund: SimRefund;
+  try {
+    refund = addRefund(deps, charge, wanted, null, next);
+  } catch (error) {
+    if (deps.scenarios.peekNext('refund') === null) deps.scenarios.setNext('refund', next);
+    throw error;
+  }
   deps.emit('refund.created', refund);
   deps.later(() => settleRefund(deps, charge, refund));
   return refund;
