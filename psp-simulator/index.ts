@@ -12,6 +12,9 @@ export {
   type WebhookStats,
   type SimCharge,
   type SimRefund,
+  type SimDispute,
+  type NextReport,
+  type ScenarioSettings,
   type SimEvent,
 } from './server.ts';
 export { faultsFromEnv, DEFAULT_FAULTS, mulberry32, type SimFaults, type FaultCounts } from './faults.ts';

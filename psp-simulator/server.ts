@@ -18,12 +18,14 @@ import { createEmitter } from './native/events.ts';
 import { HttpError, sendError, sendJson, sendStripeReply, tooLarge, type StoredResponse } from './native/http.ts';
 import { nativeRoute } from './native/routes.ts';
 import { countCreateRequest, createNativeStore } from './native/store.ts';
+import { Scenarios } from './scenarios.ts';
 import { createSettlement } from './settlement.ts';
 import { createStripeApi, isStripeRequest, type StripeWebhookTarget } from './stripe/index.ts';
 import { WebhookSender, type SimLogger } from './webhook-sender.ts';
 
 export type { SimLogger, WebhookStats } from './webhook-sender.ts';
-export type { SimCharge, SimRefund, SimEvent } from './objects.ts';
+export type { SimCharge, SimRefund, SimDispute, SimEvent } from './objects.ts';
+export type { NextReport, ScenarioSettings } from './scenarios.ts';
 export type { PspSimulatorState } from './control.ts';
 export { faultsFromEnv, DEFAULT_FAULTS, type SimFaults, type FaultCounts } from './faults.ts';
 
@@ -70,6 +72,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   const store = createNativeStore();
   const settlement = createSettlement(settleMs, logger);
   const faultAnswers = createFaultAnswers(faults);
+  const scenarios = new Scenarios();
 
   // Stripe mode shares the settle timers, the faults and the create_requests counters.
   const stripe = createStripeApi({
@@ -79,9 +82,10 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     logger,
     webhook: options.stripe,
     countCreateRequest: (route, key) => countCreateRequest(store, route, key),
+    scenarios,
   });
-  const nativeDeps = { store, later: settlement.later, emit: createEmitter(faults, webhooks), logger };
-  const controlDeps = { store, stripe, webhooks, faults, logger };
+  const nativeDeps = { store, later: settlement.later, emit: createEmitter(faults, webhooks), logger, scenarios };
+  const controlDeps = { store, native: nativeDeps, stripe, webhooks, faults, logger };
 
   async function route(req: IncomingMessage): Promise<StoredResponse> {
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');
@@ -195,6 +199,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   function close(): Promise<void> {
     if (closing !== null) return closing;
     settlement.close();
+    scenarios.close();
     faultAnswers.close();
     webhooks.stop();
     stripe.close();

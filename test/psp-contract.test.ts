@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { IgnoredWebhookEvent, PspPermanentError, PspTransientError, WebhookVerificationError, type PspGateway, type PspOutcome, type PspObjectEvent } from '../src/psp/gateway.ts';
+import { IgnoredWebhookEvent, PspPermanentError, PspTransientError, WebhookVerificationError, type PspGateway, type PspOutcome, type PspObjectEvent, type PspWebhookEvent } from '../src/psp/gateway.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
 import { createStripeGateway } from '../src/psp/stripe/adapter.ts';
 import { startPspSimulator, type PspSimulator } from '../psp-simulator/index.ts';
@@ -87,7 +87,7 @@ for (const adapter of ADAPTERS) {
     }
 
     it('accepts its test payment methods and refuses nonsense', () => {
-      for (const pm of ['pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_refundFail']) assert.ok(gateway.supportsPaymentMethod(pm), pm);
+      for (const pm of ['pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_refundFail', 'pm_card_refundFailsLater', 'pm_card_refundReversed']) assert.ok(gateway.supportsPaymentMethod(pm), pm);
       assert.equal(gateway.supportsPaymentMethod('not a payment method'), false);
     });
 
@@ -161,6 +161,112 @@ for (const adapter of ADAPTERS) {
         await fetch(`${simulator.url}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ failure_rate: 0 }) });
       }
       assert.equal(await gateway.getCharge({ reference, pspReference: null }), null);
+    });
+
+    /** Every event that verifies with this adapter, mapped (disputes and refunds made at the PSP included). */
+    function allEvents(): PspWebhookEvent[] {
+      const events: PspWebhookEvent[] = [];
+      for (const d of deliveries) {
+        try {
+          events.push(gateway.verifyWebhook(d.raw, { ...d.headers }, Date.now()));
+        } catch (error) {
+          if (!(error instanceof WebhookVerificationError || error instanceof IgnoredWebhookEvent)) throw error;
+        }
+      }
+      return events;
+    }
+
+    async function control(path: string, body: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+      const res = await fetch(`${simulator.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const answer = (await res.json()) as Record<string, unknown>;
+      assert.equal(res.status, 200, JSON.stringify(answer));
+      return answer;
+    }
+
+    it('issue 16: every charge and refund report (answers, lookups, webhooks) carries the amount, currency and PSP ids the PSP reports', async () => {
+      const { reference, outcome } = await succeededCharge(3300);
+      assert.deepEqual([outcome.amount, outcome.currency], [3300, 'usd']);
+      const looked = await gateway.getCharge({ reference, pspReference: outcome.pspReference });
+      assert.deepEqual([looked?.amount, looked?.currency], [3300, 'usd']);
+      const request = { reference: ref('re'), chargeReference: reference, chargePspReference: outcome.pspReference, amount: 1100, currency: 'usd' };
+      const created = await gateway.createRefund(request);
+      assert.deepEqual([created.amount, created.currency], [1100, 'usd']);
+      const event = await eventually(async () => eventsFor(request.reference).find((e) => e.outcome.status === 'succeeded'), 5000, 'refund webhook');
+      assert.ok(event.objectType === 'refund');
+      assert.deepEqual([event.outcome.amount, event.outcome.currency, event.outcome.pspReference], [1100, 'usd', created.pspReference]);
+      assert.equal(event.chargePspReference, outcome.pspReference, "the charge by the PSP's id FinCore recorded");
+      assert.equal(event.chargeReference, reference, "and by FinCore's id");
+      const refundLooked = await gateway.getRefund({ reference: request.reference, pspReference: created.pspReference });
+      assert.deepEqual([refundLooked?.amount, refundLooked?.currency], [1100, 'usd']);
+    });
+
+    it('issue 16: a PSP that reports another amount or currency is reported as such, not corrected', async () => {
+      const { reference, outcome } = await succeededCharge(5000);
+      await control('/sim/next-refund', { amount: 4999, currency: 'eur' });
+      const request = { reference: ref('re'), chargeReference: reference, chargePspReference: outcome.pspReference, amount: 200, currency: 'usd' };
+      const created = await gateway.createRefund(request);
+      assert.deepEqual([created.amount, created.currency], [4999, 'eur']);
+      const event = await eventually(async () => eventsFor(request.reference).find((e) => e.outcome.status !== 'pending'), 5000, 'refund webhook');
+      assert.deepEqual([event.outcome.amount, event.outcome.currency], [4999, 'eur']);
+    });
+
+    it('issue 16: a refund that succeeds and fails later is reported failed after succeeded, for the same refund', async () => {
+      await control('/sim/settings', { late_failure_ms: 50 });
+      const charge = await succeededCharge(2000, 'pm_card_refundFailsLater');
+      const request = { reference: ref('re'), chargeReference: charge.reference, chargePspReference: charge.outcome.pspReference, amount: 2000, currency: 'usd' };
+      const created = await gateway.createRefund(request);
+      const statuses = await eventually(
+        async () => {
+          const seen = eventsFor(request.reference).map((e) => e.outcome.status).filter((status) => status !== 'pending');
+          return seen.includes('failed') ? seen : undefined;
+        },
+        5000,
+        'the late failure',
+      );
+      assert.equal(statuses[0], 'succeeded');
+      assert.equal(statuses.at(-1), 'failed');
+      assert.equal((await gateway.getRefund({ reference: request.reference, pspReference: created.pspReference }))?.status, 'failed');
+    });
+
+    it('issue 16: a refund made at the PSP is reported with reference null, its amount and its charge', async () => {
+      const charge = await succeededCharge(3000);
+      const made = await control(`/sim/charges/${charge.reference}/refunds`, { amount: 700 });
+      const id = String(made['id']);
+      const events = await eventually(
+        async () => {
+          const mine = allEvents().flatMap((e) => (e.objectType === 'refund' && e.outcome.pspReference === id ? [e] : []));
+          return mine.some((e) => e.outcome.status === 'succeeded') ? mine : undefined;
+        },
+        5000,
+        'the PSP refund webhooks',
+      );
+      for (const event of events) {
+        assert.ok(event.objectType === 'refund');
+        assert.equal(event.reference, null);
+        assert.equal(event.chargePspReference, charge.outcome.pspReference);
+        assert.deepEqual([event.outcome.amount, event.outcome.currency], [700, 'usd']);
+      }
+      assert.equal((await gateway.getRefund({ reference: 're_fincore_imported', pspReference: id }))?.status, 'succeeded');
+    });
+
+    it('issue 16: a dispute opened then closed lost is reported open then lost, on the charge FinCore knows', async () => {
+      const charge = await succeededCharge(2500);
+      const opened = await control(`/sim/charges/${charge.reference}/disputes`, { reason: 'fraudulent' });
+      const id = String(opened['id']);
+      await control(`/sim/disputes/${id}/close`, { status: 'lost' });
+      const reports = await eventually(
+        async () => {
+          const mine = allEvents().flatMap((e) => (e.objectType === 'dispute' && e.pspReference === id ? [e] : []));
+          return mine.some((e) => e.status === 'lost') ? mine : undefined;
+        },
+        5000,
+        'dispute webhooks',
+      );
+      assert.equal(reports[0]?.status, 'open');
+      for (const report of reports) {
+        assert.equal(report.chargePspReference, charge.outcome.pspReference);
+        assert.deepEqual([report.amount, report.currency, report.reason], [2500, 'usd', 'fraudulent']);
+      }
     });
 
     it('webhooks with a tampered body, a wrong secret or no signature are rejected', async () => {

@@ -778,7 +778,7 @@ describe('/sim/state', () => {
     );
     assert.deepEqual(
       state.refunds.find((r) => r.id === refund.id),
-      { id: refund.id, object: 'refund', reference: refundRef, charge: pi.id, amount: 700, currency: 'usd', status: 'succeeded', failure_reason: null },
+      { id: refund.id, object: 'refund', reference: refundRef, charge: pi.id, charge_reference: chargeRef, amount: 700, currency: 'usd', status: 'succeeded', failure_reason: null },
     );
     assert.equal(state.charges.find((c) => c.id === bare.id)?.reference, keyOnly);
     assert.equal(state.create_requests[`charges ${chargeKey}`], 1);
@@ -840,5 +840,139 @@ describe('form encoding and search query parsing', () => {
     for (const bad of ['', `status:'a' AND currency:'b' OR amount:1`, `status:succeeded`, `metadata['k']:'v' metadata['j']:'w'`, `email:'x'`, `metadata['k]:'v'`]) {
       assert.throws(() => parseSearchQuery(bad), (err: unknown) => err instanceof StripeApiError && err.status === 400, bad);
     }
+  });
+});
+
+describe("the PSP's truth cases in Stripe mode (issue 16)", () => {
+  async function control(path: string, body: Record<string, unknown> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(`${sim.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  for (const [paymentMethod, reason] of [
+    ['pm_card_refundFailsLater', 'expired_or_canceled_card'],
+    ['pm_card_refundReversed', 'lost_or_stolen_card'],
+  ] as const) {
+    test(`${paymentMethod}: the refund succeeds, then charge.refund.updated / refund.failed / refund.updated say failed with previous_attributes status succeeded`, async () => {
+      await control('/sim/settings', { late_failure_ms: 100 });
+      const pi = await succeededIntent(unique('ch'), 3000, paymentMethod);
+      const refund = await stripe.refunds.create({ payment_intent: pi.id, amount: 1000, metadata: { fincore_id: unique('re') } });
+      const succeeded = await waitForEvent(refund.id, 'charge.refund.updated');
+      assert.equal(objectOf(succeeded)['status'], 'succeeded');
+      for (const type of ['charge.refund.updated', 'refund.failed', 'refund.updated']) {
+        const late = await waitFor(`late ${type}`, () => eventsFor(refund.id).find((e) => e.type === type && objectOf(e)['status'] === 'failed'));
+        assert.equal(objectOf(late)['failure_reason'], reason);
+        assert.deepEqual(late.data.previous_attributes, { status: 'succeeded', failure_reason: null, failure_balance_transaction: null });
+        assert.equal(late.request?.id ?? null, null, 'made by Stripe itself');
+      }
+      assert.equal((await stripe.refunds.retrieve(refund.id)).status, 'failed');
+      // Refundable again: the whole charge can be refunded now.
+      assert.equal((await stripe.refunds.create({ payment_intent: pi.id })).amount, 3000);
+    });
+  }
+
+  test('POST /sim/refunds/{id}/fail: a succeeded refund fails now; a reason outside Stripe\'s list is refused', async () => {
+    const pi = await succeededIntent(unique('ch'));
+    const fincoreId = unique('re');
+    const refund = await stripe.refunds.create({ payment_intent: pi.id, amount: 500, metadata: { fincore_id: fincoreId } });
+    await waitFor('settled', async () => ((await stripe.refunds.retrieve(refund.id)).status === 'succeeded' ? true : undefined));
+    assert.equal((await control(`/sim/refunds/${fincoreId}/fail`, { reason: 'made_up' })).status, 400);
+    const failed = await control(`/sim/refunds/${fincoreId}/fail`, { reason: 'declined' });
+    assert.equal(failed.status, 200, JSON.stringify(failed.body));
+    assert.deepEqual([failed.body['id'], failed.body['status'], failed.body['failure_reason']], [refund.id, 'failed', 'declined']);
+    await waitForEvent(refund.id, 'refund.failed');
+    assert.equal((await control(`/sim/refunds/${refund.id}/fail`)).status, 400, 'already failed');
+  });
+
+  test('POST /sim/next-refund and /sim/next-charge: the next PaymentIntent / Refund is for another amount or currency, in answers and events', async () => {
+    await control('/sim/next-charge', { amount: 2100, currency: 'eur' });
+    const pi = await stripe.paymentIntents.create(visaIntent(unique('ch'), 2000));
+    assert.deepEqual([pi.amount, pi.currency], [2100, 'eur']);
+    const succeeded = await waitForEvent(pi.id, 'payment_intent.succeeded');
+    assert.deepEqual([objectOf(succeeded)['amount'], objectOf(succeeded)['currency']], [2100, 'eur']);
+    await control('/sim/next-refund', { amount: 1999 });
+    const refund = await stripe.refunds.create({ payment_intent: pi.id, amount: 100, metadata: { fincore_id: unique('re') } });
+    assert.equal(refund.amount, 1999);
+    assert.equal(objectOf(await waitForEvent(refund.id, 'charge.refund.updated'))['amount'], 1999);
+    // Used up.
+    assert.equal((await stripe.refunds.create({ payment_intent: pi.id, amount: 100 })).amount, 100);
+  });
+
+  test('POST /sim/next-charge {early_webhook}: payment_intent.succeeded arrives before the create answer, which says succeeded', async () => {
+    await control('/sim/settings', { early_webhook_hold_ms: 250 });
+    await control('/sim/next-charge', { early_webhook: true });
+    const fincoreId = unique('ch');
+    let answered = false;
+    const creating = stripe.paymentIntents.create(visaIntent(fincoreId)).then((pi) => {
+      answered = true;
+      return pi;
+    });
+    const early = await waitFor('the early event', () =>
+      deliveries.find((d) => d.event?.type === 'payment_intent.succeeded' && (objectOf(d.event)['metadata'] as Record<string, string>)['fincore_id'] === fincoreId),
+    );
+    assert.equal(answered, false, 'the webhook came first');
+    const pi = await creating;
+    assert.equal(pi.status, 'succeeded');
+    assert.equal(objectOf(early.event!)['id'], pi.id);
+
+    await control('/sim/next-refund', { early_webhook: true });
+    let refundAnswered = false;
+    const refunding = stripe.refunds.create({ payment_intent: pi.id, amount: 100 }).then((r) => {
+      refundAnswered = true;
+      return r;
+    });
+    const earlyRefund = await waitFor('the early refund event', () =>
+      deliveries.find((d) => d.event?.type === 'charge.refund.updated' && objectOf(d.event)['payment_intent'] === pi.id),
+    );
+    assert.equal(refundAnswered, false);
+    assert.equal(objectOf(earlyRefund.event!)['id'], (await refunding).id);
+  });
+
+  test('POST /sim/charges/{id}/refunds: a Dashboard refund without fincore_id, refund.created then settled', async () => {
+    const fincoreId = unique('ch');
+    const pi = await succeededIntent(fincoreId, 4000);
+    const made = await control(`/sim/charges/${fincoreId}/refunds`, { amount: 1500 });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+    const id = String(made.body['id']);
+    assert.match(id, /^re_/);
+    assert.deepEqual(made.body['metadata'], {});
+    const created = await waitForEvent(id, 'refund.created');
+    assert.equal(objectOf(created)['payment_intent'], pi.id);
+    assert.equal(objectOf(created)['amount'], 1500);
+    assert.equal(created.request?.idempotency_key ?? null, null, 'not a request of the merchant');
+    assert.equal(objectOf(await waitForEvent(id, 'charge.refund.updated'))['status'], 'succeeded');
+    // By PaymentIntent id and by charge id too; the rest by default.
+    assert.equal((await control(`/sim/charges/${pi.id}/refunds`, { amount: 500 })).status, 200);
+    assert.equal((await control(`/sim/charges/${String(pi.latest_charge)}/refunds`)).body['amount'], 2000);
+    assert.equal((await control(`/sim/charges/${pi.id}/refunds`)).status, 400, 'nothing left');
+    const state = await simState();
+    assert.equal(state.refunds.find((r) => r.id === id)?.reference, null);
+    assert.equal(state.refunds.find((r) => r.id === id)?.charge_reference, fincoreId);
+  });
+
+  test('disputes: charge.dispute.created + funds_withdrawn (needs_response), closed won (+ funds_reinstated) or lost, Stripe-shaped', async () => {
+    for (const outcome of ['won', 'lost', 'warning_closed'] as const) {
+      const pi = await succeededIntent(unique('ch'));
+      const opened = await control(`/sim/charges/${pi.id}/disputes`, { reason: 'fraudulent' });
+      assert.equal(opened.status, 200, JSON.stringify(opened.body));
+      const id = String(opened.body['id']);
+      assert.match(id, /^dp_/);
+      const created = await waitForEvent(id, 'charge.dispute.created');
+      const dispute = objectOf(created);
+      assert.deepEqual(
+        [dispute['object'], dispute['status'], dispute['amount'], dispute['currency'], dispute['payment_intent'], dispute['charge'], dispute['reason'], dispute['is_charge_refundable']],
+        ['dispute', 'needs_response', 2000, 'usd', pi.id, pi.latest_charge, 'fraudulent', false],
+      );
+      await waitForEvent(id, 'charge.dispute.funds_withdrawn');
+      assert.equal((await control(`/sim/disputes/${id}/close`, { status: outcome })).body['status'], outcome);
+      const closed = await waitForEvent(id, 'charge.dispute.closed');
+      assert.equal(objectOf(closed)['status'], outcome);
+      assert.deepEqual(closed.data.previous_attributes, { status: 'needs_response' });
+      if (outcome === 'won') await waitForEvent(id, 'charge.dispute.funds_reinstated');
+      assert.equal((await control(`/sim/disputes/${id}/close`, { status: 'lost' })).status, 400);
+      const simStatus = (await simState()).disputes.find((d) => d.id === id)?.status;
+      assert.equal(simStatus, outcome === 'lost' ? 'lost' : 'won');
+    }
+    assert.equal((await control('/sim/disputes/dp_nope/close', { status: 'won' })).status, 404);
   });
 });

@@ -8,7 +8,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startPspSimulator, type PspSimulator, type PspSimulatorState } from '../psp-simulator/index.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
-import { PspPermanentError, PspTransientError, type PspGateway, type PspObjectEvent } from '../src/psp/gateway.ts';
+import { PspPermanentError, PspTransientError, type PspGateway, type PspObjectEvent, type PspWebhookEvent } from '../src/psp/gateway.ts';
 
 const SECRET = 'whsec_integration_test';
 
@@ -118,8 +118,11 @@ test('a pm_card_visa charge settles and a verified charge.succeeded webhook arri
     status: 'succeeded',
     failureCode: null,
     failureMessage: null,
+    amount: 5000,
+    currency: 'usd',
   });
   assert.deepEqual(await gateway.getCharge({ reference, pspReference: null }), event.outcome);
+  assert.deepEqual(await gateway.getCharge({ reference: 'ch_unknown_to_the_psp', pspReference: created.pspReference }), event.outcome, 'by the PSP id when FinCore has it');
 });
 
 test('a declined card gives charge.failed with card_declined', async () => {
@@ -224,12 +227,12 @@ test('getCharge / getRefund of an unknown reference return null', async () => {
   assert.equal(await gateway.getRefund({ reference: 're_never_seen', pspReference: null }), null);
 });
 
-test('an unknown payment method is a permanent error; the adapter knows the four methods', async () => {
+test('an unknown payment method is a permanent error; the adapter knows the six methods', async () => {
   await assert.rejects(
     gateway.createCharge({ reference: uniqueRef('ch'), amount: 100, currency: 'usd', paymentMethod: 'pm_card_amex' }),
     (err: unknown) => err instanceof PspPermanentError && err.code === 'invalid_payment_method',
   );
-  for (const pm of ['pm_card_visa', 'pm_card_mastercard', 'pm_card_chargeDeclined', 'pm_card_refundFail']) {
+  for (const pm of ['pm_card_visa', 'pm_card_mastercard', 'pm_card_chargeDeclined', 'pm_card_refundFail', 'pm_card_refundFailsLater', 'pm_card_refundReversed']) {
     assert.equal(gateway.supportsPaymentMethod(pm), true, pm);
   }
   assert.equal(gateway.supportsPaymentMethod('pm_card_amex'), false);
@@ -276,4 +279,166 @@ test('an unreachable PSP is a transient error', async () => {
     down.createCharge({ reference: uniqueRef('ch'), amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' }),
     (err: unknown) => err instanceof PspTransientError,
   );
+});
+
+// ---- the PSP's truth cases (issue 16) ----------------------------------------------------------
+
+async function control(path: string, body: Record<string, unknown> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${simulator.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function succeededCharge(paymentMethod = 'pm_card_visa', amount = 5000): Promise<{ reference: string; pspReference: string }> {
+  const reference = uniqueRef('ch');
+  const created = await gateway.createCharge({ reference, amount, currency: 'usd', paymentMethod });
+  assert.equal((await waitForEvent(reference)).outcome.status, 'succeeded');
+  return { reference, pspReference: created.pspReference };
+}
+
+/** Every verified event, of any object (disputes included), in arrival order. */
+function allEvents(): PspWebhookEvent[] {
+  return deliveries.flatMap((d) => (d.event !== null && d.answered === 200 ? [d.event as unknown as PspWebhookEvent] : []));
+}
+
+for (const [paymentMethod, reason] of [
+  ['pm_card_refundFailsLater', /after it succeeded/],
+  ['pm_card_refundReversed', /REFUNDED_REVERSED/],
+] as const) {
+  test(`${paymentMethod}: the refund succeeds, then fails late_failure_ms later (refund.failed, previous_status succeeded)`, async () => {
+    assert.equal((await control('/sim/settings', { late_failure_ms: 150 })).body['late_failure_ms'], 150);
+    const charge = await succeededCharge(paymentMethod);
+    const refundRef = uniqueRef('re');
+    await gateway.createRefund({ reference: refundRef, chargeReference: charge.reference, chargePspReference: charge.pspReference, amount: 1200, currency: 'usd' });
+    const first = await waitForEvent(refundRef);
+    assert.equal(first.type, 'refund.succeeded');
+    const late = await waitFor('the late failure', () => eventsFor(refundRef).find((e) => e.type === 'refund.failed'));
+    assert.equal(late.outcome.status, 'failed');
+    assert.match(late.outcome.failureMessage ?? '', reason);
+    assert.equal(late.outcome.amount, 1200);
+    assert.equal((late.payload as { data: { previous_status?: string } }).data.previous_status, 'succeeded');
+    assert.equal(late.objectType === 'refund' && late.chargePspReference, charge.pspReference);
+    assert.equal((await gateway.getRefund({ reference: refundRef, pspReference: null }))?.status, 'failed');
+    // The amount is refundable again at the PSP.
+    const state = await simState();
+    assert.equal(state.charges.find((c) => c.reference === charge.reference)?.amount_refunded, 0);
+    assert.equal((await gateway.createRefund({ reference: uniqueRef('re'), chargeReference: charge.reference, chargePspReference: null, amount: 5000, currency: 'usd' })).status, 'pending');
+  });
+}
+
+test('POST /sim/refunds/{id}/fail fails a succeeded refund now (by PSP id or reference; reversed: true for a reversal); a pending one is refused', async () => {
+  const charge = await succeededCharge();
+  const refundRef = uniqueRef('re');
+  const refund = await gateway.createRefund({ reference: refundRef, chargeReference: charge.reference, chargePspReference: null, amount: 500, currency: 'usd' });
+  assert.equal((await waitForEvent(refundRef)).type, 'refund.succeeded');
+  const failed = await control(`/sim/refunds/${refundRef}/fail`, { reversed: true });
+  assert.equal(failed.status, 200);
+  assert.equal(failed.body['id'], refund.pspReference);
+  assert.equal(failed.body['status'], 'failed');
+  assert.match(String(failed.body['failure_reason']), /REFUNDED_REVERSED/);
+  await waitFor('refund.failed', () => eventsFor(refundRef).find((e) => e.type === 'refund.failed'));
+  assert.equal((await control(`/sim/refunds/${refund.pspReference}/fail`)).body['error'] !== undefined, true, 'already failed: refused');
+  assert.equal((await control('/sim/refunds/simre_nope/fail')).status, 404);
+});
+
+test('POST /sim/next-refund {amount, currency}: the next refund reports them in its answer, lookups and webhooks; then it is used up', async () => {
+  const charge = await succeededCharge();
+  assert.deepEqual((await control('/sim/next-refund', { amount: 99_999, currency: 'EUR' })).body, { next: { amount: 99_999, currency: 'eur' } });
+  const refundRef = uniqueRef('re');
+  const created = await gateway.createRefund({ reference: refundRef, chargeReference: charge.reference, chargePspReference: null, amount: 200, currency: 'usd' });
+  assert.equal(created.amount, 99_999);
+  assert.equal(created.currency, 'eur');
+  const event = await waitForEvent(refundRef);
+  assert.equal(event.outcome.amount, 99_999);
+  assert.equal(event.outcome.currency, 'eur');
+  const next = await fetch(`${simulator.url}/sim/next-refund`);
+  assert.deepEqual(await next.json(), { next: null });
+  // The PSP's books follow what it reports: that refund took more than the charge had.
+  await assert.rejects(gateway.createRefund({ reference: uniqueRef('re'), chargeReference: charge.reference, chargePspReference: null, amount: 200, currency: 'usd' }), (err: unknown) => err instanceof PspPermanentError && err.code === 'amount_too_large');
+  const other = await succeededCharge();
+  const plain = await gateway.createRefund({ reference: uniqueRef('re'), chargeReference: other.reference, chargePspReference: null, amount: 200, currency: 'usd' });
+  assert.equal(plain.amount, 200, 'used up: the next refund reports what it was asked');
+  assert.equal((await control('/sim/next-charge', { amount: 'lots' })).status, 400);
+  assert.equal((await control('/sim/next-charge', {})).status, 400);
+});
+
+test('POST /sim/next-charge {amount, currency}: the next charge reports them', async () => {
+  await control('/sim/next-charge', { amount: 4242, currency: 'gbp' });
+  const reference = uniqueRef('ch');
+  const created = await gateway.createCharge({ reference, amount: 5000, currency: 'usd', paymentMethod: 'pm_card_visa' });
+  assert.deepEqual([created.amount, created.currency], [4242, 'gbp']);
+  const event = await waitForEvent(reference);
+  assert.deepEqual([event.outcome.amount, event.outcome.currency], [4242, 'gbp']);
+});
+
+test('POST /sim/next-charge {early_webhook: true}: the webhook arrives before the create call answers', async () => {
+  await control('/sim/settings', { early_webhook_hold_ms: 250 });
+  await control('/sim/next-charge', { early_webhook: true });
+  const reference = uniqueRef('ch');
+  const answered = gateway.createCharge({ reference, amount: 5000, currency: 'usd', paymentMethod: 'pm_card_visa' });
+  const event = await waitForEvent(reference);
+  let answeredYet = false;
+  void answered.then(() => (answeredYet = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(answeredYet, false, 'the webhook came first');
+  assert.equal(event.outcome.status, 'succeeded');
+  const created = await answered;
+  assert.equal(created.pspReference, event.outcome.pspReference);
+  assert.equal(created.status, 'succeeded');
+
+  await control('/sim/next-refund', { early_webhook: true });
+  const refundRef = uniqueRef('re');
+  const refundAnswer = gateway.createRefund({ reference: refundRef, chargeReference: reference, chargePspReference: null, amount: 100, currency: 'usd' });
+  const refundEvent = await waitForEvent(refundRef);
+  assert.equal(refundEvent.type, 'refund.succeeded');
+  assert.equal((await refundAnswer).pspReference, refundEvent.outcome.pspReference);
+});
+
+test('POST /sim/charges/{id}/refunds: a refund made at the PSP, without reference, announced (refund.created) and settled', async () => {
+  const charge = await succeededCharge('pm_card_visa', 3000);
+  const made = await control(`/sim/charges/${charge.pspReference}/refunds`, { amount: 1000 });
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  assert.equal(made.body['reference'], null);
+  assert.equal(made.body['charge_reference'], charge.reference);
+  const id = String(made.body['id']);
+  const events = await waitFor('refund.created then refund.succeeded', () => {
+    const mine = allEvents().filter((e) => e.objectType === 'refund' && e.outcome.pspReference === id);
+    return mine.length >= 2 ? mine : undefined;
+  });
+  assert.deepEqual(events.map((e) => e.type), ['refund.created', 'refund.succeeded']);
+  for (const e of events) {
+    assert.ok(e.objectType === 'refund');
+    assert.equal(e.reference, null);
+    assert.equal(e.chargeReference, charge.reference);
+    assert.equal(e.chargePspReference, charge.pspReference);
+    assert.equal(e.outcome.amount, 1000);
+  }
+  // By the merchant's charge reference too, and the rest by default; nothing left then.
+  const rest = await control(`/sim/charges/${charge.reference}/refunds`);
+  assert.equal(rest.body['amount'], 2000);
+  assert.equal((await control(`/sim/charges/${charge.reference}/refunds`, { amount: 1 })).status, 400);
+  assert.equal((await control(`/sim/charges/${charge.reference}/refunds`)).body['error'] !== undefined, true, 'nothing left: no zero refund');
+  assert.equal((await control('/sim/charges/simch_nope/refunds')).status, 404);
+  // The PSP's id finds it for reconciliation (no reference to look up by).
+  assert.equal((await gateway.getRefund({ reference: 're_fincore_never_knew', pspReference: id }))?.status, 'succeeded');
+});
+
+test('POST /sim/charges/{id}/disputes and /sim/disputes/{id}/close: dispute.created (open), dispute.closed (won or lost)', async () => {
+  for (const outcome of ['won', 'lost'] as const) {
+    const charge = await succeededCharge();
+    const opened = await control(`/sim/charges/${charge.reference}/disputes`, { amount: 4000, reason: 'product_not_received' });
+    assert.equal(opened.status, 200, JSON.stringify(opened.body));
+    const id = String(opened.body['id']);
+    assert.match(id, /^simdp_/);
+    const created = await waitFor('dispute.created', () => allEvents().find((e) => e.objectType === 'dispute' && e.pspReference === id));
+    assert.ok(created.objectType === 'dispute');
+    assert.equal(created.type, 'dispute.created');
+    assert.deepEqual([created.status, created.amount, created.currency, created.reason, created.chargeReference, created.chargePspReference], ['open', 4000, 'usd', 'product_not_received', charge.reference, charge.pspReference]);
+    assert.equal((await control(`/sim/disputes/${id}/close`, { status: outcome })).body['status'], outcome);
+    const closed = await waitFor('dispute.closed', () => allEvents().find((e) => e.objectType === 'dispute' && e.pspReference === id && e.type === 'dispute.closed'));
+    assert.ok(closed.objectType === 'dispute');
+    assert.equal(closed.status, outcome);
+    assert.equal((await control(`/sim/disputes/${id}/close`, { status: 'won' })).status, 400, 'closed once');
+    assert.ok((await simState()).disputes.some((d) => d.id === id && d.status === outcome));
+  }
+  assert.equal((await control('/sim/disputes/simdp_nope/close', { status: 'won' })).status, 404);
 });

@@ -48,13 +48,23 @@ describe('Stripe webhook intake', () => {
     assert.equal((await post(foreign, signed(foreign))).body.ignored, true);
   });
 
-  it('a late payment_failed after success changes nothing; a repeated event id is a duplicate', async () => {
+  it('a late payment_failed after success is never applied: the charge goes to review (issue 16); a repeated event id is a duplicate', async () => {
     const charge = await settledCharge(fincore.url, apiKey, 2000);
     assert.equal(charge.status, 'succeeded');
-    const stale = event('evt_stale_fail', 'payment_intent.payment_failed', { object: 'payment_intent', id: 'pi_whatever', status: 'requires_payment_method', last_payment_error: { code: 'card_declined', message: 'declined' }, metadata: { fincore_id: charge.id } });
+    const { rows } = await fincore.db.pool.query<{ psp_reference: string }>('SELECT psp_reference FROM payments WHERE id = $1', [charge.id]);
+    const stale = event('evt_stale_fail', 'payment_intent.payment_failed', { object: 'payment_intent', id: rows[0]?.psp_reference, amount: 2000, currency: 'usd', status: 'requires_payment_method', last_payment_error: { code: 'card_declined', message: 'declined' }, metadata: { fincore_id: charge.id } });
     assert.deepEqual((await post(stale, signed(stale))).body, { received: true, duplicate: false, ignored: false, malformed: false });
     assert.deepEqual((await post(stale, signed(stale))).body, { received: true, duplicate: true, ignored: false, malformed: false });
-    assert.equal((await call<ChargeBody>(fincore.url, 'GET', `/v1/charges/${charge.id}`, { key: apiKey })).body.status, 'succeeded');
+    assert.equal((await call<ChargeBody>(fincore.url, 'GET', `/v1/charges/${charge.id}`, { key: apiKey })).body.status, 'requires_review');
+    const reviewed = await fincore.db.pool.query<{ review_reason: string }>('SELECT review_reason FROM payments WHERE id = $1', [charge.id]);
+    assert.equal(reviewed.rows[0]?.review_reason, 'failed_after_succeeded');
+  });
+
+  it('refund.created for a refund made in the Stripe Dashboard (no fincore_id) is acted on, not ignored', async () => {
+    const payload = event('evt_dashboard_refund', 'refund.created', { object: 'refund', id: 're_dashboard_unknown', amount: 100, currency: 'usd', charge: 'ch_unknown', payment_intent: 'pi_unknown_to_fincore', status: 'succeeded', metadata: {} });
+    const answer = await post(payload, signed(payload));
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.ignored, false, 'kept and parked (its charge is unknown), never ignored');
   });
 
   it('the simulator-format intake is not served when the PSP is Stripe', async () => {

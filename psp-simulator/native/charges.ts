@@ -1,5 +1,6 @@
 /** POST /v1/charges: a pending charge that settles as its payment method says, then a webhook. */
 import { PAYMENT_METHODS, newId, type SimCharge } from '../objects.ts';
+import type { NextReport, Scenarios } from '../scenarios.ts';
 import type { SimLogger } from '../webhook-sender.ts';
 import type { Emit } from './events.ts';
 import { HttpError, requireAmount, requireString, type JsonObject, type StoredResponse } from './http.ts';
@@ -10,9 +11,14 @@ export interface ChargeDeps {
   later(fn: () => void): void;
   emit: Emit;
   logger: SimLogger;
+  scenarios: Scenarios;
 }
 
-export function createCharge({ store, later, emit, logger }: ChargeDeps, body: JsonObject): StoredResponse {
+/**
+ * `next` (POST /sim/next-charge): the amount / currency the PSP reports instead of the asked ones,
+ * and `early_webhook`: settle now, so the webhook goes out before the answer.
+ */
+export function createCharge({ store, later, emit, logger }: ChargeDeps, body: JsonObject, next: NextReport | null = null): StoredResponse {
   const amount = requireAmount(body);
   const currencyRaw = requireString(body, 'currency');
   if (!/^[a-zA-Z]{3}$/.test(currencyRaw)) {
@@ -28,8 +34,8 @@ export function createCharge({ store, later, emit, logger }: ChargeDeps, body: J
     id: newId('simch'),
     object: 'charge',
     reference,
-    amount,
-    currency: currencyRaw.toLowerCase(),
+    amount: next?.amount ?? amount,
+    currency: next?.currency ?? currencyRaw.toLowerCase(),
     payment_method: paymentMethod,
     status: 'pending',
     failure_code: null,
@@ -38,8 +44,8 @@ export function createCharge({ store, later, emit, logger }: ChargeDeps, body: J
   };
   store.charges.set(charge.id, charge);
   if (!store.chargesByReference.has(reference)) store.chargesByReference.set(reference, charge.id);
-  logger.info({ chargeId: charge.id, reference, amount, paymentMethod }, 'psp simulator charge created');
-  later(() => {
+  logger.info({ chargeId: charge.id, reference, amount, paymentMethod, reported: next }, 'psp simulator charge created');
+  const settle = (): void => {
     if (behaviour.charge.status === 'succeeded') {
       charge.status = 'succeeded';
     } else {
@@ -48,6 +54,8 @@ export function createCharge({ store, later, emit, logger }: ChargeDeps, body: J
       charge.failure_message = behaviour.charge.failureMessage;
     }
     emit(charge.status === 'succeeded' ? 'charge.succeeded' : 'charge.failed', charge);
-  });
+  };
+  if (next?.early_webhook === true) settle();
+  else later(settle);
   return { status: 200, body: { ...charge } };
 }

@@ -1,10 +1,12 @@
 /** What the native API remembers: charges, refunds, their lookups, idempotent answers, create counts. */
-import type { SimCharge, SimRefund } from '../objects.ts';
+import type { SimCharge, SimDispute, SimRefund } from '../objects.ts';
 import type { StoredResponse } from './http.ts';
 
 export interface NativeStore {
   charges: Map<string, SimCharge>;
   refunds: Map<string, SimRefund>;
+  /** Disputes opened with POST /sim/charges/{id}/disputes. */
+  disputes: Map<string, SimDispute>;
   /** Each charge's refunds: the refundable check reads its charge's only, never every refund (it did: quadratic over a bench run). */
   refundsByCharge: Map<string, SimRefund[]>;
   chargesByReference: Map<string, string>;
@@ -19,6 +21,7 @@ export function createNativeStore(): NativeStore {
   return {
     charges: new Map(),
     refunds: new Map(),
+    disputes: new Map(),
     refundsByCharge: new Map(),
     chargesByReference: new Map(),
     refundsByReference: new Map(),

@@ -6,14 +6,22 @@
  */
 import type { FaultInjector } from '../faults.ts';
 import { WebhookSender, type SimLogger, type WebhookStats } from '../webhook-sender.ts';
-import { stripeId, unixNow, type StripePaymentIntent, type StripeRefund } from './objects.ts';
+import { stripeId, unixNow, type StripeDispute, type StripePaymentIntent, type StripeRefund } from './objects.ts';
 
 export type StripeEventType =
   | 'payment_intent.succeeded'
   | 'payment_intent.payment_failed'
+  | 'refund.created'
   | 'refund.updated'
   | 'refund.failed'
-  | 'charge.refund.updated';
+  | 'charge.refund.updated'
+  | 'charge.dispute.created'
+  | 'charge.dispute.updated'
+  | 'charge.dispute.closed'
+  | 'charge.dispute.funds_withdrawn'
+  | 'charge.dispute.funds_reinstated';
+
+export type StripeEventObject = StripePaymentIntent | StripeRefund | StripeDispute;
 
 /** The API request that caused an event; both null for changes Stripe makes on its own (settling). */
 export interface EventRequest {
@@ -28,7 +36,7 @@ export interface StripeEvent {
   object: 'event';
   api_version: string;
   created: number;
-  data: { object: StripePaymentIntent | StripeRefund; previous_attributes?: Record<string, string> };
+  data: { object: StripeEventObject; previous_attributes?: Record<string, string | null> };
   livemode: false;
   pending_webhooks: number;
   request: EventRequest;
@@ -66,9 +74,9 @@ export class StripeEvents {
 
   emit(
     type: StripeEventType,
-    object: StripePaymentIntent | StripeRefund,
+    object: StripeEventObject,
     request: EventRequest,
-    previousAttributes?: Record<string, string>,
+    previousAttributes?: Record<string, string | null>,
   ): void {
     const event: StripeEvent = {
       id: stripeId('evt'),

@@ -24,13 +24,19 @@
  *   settleMs 0 it answers `succeeded`, as Stripe does. Declines are synchronous in both (402).
  * - Refunds. Real card refunds mostly answer `succeeded` at once, and a pm_card_refundFail refund
  *   answers `succeeded` and flips to `failed` later (refund.failed). Here a refund answers
- *   `pending` (pending_reason `processing`) and turns `succeeded` or `failed` after settleMs; it is
- *   never reported succeeded before failing. With settleMs 0 it answers in its final status. A
+ *   `pending` (pending_reason `processing`) and turns `succeeded` or `failed` after settleMs; only
+ *   pm_card_refundFailsLater / pm_card_refundReversed refunds (and POST /sim/refunds/{id}/fail)
+ *   report succeeded and then failed, late_failure_ms later (POST /sim/settings), with
+ *   charge.refund.updated, refund.failed and refund.updated carrying previous_attributes status
+ *   succeeded. With settleMs 0 it answers in its final status. A
  *   refund of a still-processing PaymentIntent is accepted as pending (`charge_pending`) and
  *   settles after the payment.
  * - Events. Only payment_intent.succeeded, payment_intent.payment_failed, refund.updated,
- *   charge.refund.updated and refund.failed are sent; not payment_intent.created,
- *   charge.succeeded/failed/updated/refunded, refund.created, etc. One endpoint gets every type (no
+ *   charge.refund.updated, refund.failed, refund.created (for a refund made "in the Dashboard",
+ *   POST /sim/charges/{id}/refunds, only) and charge.dispute.created / funds_withdrawn / closed /
+ *   funds_reinstated (disputes opened and closed with the /sim routes) are sent; not
+ *   payment_intent.created, charge.succeeded/failed/updated/refunded, refund.created for API
+ *   refunds, charge.dispute.updated, etc. One endpoint gets every type (no
  *   enabled_events), api_version is always the simulator's default version, pending_webhooks is 1
  *   and never counts down, the signature header has one v1 signature (no v0, no secret rolling),
  *   and delivery is retried every 100 ms doubling to 5 s until acknowledged (Stripe: over 3 days).
@@ -42,10 +48,17 @@
  *   account; live keys, restricted keys, Stripe-Account / Connect and OAuth are not supported.
  *   Stripe-Version is accepted (format-checked) and echoed, but objects always have one shape.
  * - Payment methods. Only the test tokens the native simulator knows: pm_card_visa,
- *   pm_card_mastercard, pm_card_chargeDeclined (card_declined / generic_decline) and
- *   pm_card_refundFail (refunds fail with expired_or_canceled_card). Each PaymentIntent mints a new
- *   `pm_` id, as Stripe does. No raw cards, customers, saved methods, 3-D Secure / requires_action,
- *   other decline codes, disputes, or balance transactions (balance_transaction is null).
+ *   pm_card_mastercard, pm_card_chargeDeclined (card_declined / generic_decline),
+ *   pm_card_refundFail (refunds fail with expired_or_canceled_card), pm_card_refundFailsLater
+ *   (refunds succeed, then fail with expired_or_canceled_card) and pm_card_refundReversed (the
+ *   same with lost_or_stolen_card: Stripe has no reversal of its own). Each PaymentIntent mints a
+ *   new `pm_` id, as Stripe does. No raw cards, customers, saved methods, 3-D Secure /
+ *   requires_action, other decline codes, or balance transactions (balance_transaction is null).
+ * - Disputes exist only through the /sim routes: opened as needs_response (never an inquiry),
+ *   with no evidence, no dispute API (retrieve, update, close) and no withdrawal from a balance.
+ * - POST /sim/next-charge and /sim/next-refund make the next create report another amount or
+ *   currency (the simulated account's books follow it), or settle at once and hold the answer
+ *   until the event is out (an early webhook); Stripe itself never does the former knowingly.
  * - PaymentIntents must be created with confirm=true and a payment_method; there is no update,
  *   confirm, capture or cancel endpoint, capture_method=manual is refused, and return_url is never
  *   required (Stripe demands it when automatic payment methods may redirect, depending on the
@@ -66,7 +79,8 @@
 import type { IncomingMessage } from 'node:http';
 import { readBody } from '../body.ts';
 import type { FaultInjector } from '../faults.ts';
-import type { SimCharge, SimRefund } from '../objects.ts';
+import type { SimCharge, SimDispute, SimRefund } from '../objects.ts';
+import type { Scenarios } from '../scenarios.ts';
 import type { SimLogger, WebhookStats } from '../webhook-sender.ts';
 import { StripeApiError, apiError, invalidRequest, type StripeErrorBody } from './errors.ts';
 import { StripeEvents, type EventRequest, type StripeWebhookTarget } from './events.ts';
@@ -89,6 +103,8 @@ export interface StripeApiOptions {
   webhook: StripeWebhookTarget | undefined;
   /** Counts a create call in /sim/state create_requests, as the native routes do. */
   countCreateRequest(route: 'charges' | 'refunds', idempotencyKey: string): void;
+  /** The next-report settings and late-failure delay shared with the native API (/sim control routes). */
+  scenarios: Scenarios;
 }
 
 /** A finished answer. The server writes it (or holds or drops it, per the faults), then calls release. */
@@ -106,6 +122,9 @@ export interface StripeApi {
   injectedFailure(): StripeReply;
   simCharges(): SimCharge[];
   simRefunds(): SimRefund[];
+  simDisputes(): SimDispute[];
+  /** The account, for the /sim control routes (refunds made in the Dashboard, late failures, disputes). */
+  ledger: StripeLedger;
   webhookStats(): WebhookStats | null;
   close(): void;
 }
@@ -172,7 +191,7 @@ function render(body: object): string {
 
 export function createStripeApi(options: StripeApiOptions): StripeApi {
   const events = new StripeEvents(options.webhook, DEFAULT_API_VERSION, options.faults, options.logger);
-  const ledger = new StripeLedger({ settleMs: options.settleMs, later: options.later, events });
+  const ledger = new StripeLedger({ settleMs: options.settleMs, later: options.later, events, scenarios: options.scenarios, logger: options.logger });
   const route = createRoutes(ledger);
   const keys = new IdempotencyKeys();
 
@@ -226,15 +245,21 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
       let status = 200;
       let body: string;
       let replayable = true;
+      // POST /sim/next-charge or /sim/next-refund: used by this create call if it creates anything.
+      const kind = endpoint.creates === 'charges' ? 'charge' : endpoint.creates === 'refunds' ? 'refund' : null;
+      const next = kind === null ? null : options.scenarios.takeNext(kind);
       try {
-        body = render(endpoint.run({ params: new Params(form), request }));
+        body = render(endpoint.run({ params: new Params(form), request, next }));
       } catch (err) {
+        if (kind !== null && options.scenarios.peekNext(kind) === null) options.scenarios.setNext(kind, next);
         if (!(err instanceof StripeApiError)) throw err;
         status = err.status;
         body = errorBody(err.body);
         replayable = err.replayable;
       }
       if (claim !== null && replayable) claim.store({ status, body, requestId });
+      // An early webhook went out when the object settled; the answer waits for it to arrive.
+      if (status === 200 && next?.early_webhook === true) await options.scenarios.hold();
       return reply(status, body, headers, claim?.release);
     } catch (err) {
       const release = claim?.release ?? noop;
@@ -253,6 +278,8 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
       reply(500, errorBody(apiError('Injected failure (PSP simulator fault injection).').body), { 'Request-Id': stripeId('req') }),
     simCharges: () => ledger.simCharges(),
     simRefunds: () => ledger.simRefunds(),
+    simDisputes: () => ledger.simDisputes(),
+    ledger,
     webhookStats: () => events.stats(),
     close: () => events.stop(),
   };

@@ -5,7 +5,8 @@
  * timer fires; with 0 both reach their final status before the API answers. Every final status
  * is announced with the events Stripe sends for it.
  */
-import type { SimCharge, SimRefund } from '../objects.ts';
+import type { SimCharge, SimDispute, SimRefund } from '../objects.ts';
+import type { NextReport, Scenarios } from '../scenarios.ts';
 import { cardDeclined, invalidRequest } from './errors.ts';
 import { ASYNC_CHANGE, type EventRequest, type StripeEvents } from './events.ts';
 import {
@@ -15,10 +16,14 @@ import {
   renderCharge,
   renderPaymentIntent,
   renderPaymentMethod,
+  renderDispute,
   renderRefund,
   stripeId,
   unixNow,
+  type DisputeRecord,
+  type DisputeStatus,
   type LedgerView,
+  type RefundFailureReason,
   type PaymentIntentRecord,
   type RefundRecord,
   type TestCard,
@@ -33,6 +38,8 @@ export interface NewPaymentIntent {
   paymentMethodTypes: string[];
   automaticPaymentMethods: PaymentIntentRecord['automaticPaymentMethods'];
   reference: string | null;
+  /** POST /sim/next-charge: the amount / currency reported instead, and settle at once (early webhook). */
+  next?: NextReport | null;
 }
 
 export interface NewRefund {
@@ -42,6 +49,10 @@ export interface NewRefund {
   metadata: Record<string, string>;
   reason: string | null;
   reference: string | null;
+  /** POST /sim/next-refund: the amount / currency reported instead, and settle at once (early webhook). */
+  next?: NextReport | null;
+  /** A refund made in the Dashboard: announced with refund.created, no FinCore reference. */
+  madeAtPsp?: boolean;
 }
 
 export interface LedgerOptions {
@@ -49,6 +60,8 @@ export interface LedgerOptions {
   /** Runs fn after settleMs on the simulator's timers (cleared when it closes). */
   later(fn: () => void): void;
   events: StripeEvents;
+  scenarios: Scenarios;
+  logger: { warn(fields: Record<string, unknown>, message: string): void };
 }
 
 function formatAmount(minor: number, currency: string): string {
@@ -61,6 +74,7 @@ export class StripeLedger implements LedgerView {
   /** A payment intent's refunds, oldest first: a refund's checks read its charge's only, never every refund. */
   private readonly refundsByPaymentIntent = new Map<string, RefundRecord[]>();
   private readonly paymentIntentByCharge = new Map<string, string>();
+  private readonly disputes = new Map<string, DisputeRecord>();
 
   constructor(private readonly options: LedgerOptions) {}
 
@@ -75,6 +89,20 @@ export class StripeLedger implements LedgerView {
 
   refund(id: string): RefundRecord | undefined {
     return this.refunds.get(id);
+  }
+
+  /** For the /sim control routes: by PaymentIntent id, charge id or FinCore reference. */
+  findPaymentIntent(idOrReference: string): PaymentIntentRecord | undefined {
+    return (
+      this.paymentIntents.get(idOrReference) ??
+      this.paymentIntentOfCharge(idOrReference) ??
+      [...this.paymentIntents.values()].find((pi) => pi.reference === idOrReference)
+    );
+  }
+
+  /** For the /sim control routes: by Refund id or FinCore reference. */
+  findRefund(idOrReference: string): RefundRecord | undefined {
+    return this.refunds.get(idOrReference) ?? [...this.refunds.values()].find((r) => r.reference === idOrReference);
   }
 
   /** Oldest first. */
@@ -117,11 +145,12 @@ export class StripeLedger implements LedgerView {
     }
     const id = stripeId('pi');
     const declined = input.card.decline !== null;
+    const settleNow = this.options.settleMs === 0 || input.next?.early_webhook === true;
     const pi: PaymentIntentRecord = {
       id,
       created: unixNow(),
-      amount: input.amount,
-      currency: input.currency,
+      amount: input.next?.amount ?? input.amount,
+      currency: input.next?.currency ?? input.currency,
       description: input.description,
       metadata: input.metadata,
       card: input.card,
@@ -130,7 +159,7 @@ export class StripeLedger implements LedgerView {
       clientSecret: `${id}_secret_${stripeId('req').slice(4)}`,
       paymentMethodTypes: input.paymentMethodTypes,
       automaticPaymentMethods: input.automaticPaymentMethods,
-      status: declined ? 'requires_payment_method' : this.options.settleMs > 0 ? 'processing' : 'succeeded',
+      status: declined ? 'requires_payment_method' : settleNow ? 'succeeded' : 'processing',
       reference: input.reference ?? id,
     };
     this.paymentIntents.set(pi.id, pi);
@@ -197,8 +226,8 @@ export class StripeLedger implements LedgerView {
     const refund: RefundRecord = {
       id,
       created: unixNow(),
-      amount,
-      currency: pi.currency,
+      amount: input.next?.amount ?? amount,
+      currency: input.next?.currency ?? pi.currency,
       paymentIntentId: pi.id,
       chargeId: pi.chargeId,
       status: 'pending',
@@ -206,14 +235,15 @@ export class StripeLedger implements LedgerView {
       pendingReason: pi.status === 'processing' ? 'charge_pending' : 'processing',
       metadata: input.metadata,
       reason: input.reason,
-      reference: input.reference ?? id,
+      reference: input.madeAtPsp === true ? null : (input.reference ?? id),
     };
     this.refunds.set(refund.id, refund);
     const ofPaymentIntent = this.refundsByPaymentIntent.get(pi.id);
     if (ofPaymentIntent) ofPaymentIntent.push(refund);
     else this.refundsByPaymentIntent.set(pi.id, [refund]);
+    if (input.madeAtPsp === true) this.options.events.emit('refund.created', renderRefund(refund, this), request);
     if (refund.pendingReason === 'processing') {
-      if (this.options.settleMs > 0) this.options.later(() => this.settleRefund(refund));
+      if (this.options.settleMs > 0 && input.next?.early_webhook !== true) this.options.later(() => this.settleRefund(refund));
       else this.settleRefund(refund, request);
     }
     return refund;
@@ -230,6 +260,14 @@ export class StripeLedger implements LedgerView {
       const rendered = renderRefund(refund, this);
       this.options.events.emit('refund.updated', rendered, request, previous);
       this.options.events.emit('charge.refund.updated', rendered, request, previous);
+      const lateReason = pi?.card.refundLateFailureReason ?? null;
+      if (lateReason !== null) {
+        this.options.scenarios.after(
+          this.options.scenarios.settings.late_failure_ms,
+          () => this.failRefundLate(refund, lateReason),
+          (error) => this.options.logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'psp simulator (stripe) late refund failure failed'),
+        );
+      }
     } else {
       refund.status = 'failed';
       refund.failureReason = failureReason;
@@ -237,6 +275,82 @@ export class StripeLedger implements LedgerView {
       this.options.events.emit('refund.failed', rendered, request, previous);
       this.options.events.emit('refund.updated', rendered, request, previous);
     }
+  }
+
+  /**
+   * A succeeded refund fails now, as Stripe reports a card refund the network rejected days later:
+   * charge.refund.updated, refund.failed and refund.updated, each with previous_attributes status
+   * succeeded, made by Stripe itself (request id null). Its amount is refundable again.
+   */
+  failRefundLate(refund: RefundRecord, reason: RefundFailureReason): RefundRecord {
+    if (refund.status !== 'succeeded') {
+      throw invalidRequest(`Refund ${refund.id} is ${refund.status}: only a succeeded refund can fail later.`, { code: 'refund_not_succeeded' });
+    }
+    refund.status = 'failed';
+    refund.failureReason = reason;
+    const rendered = renderRefund(refund, this);
+    const previous = { status: 'succeeded', failure_reason: null, failure_balance_transaction: null };
+    this.options.events.emit('charge.refund.updated', rendered, ASYNC_CHANGE, previous);
+    this.options.events.emit('refund.failed', rendered, ASYNC_CHANGE, previous);
+    this.options.events.emit('refund.updated', rendered, ASYNC_CHANGE, previous);
+    return refund;
+  }
+
+  /** A refund made in the Stripe Dashboard: no FinCore metadata, announced with refund.created. */
+  createDashboardRefund(pi: PaymentIntentRecord, amount: number | undefined): RefundRecord {
+    return this.createRefund(
+      { paymentIntent: pi, amount, metadata: {}, reason: 'requested_by_customer', reference: null, madeAtPsp: true, next: this.options.scenarios.takeNext('refund') },
+      { id: stripeId('req'), idempotency_key: null },
+    );
+  }
+
+  dispute(id: string): DisputeRecord | undefined {
+    return this.disputes.get(id);
+  }
+
+  /** A chargeback: charge.dispute.created (needs_response) and charge.dispute.funds_withdrawn. */
+  openDispute(pi: PaymentIntentRecord, amount: number | undefined, reason: string | undefined): DisputeRecord {
+    if (pi.status !== 'succeeded') throw invalidRequest(`PaymentIntent ${pi.id} has no succeeded charge to dispute.`, { code: 'charge_not_disputable' });
+    const dispute: DisputeRecord = {
+      id: stripeId('dp'),
+      created: unixNow(),
+      amount: amount ?? pi.amount,
+      currency: pi.currency,
+      paymentIntentId: pi.id,
+      chargeId: pi.chargeId,
+      status: 'needs_response',
+      reason: reason ?? 'fraudulent',
+    };
+    this.disputes.set(dispute.id, dispute);
+    this.options.events.emit('charge.dispute.created', renderDispute(dispute), ASYNC_CHANGE);
+    this.options.events.emit('charge.dispute.funds_withdrawn', renderDispute(dispute), ASYNC_CHANGE);
+    return dispute;
+  }
+
+  /** Closes a dispute: charge.dispute.closed; a won one also charge.dispute.funds_reinstated. */
+  closeDispute(dispute: DisputeRecord, status: Extract<DisputeStatus, 'won' | 'lost' | 'warning_closed' | 'prevented'>): DisputeRecord {
+    if (dispute.status === 'won' || dispute.status === 'lost' || dispute.status === 'warning_closed' || dispute.status === 'prevented') {
+      throw invalidRequest(`Dispute ${dispute.id} is already closed (${dispute.status}).`, { code: 'dispute_already_closed' });
+    }
+    const previous = { status: dispute.status };
+    dispute.status = status;
+    this.options.events.emit('charge.dispute.closed', renderDispute(dispute), ASYNC_CHANGE, previous);
+    if (status === 'won') this.options.events.emit('charge.dispute.funds_reinstated', renderDispute(dispute), ASYNC_CHANGE);
+    return dispute;
+  }
+
+  /** The disputes in the native simulator's shape, for /sim/state (`charge` = the PaymentIntent id). */
+  simDisputes(): SimDispute[] {
+    return [...this.disputes.values()].map((d) => ({
+      id: d.id,
+      object: 'dispute',
+      charge: d.paymentIntentId,
+      charge_reference: this.paymentIntents.get(d.paymentIntentId)?.reference ?? d.paymentIntentId,
+      amount: d.amount,
+      currency: d.currency,
+      status: d.status === 'won' || d.status === 'warning_closed' || d.status === 'prevented' ? 'won' : d.status === 'lost' ? 'lost' : 'open',
+      reason: d.reason,
+    }));
   }
 
   /** The PaymentIntents in the native simulator's charge shape, for /sim/state. */
@@ -265,6 +379,7 @@ export class StripeLedger implements LedgerView {
       object: 'refund',
       reference: refund.reference,
       charge: refund.paymentIntentId,
+      charge_reference: this.paymentIntents.get(refund.paymentIntentId)?.reference ?? refund.paymentIntentId,
       amount: refund.amount,
       currency: refund.currency,
       status: refund.status,

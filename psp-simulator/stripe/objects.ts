@@ -11,7 +11,7 @@ export const DEFAULT_API_VERSION = '2026-10-28.endive';
 
 const ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
-export type StripeIdPrefix = 'pi' | 'ch' | 're' | 'pm' | 'evt' | 'req';
+export type StripeIdPrefix = 'pi' | 'ch' | 're' | 'pm' | 'evt' | 'req' | 'dp';
 
 export function stripeId(prefix: StripeIdPrefix): string {
   let suffix = '';
@@ -52,6 +52,8 @@ export interface TestCard {
   last4: string;
   decline: { code: string; declineCode: string; message: string } | null;
   refundFailureReason: RefundFailureReason | null;
+  /** Refunds succeed, then fail late_failure_ms later with this reason (Stripe's charge.refund.updated to failed). */
+  refundLateFailureReason: RefundFailureReason | null;
 }
 
 const CARD_DETAILS: Readonly<Record<string, Pick<TestCard, 'brand' | 'last4'>>> = {
@@ -59,6 +61,8 @@ const CARD_DETAILS: Readonly<Record<string, Pick<TestCard, 'brand' | 'last4'>>> 
   pm_card_mastercard: { brand: 'mastercard', last4: '4444' },
   pm_card_chargeDeclined: { brand: 'visa', last4: '0002' },
   pm_card_refundFail: { brand: 'visa', last4: '5126' },
+  pm_card_refundFailsLater: { brand: 'visa', last4: '5126' },
+  pm_card_refundReversed: { brand: 'mastercard', last4: '4444' },
 };
 
 /**
@@ -83,6 +87,9 @@ export function testCard(token: string): TestCard | undefined {
           }
         : null,
     refundFailureReason: behaviour.refundFailureReason === null ? null : 'expired_or_canceled_card',
+    // Stripe has no reversal of its own: a reversed refund is a late failure (the card was closed).
+    refundLateFailureReason:
+      behaviour.refundLateFailure === undefined ? null : behaviour.refundLateFailure.kind === 'reversed' ? 'lost_or_stolen_card' : 'expired_or_canceled_card',
   };
 }
 
@@ -123,7 +130,30 @@ export interface RefundRecord {
   pendingReason: 'processing' | 'charge_pending' | null;
   metadata: Record<string, string>;
   reason: string | null;
-  reference: string;
+  /** The FinCore id (metadata.fincore_id, else the Idempotency-Key); null for a refund made in the Dashboard. */
+  reference: string | null;
+}
+
+/** Stripe's dispute statuses (an open enum at Stripe). */
+export type DisputeStatus =
+  | 'warning_needs_response'
+  | 'warning_under_review'
+  | 'warning_closed'
+  | 'needs_response'
+  | 'under_review'
+  | 'won'
+  | 'lost'
+  | 'prevented';
+
+export interface DisputeRecord {
+  id: string;
+  created: number;
+  amount: number;
+  currency: string;
+  paymentIntentId: string;
+  chargeId: string;
+  status: DisputeStatus;
+  reason: string;
 }
 
 // ---- wire shapes -----------------------------------------------------------------------------
@@ -351,4 +381,41 @@ export function renderRefund(refund: RefundRecord, view: LedgerView, expand: Rea
   if (refund.failureReason !== null) rendered.failure_reason = refund.failureReason;
   if (refund.status === 'pending' && refund.pendingReason !== null) rendered.pending_reason = refund.pendingReason;
   return rendered;
+}
+
+export interface StripeDispute {
+  id: string;
+  object: 'dispute';
+  amount: number;
+  balance_transactions: [];
+  charge: string;
+  created: number;
+  currency: string;
+  evidence_details: { due_by: number; has_evidence: false; past_due: false; submission_count: 0 };
+  is_charge_refundable: boolean;
+  livemode: false;
+  metadata: Record<string, string>;
+  payment_intent: string;
+  reason: string;
+  status: DisputeStatus;
+}
+
+export function renderDispute(dispute: DisputeRecord): StripeDispute {
+  return {
+    id: dispute.id,
+    object: 'dispute',
+    amount: dispute.amount,
+    balance_transactions: [],
+    charge: dispute.chargeId,
+    created: dispute.created,
+    currency: dispute.currency,
+    evidence_details: { due_by: dispute.created + 21 * 86_400, has_evidence: false, past_due: false, submission_count: 0 },
+    // An inquiry (warning_*) can still be refunded; a chargeback cannot.
+    is_charge_refundable: dispute.status.startsWith('warning_'),
+    livemode: false,
+    metadata: {},
+    payment_intent: dispute.paymentIntentId,
+    reason: dispute.reason,
+    status: dispute.status,
+  };
 }

@@ -9,11 +9,14 @@ import { renderPaymentIntent, renderRefund, testCard, type PaymentIntentRecord, 
 import type { Params } from './params.ts';
 import { matchesSearch, parseSearchQuery } from './search.ts';
 import type { EventRequest } from './events.ts';
+import type { NextReport } from '../scenarios.ts';
 
 export interface RouteContext {
   params: Params;
   /** The request as events record it (`request.id`, `request.idempotency_key`). */
   request: EventRequest;
+  /** What POST /sim/next-charge or /sim/next-refund asked the next create call to report. */
+  next?: NextReport | null;
 }
 
 export interface StripeRoute {
@@ -58,7 +61,7 @@ export function createRoutes(ledger: StripeLedger): (method: string, path: strin
   const createPaymentIntent: StripeRoute = {
     endpoint: 'POST /v1/payment_intents',
     creates: 'charges',
-    run({ params, request }) {
+    run({ params, request, next }) {
       params.allowOnly([
         'amount',
         'currency',
@@ -123,6 +126,7 @@ export function createRoutes(ledger: StripeLedger): (method: string, path: strin
           paymentMethodTypes: methodTypes.length > 0 ? methodTypes : ['card'],
           automaticPaymentMethods,
           reference: fincoreReference(metadata, request),
+          next: next ?? null,
         },
         request,
       );
@@ -176,7 +180,7 @@ export function createRoutes(ledger: StripeLedger): (method: string, path: strin
   const createRefund: StripeRoute = {
     endpoint: 'POST /v1/refunds',
     creates: 'refunds',
-    run({ params, request }) {
+    run({ params, request, next }) {
       params.allowOnly(['amount', 'payment_intent', 'charge', 'metadata', 'reason', 'expand']);
       const paymentIntentId = params.optionalString('payment_intent');
       const chargeId = params.optionalString('charge');
@@ -205,7 +209,7 @@ export function createRoutes(ledger: StripeLedger): (method: string, path: strin
       const metadata = params.metadata();
       const expand = expansions(params, ['charge', 'payment_intent'], false);
       const refund = ledger.createRefund(
-        { paymentIntent: pi, amount, metadata, reason, reference: fincoreReference(metadata, request) },
+        { paymentIntent: pi, amount, metadata, reason, reference: fincoreReference(metadata, request), next: next ?? null },
         request,
       );
       return renderRefund(refund, ledger, expand);

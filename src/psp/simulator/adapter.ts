@@ -27,6 +27,8 @@ export const SIMULATOR_PAYMENT_METHODS: ReadonlySet<string> = new Set([
   'pm_card_mastercard',
   'pm_card_chargeDeclined',
   'pm_card_refundFail',
+  'pm_card_refundFailsLater',
+  'pm_card_refundReversed',
 ]);
 
 /** 4xx statuses that mean "try again later" rather than "this request is wrong". */
@@ -140,10 +142,12 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
 
   async function lookup(
     kind: 'charges' | 'refunds',
-    reference: string,
+    { reference, pspReference }: PspLookup,
     map: (object: unknown) => PspOutcome,
   ): Promise<PspOutcome | null> {
-    const path = `/v1/${kind}?reference=${encodeURIComponent(reference)}`;
+    // By the PSP's id when FinCore has it (a refund made at the PSP has no FinCore reference there).
+    const query = pspReference ? `id=${encodeURIComponent(pspReference)}` : `reference=${encodeURIComponent(reference)}`;
+    const path = `/v1/${kind}?${query}`;
     const res = await call('GET', path);
     if (res.status === 404) return null;
     raiseForStatus(`GET /v1/${kind}`, res);
@@ -183,13 +187,12 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
       return toOutcome('POST /v1/refunds', res.body, mapRefundObject);
     },
 
-    // The simulator looks objects up by FinCore reference, so the PSP ids are not needed.
-    getCharge({ reference }: PspLookup): Promise<PspOutcome | null> {
-      return lookup('charges', reference, mapChargeObject);
+    getCharge(request: PspLookup): Promise<PspOutcome | null> {
+      return lookup('charges', request, mapChargeObject);
     },
 
-    getRefund({ reference }: PspLookup): Promise<PspOutcome | null> {
-      return lookup('refunds', reference, mapRefundObject);
+    getRefund(request: PspLookup): Promise<PspOutcome | null> {
+      return lookup('refunds', request, mapRefundObject);
     },
 
     verifyWebhook(

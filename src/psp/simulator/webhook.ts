@@ -12,6 +12,7 @@ import {
   WebhookVerificationError,
   secretFingerprint,
   type MappedWebhookEvent,
+  type PspDisputeReport,
   type PspOutcome,
   type PspWebhookEvent,
 } from '../gateway.ts';
@@ -47,6 +48,13 @@ function readId(object: JsonObject, prefix: string): string {
   return id;
 }
 
+/** The simulator id (`simch_...`) of the charge a refund or dispute belongs to. */
+function readChargeId(object: JsonObject): string {
+  const charge = object['charge'];
+  if (typeof charge !== 'string' || !charge.startsWith('simch_')) throw new SimulatorObjectError(`expected charge to start with simch_, got ${JSON.stringify(charge)}`);
+  return charge;
+}
+
 function readNullableString(object: JsonObject, field: string): string | null {
   const value = object[field];
   if (value === undefined || value === null) return null;
@@ -54,7 +62,20 @@ function readNullableString(object: JsonObject, field: string): string | null {
   return value;
 }
 
-/** Maps a simulator charge object (`simch_...`) to a PspOutcome. */
+/** The amount (minor units) the simulator reports; a wrong type is the object's shape problem. */
+function readAmount(object: JsonObject): number {
+  const amount = object['amount'];
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 0) throw new SimulatorObjectError(`amount must be a non-negative integer, got ${JSON.stringify(amount)}`);
+  return amount;
+}
+
+function readCurrency(object: JsonObject): string {
+  const currency = object['currency'];
+  if (typeof currency !== 'string' || !/^[a-zA-Z]{3}$/.test(currency)) throw new SimulatorObjectError(`currency must be a three-letter code, got ${JSON.stringify(currency)}`);
+  return currency.toLowerCase();
+}
+
+/** Maps a simulator charge object (`simch_...`) to a PspOutcome, with the amount and currency it reports. */
 export function mapChargeObject(object: unknown): PspOutcome {
   if (!isObject(object) || object['object'] !== 'charge') {
     throw new SimulatorObjectError('expected a charge object');
@@ -64,6 +85,8 @@ export function mapChargeObject(object: unknown): PspOutcome {
     status: readStatus(object),
     failureCode: readNullableString(object, 'failure_code'),
     failureMessage: readNullableString(object, 'failure_message'),
+    amount: readAmount(object),
+    currency: readCurrency(object),
   };
 }
 
@@ -77,6 +100,27 @@ export function mapRefundObject(object: unknown): PspOutcome {
     status: readStatus(object),
     failureCode: null,
     failureMessage: readNullableString(object, 'failure_reason'),
+    amount: readAmount(object),
+    currency: readCurrency(object),
+  };
+}
+
+/** Maps a simulator dispute object (`simdp_...`) to what FinCore records of it. */
+export function mapDisputeObject(object: unknown): Omit<PspDisputeReport, 'objectType'> {
+  if (!isObject(object) || object['object'] !== 'dispute') {
+    throw new SimulatorObjectError('expected a dispute object');
+  }
+  const status = object['status'];
+  if (status !== 'open' && status !== 'won' && status !== 'lost') throw new SimulatorObjectError(`unexpected dispute status ${JSON.stringify(status)}`);
+  return {
+    pspReference: readId(object, 'simdp_'),
+    chargeReference: readNullableString(object, 'charge_reference'),
+    chargePspReference: readChargeId(object),
+    amount: readAmount(object),
+    currency: readCurrency(object),
+    status,
+    pspStatus: status,
+    reason: readNullableString(object, 'reason'),
   };
 }
 
@@ -193,21 +237,33 @@ export function mapWebhookEvent(payload: unknown): MappedWebhookEvent {
   if (typeof eventId !== 'string' || eventId.length === 0) throw new SimulatorObjectError('webhook event has no id');
   const type = payload['type'];
   if (typeof type !== 'string') throw new SimulatorObjectError('webhook event has no type');
-  const objectType = type.startsWith('charge.') ? 'charge' : type.startsWith('refund.') ? 'refund' : null;
+  const objectType = type.startsWith('charge.') ? 'charge' : type.startsWith('refund.') ? 'refund' : type.startsWith('dispute.') ? 'dispute' : null;
   if (objectType === null) throw new IgnoredWebhookEvent(eventId, type);
   const data = payload['data'];
   const object = isObject(data) ? data['object'] : undefined;
   if (!isObject(object)) throw new SimulatorObjectError('webhook event has no data.object');
-  const reference = object['reference'];
-  if (typeof reference !== 'string' || reference.length === 0) {
-    throw new SimulatorObjectError('webhook data.object has no reference');
-  }
-  let outcome: PspOutcome;
   try {
-    outcome = objectType === 'charge' ? mapChargeObject(object) : mapRefundObject(object);
+    if (objectType === 'dispute') return { eventId, type, objectType, ...mapDisputeObject(object), payload };
+    const reference = object['reference'];
+    if (objectType === 'charge') {
+      // Every charge is made through the API, with the merchant's reference.
+      if (typeof reference !== 'string' || reference.length === 0) throw new SimulatorObjectError('webhook data.object has no reference');
+      return { eventId, type, objectType, reference, outcome: mapChargeObject(object), payload };
+    }
+    // A refund made at the PSP (its dashboard) has no reference: matched by its id, or imported.
+    if (reference !== null && (typeof reference !== 'string' || reference.length === 0)) throw new SimulatorObjectError('webhook data.object reference must be a non-empty string or null');
+    return {
+      eventId,
+      type,
+      objectType,
+      reference,
+      chargeReference: readNullableString(object, 'charge_reference'),
+      chargePspReference: readChargeId(object),
+      outcome: mapRefundObject(object),
+      payload,
+    };
   } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new SimulatorObjectError(`webhook data.object is not a valid ${objectType}: ${detail}`);
+    if (!(err instanceof SimulatorObjectError)) throw err;
+    throw new SimulatorObjectError(`webhook data.object is not a valid ${objectType}: ${err.message}`);
   }
-  return { eventId, type, objectType, reference, outcome, payload };
 }

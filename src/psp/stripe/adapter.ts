@@ -24,7 +24,7 @@ import {
   type MappedWebhookEvent,
   type PspWebhookEvent,
 } from '../gateway.ts';
-import { FINCORE_ID, StripeShapeError, isStripeErrorLike, mapPaymentIntent, mapRefund, mapStripeEvent, outcomeOfCreateError } from './mapping.ts';
+import { FINCORE_CHARGE_ID, FINCORE_ID, StripeShapeError, isStripeErrorLike, mapPaymentIntent, mapRefund, mapStripeEvent, outcomeOfCreateError } from './mapping.ts';
 
 /** The Stripe API version FinCore is written and tested against (the SDK's own pin). */
 export const STRIPE_API_VERSION = '2026-10-28.endive';
@@ -118,7 +118,8 @@ export function createStripeGateway(options: StripeGatewayOptions): PspGateway {
       if (!request.chargePspReference) throw new PspTransientError(`charge ${request.chargeReference} has no Stripe PaymentIntent id recorded yet`);
       try {
         const refund = await stripe.refunds.create(
-          { payment_intent: request.chargePspReference, amount: request.amount, metadata: { [FINCORE_ID]: request.reference } },
+          // The charge's FinCore id too: a refund event then names both objects (FinCore checks they belong together).
+          { payment_intent: request.chargePspReference, amount: request.amount, metadata: { [FINCORE_ID]: request.reference, [FINCORE_CHARGE_ID]: request.chargeReference } },
           { idempotencyKey: request.reference },
         );
         return outcome('create Refund', mapRefund, refund);

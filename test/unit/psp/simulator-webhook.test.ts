@@ -36,10 +36,10 @@ function chargeEvent(): string {
   });
 }
 
-function refundEvent(): string {
+function refundEvent(fields: Record<string, unknown> = {}, type = 'refund.failed', extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
     id: 'simevt_fedcba',
-    type: 'refund.failed',
+    type,
     created: NOW_S,
     data: {
       object: {
@@ -51,7 +51,20 @@ function refundEvent(): string {
         currency: 'usd',
         status: 'failed',
         failure_reason: 'Refund declined by the card issuer.',
+        ...fields,
       },
+      ...extra,
+    },
+  });
+}
+
+function disputeEvent(type: string, status: string): string {
+  return JSON.stringify({
+    id: `simevt_${type.replace('.', '_')}`,
+    type,
+    created: NOW_S,
+    data: {
+      object: { id: 'simdp_9', object: 'dispute', charge: 'simch_abcdef', charge_reference: 'ch_test_1', amount: 5000, currency: 'usd', status, reason: 'fraudulent' },
     },
   });
 }
@@ -80,6 +93,8 @@ test('accepts a correctly signed charge event and maps it', () => {
     status: 'failed',
     failureCode: 'card_declined',
     failureMessage: 'Your card was declined.',
+    amount: 5000,
+    currency: 'usd',
   });
   assert.deepEqual(event.payload, JSON.parse(body));
 });
@@ -94,7 +109,10 @@ test('maps a refund event: failureCode null, failureMessage = failure_reason', (
     status: 'failed',
     failureCode: null,
     failureMessage: 'Refund declined by the card issuer.',
+    amount: 100,
+    currency: 'usd',
   });
+  assert.equal(event.objectType === 'refund' && event.chargePspReference, 'simch_abcdef');
 });
 
 test('accepts timestamps at exactly ±300 s', () => {
@@ -175,4 +193,57 @@ test('a validly signed event of the wrong shape is MalformedWebhookEvent; of ano
   assert.throws(() => gateway.verifyWebhook(Buffer.from(shapeless), headerFor(shapeless), NOW_MS), (err: unknown) => err instanceof MalformedWebhookEvent && /no data.object/.test(err.reason));
   const payout = JSON.stringify({ id: 'simevt_2', type: 'payout.paid', created: NOW_S, data: { object: {} } });
   assert.throws(() => gateway.verifyWebhook(Buffer.from(payout), headerFor(payout), NOW_MS), (err: unknown) => err instanceof IgnoredWebhookEvent && err.eventId === 'simevt_2');
+});
+
+test('issue 16: every charge and refund report carries the amount and currency the PSP reports (the domain compares them)', () => {
+  const body = refundEvent({ amount: 99_999, currency: 'EUR', status: 'succeeded', failure_reason: null }, 'refund.succeeded');
+  const event = gateway.verifyWebhook(Buffer.from(body), headerFor(body), NOW_MS) as PspObjectEvent;
+  assert.equal(event.outcome.amount, 99_999);
+  assert.equal(event.outcome.currency, 'eur', 'lower-cased like FinCore stores currencies');
+});
+
+test('issue 16: a refund that failed after it succeeded is an ordinary failed report (previous_status kept in the payload)', () => {
+  const body = refundEvent({ failure_reason: 'The refund was reversed (REFUNDED_REVERSED).' }, 'refund.failed', { previous_status: 'succeeded' });
+  const event = gateway.verifyWebhook(Buffer.from(body), headerFor(body), NOW_MS) as PspObjectEvent;
+  assert.equal(event.reference, 're_test_1');
+  assert.equal(event.outcome.status, 'failed');
+  assert.match(event.outcome.failureMessage ?? '', /REFUNDED_REVERSED/);
+});
+
+test('issue 16: a refund made at the PSP (reference null) is mapped with its charge, never ignored', () => {
+  const body = refundEvent({ reference: null, charge_reference: 'ch_test_1', status: 'pending', failure_reason: null }, 'refund.created');
+  const event = gateway.verifyWebhook(Buffer.from(body), headerFor(body), NOW_MS);
+  assert.equal(event.objectType, 'refund');
+  if (event.objectType !== 'refund') return;
+  assert.equal(event.reference, null);
+  assert.equal(event.chargeReference, 'ch_test_1');
+  assert.equal(event.chargePspReference, 'simch_abcdef');
+  assert.deepEqual(event.outcome, { pspReference: 'simre_123', status: 'pending', failureCode: null, failureMessage: null, amount: 100, currency: 'usd' });
+  // A reference that is neither a string nor null is the content's problem.
+  const broken = refundEvent({ reference: 42 });
+  assert.throws(() => gateway.verifyWebhook(Buffer.from(broken), headerFor(broken), NOW_MS), (err: unknown) => err instanceof MalformedWebhookEvent && /reference/.test(err.reason));
+});
+
+test('issue 16: dispute.created / dispute.closed map to dispute reports (open, won, lost)', () => {
+  for (const [type, status] of [['dispute.created', 'open'], ['dispute.closed', 'won'], ['dispute.closed', 'lost']] as const) {
+    const body = disputeEvent(type, status);
+    const event = gateway.verifyWebhook(Buffer.from(body), headerFor(body), NOW_MS);
+    assert.equal(event.objectType, 'dispute');
+    if (event.objectType !== 'dispute') return;
+    const { eventId: _id, payload: _payload, secretFingerprint: _fp, ...report } = event;
+    assert.deepEqual(report, {
+      type,
+      objectType: 'dispute',
+      pspReference: 'simdp_9',
+      chargeReference: 'ch_test_1',
+      chargePspReference: 'simch_abcdef',
+      amount: 5000,
+      currency: 'usd',
+      status,
+      pspStatus: status,
+      reason: 'fraudulent',
+    });
+  }
+  const odd = disputeEvent('dispute.closed', 'exploded');
+  assert.throws(() => gateway.verifyWebhook(Buffer.from(odd), headerFor(odd), NOW_MS), (err: unknown) => err instanceof MalformedWebhookEvent && /dispute status/.test(err.reason));
 });
