@@ -136,20 +136,29 @@ for (const psp of ['simulator', 'stripe']) {
       assert.deepEqual((await statusEvents(charge.id)).map((e) => e.type), ['charge.succeeded'], 'settled once, by whichever came first');
     });
 
-    it.todo('an early webhook for an object FinCore cannot find yet (parked) is matched once the worker records the PSP reference, and by the periodic sweep (parked-event matching, in progress on the lead branch)');
-
-    it('a dispute opened and closed at the PSP is received and kept (its effect on the charge: disputes work, in progress)', async () => {
+    it('a dispute opened at the PSP refuses refunds (charge_disputed); lost, it takes its amount off what can be refunded, with its ledger entry', async () => {
       const charge = await settledCharge(fincore.url, apiKey, 3000);
       const opened = await sim(`/sim/charges/${charge.id}/disputes`, { reason: 'fraudulent' });
+      const open = await eventually(async () => {
+        const { body } = await call<ChargeBody & { disputes?: Array<{ status: string; amount: number }> }>(fincore.url, 'GET', `/v1/charges/${charge.id}`, { key: apiKey });
+        return body.disputes?.[0]?.status === 'open' ? body.disputes[0] : undefined;
+      }, 10_000, 'the open dispute on the charge');
+      assert.equal(open.amount, 3000);
+      const refused = await call<{ error: { code: string } }>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body: { charge_id: charge.id, amount: 100 } });
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.error.code, 'charge_disputed');
+
       await sim(`/sim/disputes/${String(opened['id'])}/close`, { status: 'lost' });
-      const kept = await eventually(async () => {
-        const { rows } = await fincore.db.pool.query<{ type: string; object_type: string; result: string | null }>(
-          "SELECT type, object_type, result FROM psp_events WHERE psp_object_id = $1 ORDER BY received_at",
-          [String(opened['id'])],
-        );
-        return rows.some((r) => /closed/.test(r.type)) ? rows : undefined;
-      }, 10_000, 'the dispute events');
-      assert.ok(kept.every((r) => r.object_type === 'dispute' && r.result !== null), JSON.stringify(kept));
+      await eventually(async () => {
+        const { body } = await call<ChargeBody & { disputes?: Array<{ status: string }> }>(fincore.url, 'GET', `/v1/charges/${charge.id}`, { key: apiKey });
+        return body.disputes?.[0]?.status === 'lost' ? true : undefined;
+      }, 10_000, 'the lost dispute');
+      const stillRefused = await call<{ error: { code: string } }>(fincore.url, 'POST', '/v1/refunds', { key: apiKey, body: { charge_id: charge.id } });
+      assert.equal(stillRefused.body.error.code, 'charge_disputed', 'the card network took it all back');
+      const ledger = await fincore.db.pool.query("SELECT 1 FROM ledger_entries WHERE charge_id = $1 AND movement = 'dispute_lost'", [charge.id]);
+      assert.equal(ledger.rowCount, 2, 'one journal entry, two postings');
+      const kept = await fincore.db.pool.query<{ object_type: string; result: string | null }>('SELECT object_type, result FROM psp_events WHERE psp_object_id = $1', [String(opened['id'])]);
+      assert.ok(kept.rows.length >= 2 && kept.rows.every((r) => r.object_type === 'dispute' && r.result !== null && r.result !== 'parked'), JSON.stringify(kept.rows));
     });
   });
 }

@@ -333,6 +333,33 @@ describe('PSP webhooks', () => {
     assert.equal((await getCharge(charge.id)).status, 'succeeded');
   });
 
+  it('a refund made at the PSP of a charge FinCore has not matched yet is parked, then imported by the sweep once the charge is known', async () => {
+    const charge = await pendingCharge(8000);
+    // The PSP's refund names the charge only by the PSP's id, which FinCore has not recorded yet.
+    const pspRefundEvent: PspEvent = {
+      id: `simevt_${rand()}`,
+      type: 'refund.succeeded',
+      created: nowSec(),
+      data: { object: { id: `simre_dashboard_${rand()}`, object: 'refund', reference: null as unknown as string, charge: `simch_${charge.id}`, amount: 1500, currency: 'usd', status: 'succeeded', failure_reason: null } },
+    };
+    assert.equal((await postSigned(pspRefundEvent)).status, 200);
+    const parked = await fincore.db.pool.query<{ result: string }>('SELECT result FROM psp_events WHERE id = $1', [pspRefundEvent.id]);
+    assert.equal(parked.rows[0]?.result, 'parked');
+    // Nothing to match yet.
+    assert.equal((await sweepParkedEvents(fincore.ctx, 3_600_000)).matched, 0);
+
+    // The charge's own event arrives: FinCore now knows simch_<id>. The next sweep imports the refund.
+    assert.equal((await postSigned(chargeEvent(charge.id, 'succeeded', 8000))).status, 200);
+    const swept = await sweepParkedEvents(fincore.ctx, 3_600_000);
+    assert.ok(swept.matched >= 1);
+    const matched = await fincore.db.pool.query<{ result: string; matched_at: Date | null }>('SELECT result, matched_at FROM psp_events WHERE id = $1', [pspRefundEvent.id]);
+    assert.equal(matched.rows[0]?.result, 'imported');
+    assert.ok(matched.rows[0]?.matched_at);
+    const imported = await fincore.db.pool.query<{ status: string; origin: string; amount: number }>('SELECT status, origin, amount FROM refunds WHERE payment_id = $1', [charge.id]);
+    assert.deepEqual(imported.rows.map((r) => ({ ...r, amount: Number(r.amount) })), [{ status: 'succeeded', origin: 'psp', amount: 1500 }]);
+    assert.equal((await getCharge(charge.id)).amount_refunded, 1500);
+  });
+
   it('a parked event still unmatched after the window becomes a review item (unmatched_event), once', async () => {
     const event = chargeEvent('ch_never_seen_here', 'succeeded');
     assert.equal((await postSigned(event)).status, 200);
