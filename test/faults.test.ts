@@ -45,10 +45,12 @@ const scenarios: Array<[string, Faults, Record<string, string>?, number?]> = ful
 
 describe(`fault injection (seed ${seed}, ${charges} charges per scenario)`, () => {
   for (const [name, faults, env, extraWorkers] of scenarios) {
-    it(`${name}: no over-refund, one PSP object per id, unknown never failed, one event per change, nothing half-written`, async () => {
+    it(`${name}: no over-refund, one PSP object per id, unknown never failed, the PSP's last word or review, one event per change, nothing half-written`, async () => {
       const result = await runFaultScenario({ seed, faults, charges, env, extraWorkers });
-      console.log(`# faults[${name}] seed=${result.seed} charges=${result.charges} refund_requests=${result.refundRequests} injected=${JSON.stringify(result.injected)}`);
+      console.log(`# faults[${name}] seed=${result.seed} charges=${result.charges} refund_requests=${result.refundRequests} late_failures=${result.lateFailures} reviews=${result.reviews} injected=${JSON.stringify(result.injected)}`);
       assert.deepEqual(result.violations, [], `seed ${seed} reproduces this: FINCORE_FAULT_SEED=${seed}`);
+      // The contradiction mixed into every run (the PSP reports one refund with another amount) was reviewed.
+      assert.ok(result.reviews >= 1, 'the mismatched refund opened a review item');
     });
   }
 });

@@ -40,9 +40,11 @@ export async function checkInvariants(pool: pg.Pool, sim: SimState): Promise<str
 
   // P3 Unknown is not failed: FinCore's terminal state is the PSP's state.
   const simStatus = new Map<string, string>([...sim.charges, ...sim.refunds].map((o) => [o.reference, o.status]));
+  // An object in requires_review is the other allowed end: a contradiction an operator sees
+  // (it must have its open review item, P6).
   for (const row of await q<{ id: string; status: string }>(`SELECT id, status FROM payments UNION ALL SELECT id, status FROM refunds`)) {
     const psp = simStatus.get(row.id);
-    if (row.status !== 'pending' && psp !== row.status) violations.push(`P3 ${row.id} is ${row.status} in FinCore but ${psp ?? 'unknown'} at the PSP`);
+    if (row.status !== 'pending' && row.status !== 'requires_review' && psp !== row.status) violations.push(`P3 ${row.id} is ${row.status} in FinCore but ${psp ?? 'unknown'} at the PSP`);
   }
   // Succeeded totals per charge agree with the PSP.
   const simRefunded = new Map<string, number>();
@@ -85,6 +87,21 @@ export async function checkInvariants(pool: pg.Pool, sim: SimState): Promise<str
        WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = j.ref)
          AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.id = j.ref)`)) {
     violations.push(`P5 job ${row.id} has no object`);
+  }
+  // P6 Contradictions are visible: every object in requires_review has exactly one open review
+  // item, and no open review item points at an object that is not in review.
+  for (const row of await q<{ id: string; open: number }>(`
+      SELECT o.id, (SELECT count(*) FROM reviews v WHERE v.object_id = o.id AND v.status = 'open')::int AS open
+        FROM (SELECT id, status FROM payments UNION ALL SELECT id, status FROM refunds) o
+       WHERE o.status = 'requires_review'`)) {
+    if (row.open !== 1) violations.push(`P6 ${row.id} is in requires_review with ${row.open} open review items`);
+  }
+  for (const row of await q<{ id: string; object_id: string }>(`
+      SELECT v.id, v.object_id FROM reviews v
+       WHERE v.status = 'open' AND v.object_id IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = v.object_id AND p.status = 'requires_review')
+         AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.id = v.object_id AND r.status = 'requires_review')`)) {
+    violations.push(`P6 open review ${row.id} of ${row.object_id}, which is not in review`);
   }
   return violations;
 }

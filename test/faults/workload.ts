@@ -26,9 +26,14 @@ export interface ScenarioResult {
   refundRequests: number;
   violations: string[];
   injected: Record<string, number>;
+  /** Refunds the PSP failed after they succeeded, and objects in review: the PSP-truth cases the run went through. */
+  lateFailures: number;
+  reviews: number;
 }
 
-const METHODS = ['pm_card_visa', 'pm_card_visa', 'pm_card_mastercard', 'pm_card_chargeDeclined', 'pm_card_refundFail'];
+// pm_card_refundFailsLater / pm_card_refundReversed: the PSP reports the refund succeeded, then
+// failed (its late webhook as exposed to the faults as any other: dropped, duplicated, reordered).
+const METHODS = ['pm_card_visa', 'pm_card_visa', 'pm_card_mastercard', 'pm_card_chargeDeclined', 'pm_card_refundFail', 'pm_card_refundFailsLater', 'pm_card_refundReversed'];
 
 export async function runFaultScenario(options: {
   seed: number;
@@ -49,6 +54,9 @@ export async function runFaultScenario(options: {
     FINCORE_JOB_BACKOFF_MAX_MS: '300',
     FINCORE_RECONCILE_AFTER_MS: '400',
     FINCORE_RECONCILE_INTERVAL_MS: '200',
+    // Settled objects are read again at the PSP: a late failure whose webhook was dropped is found.
+    FINCORE_RECONCILE_TERMINAL_INTERVAL_MS: '300',
+    FINCORE_RECONCILE_TERMINAL_RECHECK_MS: '300',
     FINCORE_SIM_SETTLE_MS: '5',
     FINCORE_RATE_LIMIT_PER_S: '0',
     ...options.env,
@@ -95,6 +103,11 @@ export async function runFaultScenario(options: {
       return all.every((a) => a.body.status !== 'pending') ? all.map((a, i) => ({ ...a.body, key: charges[i]?.key ?? '' })) : undefined;
     }, 60_000, 'every charge to settle with faults on');
 
+    // A contradiction mixed in: the PSP will report the next refund with another amount. That
+    // refund must end in requires_review with an open review item, never settled as if it matched.
+    const mismatch = await fetch(`${sim}/sim/next-refund`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount: 1 }) });
+    if (mismatch.status !== 200) throw new Error(`could not set the next refund's amount: ${mismatch.status}`);
+
     // Refunds: concurrent partial and full refunds per succeeded charge, with retries.
     let refundRequests = 0;
     await Promise.all(
@@ -127,9 +140,17 @@ export async function runFaultScenario(options: {
       violations.push(error instanceof Error ? error.message : String(error));
     }
 
-    const state = (await (await fetch(`${sim}/sim/state`)).json()) as SimState & { faults_injected?: Record<string, number> };
+    // Late failures keep arriving (or are found by the terminal sweep) after everything is
+    // terminal: wait until FinCore agrees with the PSP, then check once more for the record.
+    const simState = async () => (await (await fetch(`${sim}/sim/state`)).json()) as SimState & { faults_injected?: Record<string, number> };
+    await eventually(async () => ((await checkInvariants(fincore.db.pool, await simState())).length === 0 ? true : undefined), 30_000, 'FinCore to agree with the PSP').catch(() => undefined);
+    const state = await simState();
     violations.push(...(await checkInvariants(fincore.db.pool, state)));
-    return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {} };
+    const { rows: truth } = await fincore.db.pool.query<{ late: number; reviews: number }>(
+      `SELECT (SELECT count(*) FROM events WHERE type = 'refund.failed' AND data->'previous_attributes'->>'status' = 'succeeded')::int AS late,
+              (SELECT count(*) FROM reviews)::int AS reviews`,
+    );
+    return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {}, lateFailures: truth[0]?.late ?? 0, reviews: truth[0]?.reviews ?? 0 };
   } finally {
     for (const worker of extraWorkers) await worker.stop();
     await fincore.stop();
