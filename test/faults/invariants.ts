@@ -49,8 +49,10 @@ export async function checkInvariants(pool: pg.Pool, sim: SimState): Promise<str
   // Succeeded totals per charge agree with the PSP.
   const simRefunded = new Map<string, number>();
   const simChargeRef = new Map(sim.charges.map((c) => [c.id, c.reference]));
+  // A refund in review is the operator's to decide: neither side's total counts it.
+  const inReview = new Set((await q<{ id: string }>(`SELECT id FROM refunds WHERE status = 'requires_review'`)).map((r) => r.id));
   for (const r of sim.refunds) {
-    if (r.status !== 'succeeded') continue;
+    if (r.status !== 'succeeded' || inReview.has(r.reference)) continue;
     const chargeRef = simChargeRef.get(r.charge) ?? r.charge;
     simRefunded.set(chargeRef, (simRefunded.get(chargeRef) ?? 0) + r.amount);
   }

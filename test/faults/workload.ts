@@ -33,6 +33,9 @@ export interface ScenarioResult {
 
 // pm_card_refundFailsLater / pm_card_refundReversed: the PSP reports the refund succeeded, then
 // failed (its late webhook as exposed to the faults as any other: dropped, duplicated, reordered).
+/** How long after a refund succeeded the PSP fails it (pm_card_refundFailsLater, pm_card_refundReversed). */
+const LATE_FAILURE_MS = 150;
+
 const METHODS = ['pm_card_visa', 'pm_card_visa', 'pm_card_mastercard', 'pm_card_chargeDeclined', 'pm_card_refundFail', 'pm_card_refundFailsLater', 'pm_card_refundReversed'];
 
 export async function runFaultScenario(options: {
@@ -81,6 +84,8 @@ export async function runFaultScenario(options: {
 
   try {
     await setFaults({ ...options.faults, seed: options.seed, timeout_hold_ms: 600 });
+    const settings = await fetch(`${sim}/sim/settings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ late_failure_ms: LATE_FAILURE_MS }) });
+    if (settings.status !== 200) throw new Error(`could not set the late-failure delay: ${settings.status}`);
     const merchants = await Promise.all(Array.from({ length: options.merchants ?? 2 }, (_, i) => createMerchant(fincore.url, `Fault shop ${i}`)));
 
     // Charges, in concurrent batches; some requests are sent twice with the same key.
@@ -143,7 +148,12 @@ export async function runFaultScenario(options: {
     // Late failures keep arriving (or are found by the terminal sweep) after everything is
     // terminal: wait until FinCore agrees with the PSP, then check once more for the record.
     const simState = async () => (await (await fetch(`${sim}/sim/state`)).json()) as SimState & { faults_injected?: Record<string, number> };
-    await eventually(async () => ((await checkInvariants(fincore.db.pool, await simState())).length === 0 ? true : undefined), 30_000, 'FinCore to agree with the PSP').catch(() => undefined);
+    // Agreement twice, with more than the PSP's late-failure delay between: a refund the PSP is
+    // about to fail late agrees at the first look.
+    const agree = () => eventually(async () => ((await checkInvariants(fincore.db.pool, await simState())).length === 0 ? true : undefined), 30_000, 'FinCore to agree with the PSP').catch(() => undefined);
+    await agree();
+    await new Promise((r) => setTimeout(r, 4 * LATE_FAILURE_MS));
+    await agree();
     const state = await simState();
     violations.push(...(await checkInvariants(fincore.db.pool, state)));
     const { rows: truth } = await fincore.db.pool.query<{ late: number; reviews: number }>(
