@@ -17,7 +17,7 @@ export function operationRoutes(app: FastifyInstance, ctx: FlowContext): void {
     {
       config: admin,
       schema: {
-        tags: ['admin'],
+        tags: ['admin'], operationId: 'runReconciliation',
         summary: 'One reconciliation sweep now: pending charges and refunds older than older_than_ms (0: all) are asked about at the PSP',
         body: {
           type: 'object',
@@ -32,7 +32,7 @@ export function operationRoutes(app: FastifyInstance, ctx: FlowContext): void {
 
   app.get(
     '/v1/admin/audit/verify',
-    { config: admin, schema: { tags: ['admin'], summary: 'Recompute every audit hash chain and check the ledger against charges and refunds', response: { 200: anyObject, ...errorResponses } } },
+    { config: admin, schema: { tags: ['admin'], operationId: 'verifyAudit', summary: 'Recompute every audit hash chain and check the ledger against charges and refunds', response: { 200: anyObject, ...errorResponses } } },
     async (_request, reply) => sendApiResponse(reply, { status: 200, body: await verifyAudit(ctx) }),
   );
 }
