@@ -287,7 +287,20 @@ export const reviewSchema = {
       description: 'What the PSP said.',
       properties: { status: nullableString, amount: { type: ['integer', 'null'] }, currency: nullableString },
     },
-    details: { type: 'object', additionalProperties: true, description: "FinCore's and the PSP's view side by side (amount, currency, status, PSP reference)." },
+    details: {
+      type: 'object',
+      additionalProperties: true,
+      description: "FinCore's and the PSP's view side by side (amount, currency, status, PSP reference).",
+      properties: {
+        fincore: {
+          type: 'object',
+          additionalProperties: true,
+          description: 'What FinCore held.',
+          properties: { amount: { type: ['integer', 'null'] }, currency: { type: ['string', 'null'] }, status: { type: ['string', 'null'] } },
+        },
+        psp: { type: 'object', additionalProperties: true, description: 'What the PSP said (status, amount, currency, psp_reference).' },
+      },
+    },
     decision: { type: ['string', 'null'], enum: [...REVIEW_DECISIONS, null] },
     note: { type: ['string', 'null'], description: "The operator's note, once resolved." },
     created_at: timestamp,
