@@ -6,7 +6,8 @@
  * directory, built-in PSP simulator) and keeps it running after the stream until Ctrl-C.
  * Two merchants; charges in several currencies, some declined; partial and full refunds, refunds
  * the issuer declines, and bursts of concurrent refunds on one charge (some refused: never more
- * than the charge). DEMO_CHARGES sets the number of charges (default 60).
+ * than the charge). DEMO_CHARGES sets the number of charges (default 60). It calls FinCore through
+ * the typed client generated from the OpenAPI document (openapi/client.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -15,35 +16,17 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../src/config.ts';
 import { startFinCore, type RunningFinCore } from '../src/main.ts';
+import { createFinCoreClient, type FinCoreClient, type Schemas } from '../openapi/client.ts';
 
-interface Answer<T> {
-  status: number;
-  body: T;
-}
-interface Charge {
-  id: string;
-  amount: number;
-  currency: string;
-  status: string;
-}
-interface Refund {
-  id: string;
-  status: string;
-}
+type Charge = Schemas['Charge'];
 
 const CHARGES = Number.parseInt(process.env.DEMO_CHARGES ?? '60', 10);
 const currencies = ['usd', 'eur', 'gbp', 'jpy', 'kwd'];
 const amountIn = (currency: string) => (currency === 'jpy' ? 500 + Math.floor(Math.random() * 20_000) : currency === 'kwd' ? 5_000 + Math.floor(Math.random() * 90_000) : 500 + Math.floor(Math.random() * 30_000));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
 
-async function api<T>(base: string, method: string, path: string, key: string, body?: unknown): Promise<Answer<T>> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json', 'idempotency-key': randomUUID() }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as T };
-}
+/** Every POST carries a fresh Idempotency-Key, as a careful client's would. */
+const idempotent = () => ({ header: { 'idempotency-key': randomUUID() } });
 
 function progress(label: string, done: number, total: number): void {
   if (!process.stderr.isTTY && done !== total) return;
@@ -52,11 +35,13 @@ function progress(label: string, done: number, total: number): void {
   process.stderr.write(`\r${label.padEnd(22)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done === total ? '\n' : ''}`);
 }
 
-async function settled<T extends { status: string }>(base: string, key: string, path: string, timeoutMs = 30_000): Promise<T> {
+/** Reads the object with `read` until it is no longer pending (or the time is up). */
+async function settled<T extends { status: string }>(read: () => Promise<{ data?: T; error?: unknown; response: Response }>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const answer = await api<T>(base, 'GET', path, key);
-    if (answer.body.status !== 'pending' || Date.now() > deadline) return answer.body;
+    const { data, error, response } = await read();
+    if (!data) throw new Error(`reading answered ${response.status}: ${JSON.stringify(error)}`);
+    if (data.status !== 'pending' || Date.now() > deadline) return data;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -75,11 +60,12 @@ async function main(): Promise<void> {
     throw new Error('FINCORE_URL is set: set FINCORE_ADMIN_KEY too (npm start prints it)');
   }
 
-  const merchants = [];
+  const admin = createFinCoreClient(base, adminKey);
+  const merchants: { name: string; id: string; key: string; api: FinCoreClient }[] = [];
   for (const name of ['Northwind Coffee', 'Blue Harbor Books']) {
-    const created = await api<{ id: string; api_key: string }>(base, 'POST', '/v1/merchants', adminKey, { name });
-    if (created.status !== 201) throw new Error(`creating a merchant answered ${created.status}: ${JSON.stringify(created.body)}`);
-    merchants.push({ name, id: created.body.id, key: created.body.api_key });
+    const created = await admin.POST('/v1/merchants', { body: { name }, params: idempotent() });
+    if (!created.data?.api_key) throw new Error(`creating a merchant answered ${created.response.status}: ${JSON.stringify(created.error)}`);
+    merchants.push({ name, id: created.data.id, key: created.data.api_key, api: createFinCoreClient(base, created.data.api_key) });
   }
 
   // Charges: mostly cards that succeed, some declined, some whose refunds the issuer will decline.
@@ -88,34 +74,35 @@ async function main(): Promise<void> {
     const merchant = pick(merchants);
     const currency = pick(currencies);
     const method = i % 10 === 3 ? 'pm_card_chargeDeclined' : i % 10 === 7 ? 'pm_card_refundFail' : pick(['pm_card_visa', 'pm_card_mastercard']);
-    const created = await api<Charge>(base, 'POST', '/v1/charges', merchant.key, { amount: amountIn(currency), currency, payment_method: method, description: `Order #${1000 + i}` });
-    if (created.status === 201) charges.push({ merchant, charge: created.body });
+    const created = await merchant.api.POST('/v1/charges', { body: { amount: amountIn(currency), currency, payment_method: method, description: `Order #${1000 + i}` }, params: idempotent() });
+    if (created.data) charges.push({ merchant, charge: created.data });
     progress('charges', i + 1, CHARGES);
   }
   let done = 0;
   for (const entry of charges) {
-    entry.charge = await settled<Charge>(base, entry.merchant.key, `/v1/charges/${entry.charge.id}`);
+    const id = entry.charge.id;
+    entry.charge = await settled(() => entry.merchant.api.GET('/v1/charges/{id}', { params: { path: { id } } }));
     progress('charges settling', ++done, charges.length);
   }
 
   // Refunds: partial, full, declined by the issuer, and bursts of concurrent refunds.
   const succeeded = charges.filter((c) => c.charge.status === 'succeeded');
-  const refunds: { key: string; id: string }[] = [];
+  const refunds: { api: FinCoreClient; id: string }[] = [];
   let refused = 0;
   let step = 0;
   for (const [index, { merchant, charge }] of succeeded.entries()) {
     const kind = index % 4;
     if (kind === 0) {
-      const partial = await api<Refund>(base, 'POST', '/v1/refunds', merchant.key, { charge_id: charge.id, amount: Math.max(1, Math.floor(charge.amount / 3)), reason: 'requested_by_customer' });
-      if (partial.status === 201) refunds.push({ key: merchant.key, id: partial.body.id });
+      const partial = await merchant.api.POST('/v1/refunds', { body: { charge_id: charge.id, amount: Math.max(1, Math.floor(charge.amount / 3)), reason: 'requested_by_customer' }, params: idempotent() });
+      if (partial.data) refunds.push({ api: merchant.api, id: partial.data.id });
     } else if (kind === 1) {
-      const full = await api<Refund>(base, 'POST', '/v1/refunds', merchant.key, { charge_id: charge.id, reason: 'duplicate' });
-      if (full.status === 201) refunds.push({ key: merchant.key, id: full.body.id });
+      const full = await merchant.api.POST('/v1/refunds', { body: { charge_id: charge.id, reason: 'duplicate' }, params: idempotent() });
+      if (full.data) refunds.push({ api: merchant.api, id: full.data.id });
     } else if (kind === 2) {
       // Five refunds of 30% at once: at most three fit; the others are refused, never over-refunded.
-      const burst = await Promise.all(Array.from({ length: 5 }, () => api<Refund>(base, 'POST', '/v1/refunds', merchant.key, { charge_id: charge.id, amount: Math.max(1, Math.floor(charge.amount * 0.3)) })));
+      const burst = await Promise.all(Array.from({ length: 5 }, () => merchant.api.POST('/v1/refunds', { body: { charge_id: charge.id, amount: Math.max(1, Math.floor(charge.amount * 0.3)) }, params: idempotent() })));
       for (const answer of burst) {
-        if (answer.status === 201) refunds.push({ key: merchant.key, id: answer.body.id });
+        if (answer.data) refunds.push({ api: merchant.api, id: answer.data.id });
         else refused++;
       }
     }
@@ -124,7 +111,7 @@ async function main(): Promise<void> {
   let settledRefunds = 0;
   let failedRefunds = 0;
   for (const refund of refunds) {
-    const final = await settled<Refund>(base, refund.key, `/v1/refunds/${refund.id}`);
+    const final = await settled(() => refund.api.GET('/v1/refunds/{id}', { params: { path: { id: refund.id } } }));
     if (final.status === 'failed') failedRefunds++;
     progress('refunds settling', ++settledRefunds, refunds.length);
   }

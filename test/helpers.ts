@@ -15,6 +15,7 @@ import { insertCharge } from '../src/db/charges.ts';
 import { appendEvent } from '../src/db/events.ts';
 import { inTransaction } from '../src/db/pool.ts';
 import { verifyAuditTrail } from '../src/flows/audit-verify.ts';
+import { createFinCoreClient, type FinCoreClient, type Schemas } from '../openapi/client.ts';
 
 export const ADMIN_KEY = 'adm_test_key';
 export const onServer = Boolean(process.env.DATABASE_URL);
@@ -174,24 +175,35 @@ export interface RefundBody {
   [k: string]: unknown;
 }
 
-/** Creates a charge and waits until it settles. */
+/** Creates a charge and waits until it settles (through the typed client, openapi/client.ts). */
 export async function settledCharge(baseUrl: string, apiKey: string, amount = 5000, paymentMethod = 'pm_card_visa', currency = 'usd'): Promise<ChargeBody> {
-  const created = await call<ChargeBody>(baseUrl, 'POST', '/v1/charges', { key: apiKey, body: { amount, currency, payment_method: paymentMethod } });
-  if (created.status !== 201) throw new Error(`charge creation failed: ${created.status} ${JSON.stringify(created.body)}`);
-  return waitForCharge(baseUrl, apiKey, created.body.id);
+  return settledChargeWithClient(createFinCoreClient(baseUrl, apiKey), amount, paymentMethod, currency) as Promise<ChargeBody>;
+}
+
+/** Creates a charge with a typed client and waits until it settles. */
+export async function settledChargeWithClient(client: FinCoreClient, amount = 5000, paymentMethod = 'pm_card_visa', currency = 'usd'): Promise<Schemas['Charge']> {
+  const created = await client.POST('/v1/charges', { body: { amount, currency, payment_method: paymentMethod } });
+  if (created.response.status !== 201 || !created.data) throw new Error(`charge creation failed: ${created.response.status} ${JSON.stringify(created.error)}`);
+  const id = created.data.id;
+  return eventually(async () => {
+    const { data } = await client.GET('/v1/charges/{id}', { params: { path: { id } } });
+    return data && data.status !== 'pending' ? data : undefined;
+  }, 10_000, `charge ${id} to settle`);
 }
 
 export async function waitForCharge(baseUrl: string, apiKey: string, id: string): Promise<ChargeBody> {
+  const client = createFinCoreClient(baseUrl, apiKey);
   return eventually(async () => {
-    const answer = await call<ChargeBody>(baseUrl, 'GET', `/v1/charges/${id}`, { key: apiKey });
-    return answer.body.status !== 'pending' ? answer.body : undefined;
+    const { data } = await client.GET('/v1/charges/{id}', { params: { path: { id } } });
+    return data && data.status !== 'pending' ? (data as ChargeBody) : undefined;
   }, 10_000, `charge ${id} to settle`);
 }
 
 export async function waitForRefund(baseUrl: string, apiKey: string, id: string): Promise<RefundBody> {
+  const client = createFinCoreClient(baseUrl, apiKey);
   return eventually(async () => {
-    const answer = await call<RefundBody>(baseUrl, 'GET', `/v1/refunds/${id}`, { key: apiKey });
-    return answer.body.status !== 'pending' ? answer.body : undefined;
+    const { data } = await client.GET('/v1/refunds/{id}', { params: { path: { id } } });
+    return data && data.status !== 'pending' ? (data as RefundBody) : undefined;
   }, 10_000, `refund ${id} to settle`);
 }
 

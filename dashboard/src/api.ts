@@ -1,5 +1,7 @@
-// The admin API client. The admin key lives only in sessionStorage (gone when the tab closes;
+// The admin API client (typed: openapi/client.ts). The admin key lives only in sessionStorage (gone when the tab closes;
 // never localStorage, a cookie or a URL) and travels only in the Authorization header.
+
+import { createFinCoreClient } from '../../openapi/client.ts';
 
 const KEY_SLOT = 'fincore.adminKey';
 
@@ -42,47 +44,38 @@ export function onUnauthorized(listener: () => void): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-export async function request<T>(path: string, options: { method?: 'GET' | 'POST'; key?: string; body?: Record<string, unknown> } = {}): Promise<T> {
-  const key = options.key ?? adminKey() ?? '';
-  let response: Response;
+/** Never a cached answer: the pages poll. */
+const noStoreFetch: typeof fetch = (input, init) => fetch(input instanceof Request ? new Request(input, { cache: 'no-store' }) : input, { ...init, cache: 'no-store' });
+
+/**
+ * The typed admin API client (openapi-fetch over the generated OpenAPI types, openapi/client.ts),
+ * sending the signed-in admin key. `withKey`: one with another key (signing in).
+ */
+export const api = createFinCoreClient(location.origin, () => adminKey() ?? '', { fetch: noStoreFetch });
+export const withKey = (key: string) => createFinCoreClient(location.origin, key, { fetch: noStoreFetch });
+
+/**
+ * The answer's body, or an ApiError in the contract's shape (status 0: FinCore did not answer).
+ * A 401 on the signed-in key tells the listeners (the app signs out).
+ */
+export async function answer<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>, options: { signedIn?: boolean } = {}): Promise<T> {
+  let result: { data?: T; error?: unknown; response: Response };
   try {
-    // A JSON body only for the actions that take one (resolving a review); the others send none.
-    const headers: Record<string, string> = { authorization: `Bearer ${key}`, accept: 'application/json' };
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    response = await fetch(path, {
-      method: options.method ?? 'GET',
-      headers,
-      cache: 'no-store',
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-    });
+    result = await call;
   } catch (error) {
     throw new ApiError(0, 'network_error', 'network_error', `FinCore did not answer (${error instanceof Error ? error.message : String(error)}).`);
   }
-  const text = await response.text();
-  let body: unknown = undefined;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
+  const { response } = result;
   if (!response.ok) {
-    const shape = isErrorShape(body) ? body.error : {};
+    const shape = isErrorShape(result.error) ? result.error.error : {};
     const error = new ApiError(
       response.status,
       typeof shape.type === 'string' ? shape.type : 'api_error',
       typeof shape.code === 'string' ? shape.code : 'http_' + response.status,
       typeof shape.message === 'string' ? shape.message : `HTTP ${response.status}`,
     );
-    if (response.status === 401 && options.key === undefined) for (const listener of unauthorizedListeners) listener();
+    if (response.status === 401 && options.signedIn !== false) for (const listener of unauthorizedListeners) listener();
     throw error;
   }
-  return body as T;
-}
-
-/** A query string from the filters that are set (empty values are left out). */
-export function query(params: Record<string, string | number | undefined>): string {
-  const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) if (value !== undefined && value !== '') search.set(name, String(value));
-  const text = search.toString();
-  return text ? `?${text}` : '';
+  return result.data as T;
 }

@@ -1,8 +1,8 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { query, request, type ApiError } from './api.ts';
+import { answer, api, type ApiError } from './api.ts';
 import { usePolled } from './hooks.ts';
-import type { List, Merchant } from './types.ts';
+import type { List, Merchant, Status } from './types.ts';
 
 export function StatusBadge({ status }: { status: string }) {
   return <span class={`badge badge-${status}`} data-status={status}>{status}</span>;
@@ -70,7 +70,7 @@ export function Card({ title, children, testId }: { title: string; children: Com
 
 /** The merchants, loaded once per page for the merchant filters. */
 export function useMerchants(): Merchant[] {
-  const merchants = usePolled(() => request<List<Merchant>>('/v1/admin/merchants'), []);
+  const merchants = usePolled(() => answer(api.GET('/v1/admin/merchants')), []);
   return merchants.data?.data ?? [];
 }
 
@@ -185,16 +185,27 @@ export function FilterBar({ filters, onChange, merchants }: { filters: ListFilte
  * A cross-merchant list page's state: the filter bar, cursor paging, and the page of rows,
  * refreshed every 2 s (a pending charge or refund turns terminal in place).
  */
-export function useFilteredList<T>(path: string, pageSize: number) {
+export function useFilteredList<T>(path: '/v1/admin/charges' | '/v1/admin/refunds', pageSize: number) {
   const merchants = useMerchants();
   const [filters, setFilters] = useState<ListFilters>(emptyFilters);
   const filterKey = JSON.stringify(filters);
   const pages = useCursorPages(filterKey);
   const list = usePolled(
     () =>
-      request<List<T>>(
-        path + query({ merchant_id: filters.merchant_id, status: filters.status, currency: filters.currency, ...createdRange(filters), limit: pageSize, starting_after: pages.cursor }),
-      ),
+      answer(
+        api.GET(path, {
+          params: {
+            query: {
+              limit: pageSize,
+              ...(filters.merchant_id ? { merchant_id: filters.merchant_id } : {}),
+              ...(filters.status ? { status: filters.status as Status } : {}),
+              ...(filters.currency ? { currency: filters.currency } : {}),
+              ...createdRange(filters),
+              ...(pages.cursor ? { starting_after: pages.cursor } : {}),
+            },
+          },
+        }),
+      ) as Promise<List<T>>,
     [filterKey, pages.cursor],
     2000,
   );

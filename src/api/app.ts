@@ -18,6 +18,7 @@ import { ContractError, IdempotencyKeyReused, MalformedRequest, ResourceMissing,
 import type { HttpLimits } from '../config.ts';
 import { applyServerLimits, DEFAULT_HTTP_LIMITS, serverOptions } from './http-server.ts';
 import { registerJsonBodyParser } from './json-body.ts';
+import { swaggerOptions } from './openapi.ts';
 import { registerStorableText } from './plugins/storable-text.ts';
 import { IDEMPOTENCY_TTL_HOURS } from '../domain/idempotency.ts';
 import { NO_RATE_LIMITS, registerRateLimit, type RateLimits } from './plugins/rate-limit.ts';
@@ -148,15 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler(async (request, reply) => sendError(reply, new ResourceMissing(`Unrecognized request URL (${request.method} ${request.url}).`)));
 
   const failedAuth = await registerRateLimit(app, options.rateLimits ?? NO_RATE_LIMITS);
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'FinCore API', version: options.version, description: 'Charges and refunds, asynchronous, idempotent and auditable. Contract: docs/API.md in the repository.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-  });
+  await app.register(fastifySwagger, swaggerOptions(options.version));
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
   const keyCache = new ApiKeyCache(options.apiKeyCacheMs);
@@ -176,7 +169,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   operationRoutes(app, ctx);
   webhookEndpointRoutes(app, ctx);
   await webhookRoutes(app, ctx);
-  app.get('/metrics', { config: { auth: 'admin' }, schema: { hide: true } }, async (_request, reply) =>
+  app.get(
+    '/metrics',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['operations'],
+        operationId: 'getMetrics',
+        summary: 'Prometheus metrics (text exposition format); needs the admin key',
+        description: 'The series are listed in the README ("Metrics and the operator API"). Labels are bounded sets (route templates, statuses, currencies, job types), never ids.',
+        response: { 200: { description: 'Prometheus text exposition format (version 0.0.4).', content: { 'text/plain': { schema: { type: 'string' } } } }, 401: { $ref: 'Error#' }, 429: { $ref: 'Error#' }, 500: { $ref: 'Error#' } },
+      },
+    },
+    async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );
   dashboardRoutes(app);

@@ -4,6 +4,7 @@
  */
 import { DISPUTE_STATUSES } from '../domain/dispute.ts';
 import { ERROR_TYPES, ParameterInvalid } from '../domain/errors.ts';
+import { ERROR_CODES } from './openapi.ts';
 import { EMBEDDED_REFUNDS, REFUND_ORIGINS } from '../domain/objects.ts';
 import { CAUSE_TYPES, EVENT_TYPES } from '../domain/events.ts';
 import type { IdPrefix } from '../domain/ids.ts';
@@ -22,6 +23,7 @@ export const metadataSchema = {
   maxProperties: 20,
   propertyNames: { minLength: 1, maxLength: 40 },
   additionalProperties: { type: 'string', maxLength: 500 },
+  examples: [{ order_id: '6735' }],
 } as const;
 
 export const amountSchema = {
@@ -29,6 +31,7 @@ export const amountSchema = {
   minimum: MIN_AMOUNT,
   maximum: MAX_AMOUNT,
   description: "Integer in the currency's minor unit (cents for usd, yen for jpy, fils for kwd).",
+  examples: [5000],
 } as const;
 
 export const errorSchema = {
@@ -41,9 +44,9 @@ export const errorSchema = {
       required: ['type', 'code', 'message'],
       properties: {
         type: { type: 'string', enum: ERROR_TYPES },
-        code: { type: 'string' },
-        message: { type: 'string' },
-        param: { type: 'string' },
+        code: { type: 'string', enum: ERROR_CODES, description: 'What went wrong, for programs: every code is listed in docs/API.md "Errors".', examples: ['parameter_missing'] },
+        message: { type: 'string', description: 'What went wrong, for people.', examples: ['Missing required param: amount.'] },
+        param: { type: 'string', description: 'The parameter at fault, when there is one.', examples: ['amount'] },
       },
     },
   },
@@ -64,11 +67,11 @@ export const refundSchema = {
   type: 'object',
   required: ['id', 'object', 'charge_id', 'amount', 'currency', 'status', 'reason', 'metadata', 'failure_reason', 'review_reason', 'origin', 'created_at', 'updated_at'],
   properties: {
-    id: { type: 'string', description: 'Prefix re_' },
+    id: { type: 'string', description: 'Prefix re_', examples: ['re_01JD3Q9M4V7T2B8K6N5X3W1RZC'] },
     object: { type: 'string', enum: ['refund'] },
-    charge_id: { type: 'string' },
-    amount: { type: 'integer' },
-    currency: { type: 'string' },
+    charge_id: { type: 'string', examples: ['ch_01JD3Q7Z8C2V1A6ZK5N3X4W9YT'] },
+    amount: { type: 'integer', description: 'Minor units (cents for usd).', examples: [1500] },
+    currency: { type: 'string', description: 'ISO 4217, lowercase.', examples: ['usd'] },
     status: { type: 'string', enum: REFUND_STATUSES },
     reason: refundReasonSchema,
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
@@ -85,13 +88,13 @@ export const chargeSchema = {
   type: 'object',
   required: ['id', 'object', 'amount', 'currency', 'status', 'payment_method', 'description', 'metadata', 'amount_refunded', 'refunded', 'failure_code', 'failure_message', 'review_reason', 'psp', 'created_at', 'updated_at'],
   properties: {
-    id: { type: 'string', description: 'Prefix ch_' },
+    id: { type: 'string', description: 'Prefix ch_', examples: ['ch_01JD3Q7Z8C2V1A6ZK5N3X4W9YT'] },
     object: { type: 'string', enum: ['charge'] },
-    amount: { type: 'integer' },
-    currency: { type: 'string' },
+    amount: { type: 'integer', description: 'Minor units (cents for usd).', examples: [5000] },
+    currency: { type: 'string', description: 'ISO 4217, lowercase.', examples: ['usd'] },
     status: { type: 'string', enum: CHARGE_STATUSES },
-    payment_method: { type: 'string' },
-    description: nullableString,
+    payment_method: { type: 'string', examples: ['pm_card_visa'] },
+    description: { ...nullableString, examples: ['Order 6735'] },
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
     amount_refunded: { type: 'integer', description: 'Sum of succeeded refunds.' },
     refunded: { type: 'boolean' },
@@ -140,9 +143,9 @@ export const merchantSchema = {
   type: 'object',
   required: ['id', 'object', 'name', 'api_key'],
   properties: {
-    id: { type: 'string', description: 'Prefix mer_' },
+    id: { type: 'string', description: 'Prefix mer_', examples: ['mer_01JD3Q5B2N8R4T6V1X3Z5K7M9P'] },
     object: { type: 'string', enum: ['merchant'] },
-    name: { type: 'string' },
+    name: { type: 'string', examples: ['Corner Coffee'] },
     api_key: { type: ['string', 'null'], description: 'Shown only in the first response; null in an idempotent replay.' },
   },
 } as const;
@@ -173,7 +176,7 @@ export const errorResponses = {
 export const idempotencyHeader = {
   type: 'object',
   properties: {
-    'idempotency-key': { type: 'string', description: '1..255 printable ASCII characters, scoped per merchant, kept at least 24 hours.' },
+    'idempotency-key': { type: 'string', description: '1..255 printable ASCII characters, scoped per merchant, kept at least 24 hours. The same key with the same request answers the stored response (Idempotent-Replayed: true); with a different request, 400 idempotency_key_reused.', examples: ['order-6735-charge'] },
   },
 } as const;
 
@@ -284,7 +287,20 @@ export const reviewSchema = {
       description: 'What the PSP said.',
       properties: { status: nullableString, amount: { type: ['integer', 'null'] }, currency: nullableString },
     },
-    details: { type: 'object', additionalProperties: true, description: "FinCore's and the PSP's view side by side (amount, currency, status, PSP reference)." },
+    details: {
+      type: 'object',
+      additionalProperties: true,
+      description: "FinCore's and the PSP's view side by side (amount, currency, status, PSP reference).",
+      properties: {
+        fincore: {
+          type: 'object',
+          additionalProperties: true,
+          description: 'What FinCore held.',
+          properties: { amount: { type: ['integer', 'null'] }, currency: { type: ['string', 'null'] }, status: { type: ['string', 'null'] } },
+        },
+        psp: { type: 'object', additionalProperties: true, description: 'What the PSP said (status, amount, currency, psp_reference).' },
+      },
+    },
     decision: { type: ['string', 'null'], enum: [...REVIEW_DECISIONS, null] },
     note: { type: ['string', 'null'], description: "The operator's note, once resolved." },
     created_at: timestamp,
@@ -298,9 +314,10 @@ export const MAX_REVIEW_NOTE = 1000;
 export const resolveReviewBody = {
   type: 'object',
   additionalProperties: false,
+  examples: [{ decision: 'accept_psp', note: 'The PSP dashboard shows the refund succeeded; the customer was credited.' }],
   required: ['decision', 'note'],
   properties: {
-    decision: { type: 'string', enum: REVIEW_DECISIONS, description: "accept_psp: the object takes the PSP's status; keep_fincore: it goes back to the status FinCore held before the review." },
+    decision: { type: 'string', enum: REVIEW_DECISIONS, examples: ['accept_psp'], description: "accept_psp: the object takes the PSP's status; keep_fincore: it goes back to the status FinCore held before the review." },
     note: { type: 'string', minLength: 1, maxLength: MAX_REVIEW_NOTE, pattern: '\\S', 'x-expected': `a note of 1 to ${MAX_REVIEW_NOTE} characters, not only spaces`, description: 'Why: kept with the review and in the review.resolved event.' },
   },
 } as const;

@@ -1,4 +1,4 @@
-import { ApiError, request } from '../api.ts';
+import { answer, api, ApiError } from '../api.ts';
 import { Card, DataTable, ErrorNote, num, StatusBadge, TableWrap } from '../components.tsx';
 import { formatTime } from '../format.ts';
 import { usePolled } from '../hooks.ts';
@@ -51,7 +51,7 @@ function CauseText({ cause }: { cause: EventCause }) {
 
 export function ChargePage({ id }: { id: string }) {
   // Refreshed every 2 s so a pending charge or refund is seen settling; cheap for one charge.
-  const detail = usePolled(() => request<ChargeDetail>(`/v1/admin/charges/${encodeURIComponent(id)}`), [id], 2000);
+  const detail = usePolled(() => answer(api.GET('/v1/admin/charges/{id}', { params: { path: { id } } })), [id], 2000);
   const d = detail.data;
   if (!d) {
     if (detail.error instanceof ApiError && detail.error.status === 404) {

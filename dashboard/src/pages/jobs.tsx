@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, request } from '../api.ts';
+import { answer, api, ApiError } from '../api.ts';
 import { DataTable, ErrorNote, num, StatusBadge } from '../components.tsx';
 import { formatTime } from '../format.ts';
 import { usePolled } from '../hooks.ts';
@@ -11,7 +11,7 @@ import type { Job, List } from '../types.ts';
  * operator sees what was done, until the next refresh no longer lists it as dead.
  */
 export function Jobs() {
-  const list = usePolled(() => request<List<Job>>('/v1/admin/jobs?status=dead&limit=100'), [], 3000);
+  const list = usePolled(() => answer(api.GET('/v1/admin/jobs', { params: { query: { status: 'dead', limit: 100 } } })), [], 3000);
   const [retried, setRetried] = useState<Map<string, Job>>(new Map());
   const [busy, setBusy] = useState<string | undefined>(undefined);
   const [error, setError] = useState<ApiError | undefined>(undefined);
@@ -20,7 +20,7 @@ export function Jobs() {
     setBusy(job.id);
     setError(undefined);
     try {
-      const queued = await request<Job>(`/v1/admin/jobs/${encodeURIComponent(job.id)}/retry`, { method: 'POST' });
+      const queued = await answer(api.POST('/v1/admin/jobs/{id}/retry', { params: { path: { id: job.id } } }));
       setRetried((m) => new Map(m).set(job.id, queued));
     } catch (e) {
       if (e instanceof ApiError) setError(e);

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, request } from '../api.ts';
+import { answer, api, ApiError } from '../api.ts';
 import { LineChart } from '../chart.tsx';
 import { Card, DataTable, ErrorNote, num } from '../components.tsx';
 import { formatCount, formatSeconds } from '../format.ts';
@@ -40,7 +40,7 @@ function useStatsHistory(): { history: StatsPoint[]; latest: Stats | undefined; 
     let timer: ReturnType<typeof setTimeout> | undefined;
     const poll = async () => {
       try {
-        const stats = await request<Stats>('/v1/admin/stats');
+        const stats = await answer(api.GET('/v1/admin/stats'));
         if (stopped) return;
         const point = toPoint(stats, previous.current);
         previous.current = stats;
@@ -67,7 +67,7 @@ function column(history: StatsPoint[], pick: (p: StatsPoint) => number | null): 
 }
 
 export function Overview() {
-  const overview = usePolled(() => request<OverviewBody>('/v1/admin/overview'), [], POLL_MS);
+  const overview = usePolled(() => answer(api.GET('/v1/admin/overview')), [], POLL_MS);
   const { history, latest, error } = useStatsHistory();
   const o = overview.data;
 

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, query, request } from '../api.ts';
+import { answer, api, ApiError } from '../api.ts';
 import { DataTable, ErrorNote, num, StatusBadge } from '../components.tsx';
 import { formatTime } from '../format.ts';
 import { usePolled } from '../hooks.ts';
@@ -56,7 +56,7 @@ function ResolveForm({ review, onResolved }: { review: Review; onResolved: (reso
     setBusy(true);
     setError(undefined);
     try {
-      onResolved(await request<Review>(`/v1/admin/reviews/${encodeURIComponent(review.id)}/resolve`, { method: 'POST', body: { decision, note } }));
+      onResolved(await answer(api.POST('/v1/admin/reviews/{id}/resolve', { params: { path: { id: review.id } }, body: { decision, note } })));
     } catch (err) {
       if (err instanceof ApiError) setError(err);
     } finally {
@@ -96,7 +96,7 @@ function ResolveForm({ review, onResolved }: { review: Review; onResolved: (reso
  */
 export function Reviews() {
   const [status, setStatus] = useState<'open' | 'resolved'>('open');
-  const list = usePolled(() => request<List<Review>>(`/v1/admin/reviews${query({ status, limit: 100 })}`), [status], 5000);
+  const list = usePolled(() => answer(api.GET('/v1/admin/reviews', { params: { query: { limit: 100, ...(status ? { status } : {}) } } })), [status], 5000);
   const [resolved, setResolved] = useState<Map<string, Review>>(new Map());
 
   const listed = list.data?.data ?? [];

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, rememberAdminKey, request } from '../api.ts';
+import { answer, ApiError, rememberAdminKey, withKey } from '../api.ts';
 import type { Overview } from '../types.ts';
 
 /**
@@ -21,7 +21,7 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: () => void; notice?
     setBusy(true);
     setError(undefined);
     try {
-      await request<Overview>('/v1/admin/overview', { key: candidate });
+      await answer(withKey(candidate).GET('/v1/admin/overview'), { signedIn: false });
       rememberAdminKey(candidate);
       setKey('');
       onSignedIn();

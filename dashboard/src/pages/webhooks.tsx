@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { query, request } from '../api.ts';
+import { answer, api } from '../api.ts';
 import { DataTable, ErrorNote, MerchantSelect, num, StatusBadge, useMerchants } from '../components.tsx';
 import { formatTime } from '../format.ts';
 import { usePolled } from '../hooks.ts';
@@ -8,7 +8,7 @@ import type { List, WebhookEndpoint } from '../types.ts';
 export function Webhooks() {
   const merchants = useMerchants();
   const [merchantId, setMerchantId] = useState('');
-  const list = usePolled(() => request<List<WebhookEndpoint>>('/v1/admin/webhook_endpoints' + query({ merchant_id: merchantId })), [merchantId], 5000);
+  const list = usePolled(() => answer(api.GET('/v1/admin/webhook_endpoints', { params: { query: merchantId ? { merchant_id: merchantId } : {} } })), [merchantId], 5000);
   const rows = list.data?.data ?? [];
   const names = new Map(merchants.map((m) => [m.id, m.name]));
 

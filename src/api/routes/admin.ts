@@ -8,11 +8,14 @@ import type { FlowContext } from '../../flows/context.ts';
 import { requestsAnsweredTotal } from '../../metrics.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
 import { MONEY_MOVEMENT_STATUSES } from '../../domain/status.ts';
-import { errorResponses, instant, instantFilter, pageQuery, paginationQuery } from '../schemas.ts';
+import { ADMIN_SCHEMAS } from '../admin-schemas.ts';
+import { errorResponses, instant, instantFilter, listSchema, pageQuery, paginationQuery } from '../schemas.ts';
 
-const anyObject = { type: 'object', additionalProperties: true } as const;
 const admin = { auth: 'admin' as const };
-const ok = { 200: anyObject, ...errorResponses };
+/** The 200 answer's schema (admin-schemas.ts), with the error answers. */
+const ok = (success: Record<string, unknown>) => ({ 200: success, ...errorResponses });
+const one = (name: string) => ok({ $ref: `${name}#` });
+const list = (name: string) => ok(listSchema(name));
 
 interface ListQuery {
   limit: number;
@@ -51,33 +54,34 @@ function filterOf(query: ListQuery) {
 }
 
 export function adminRoutes(app: FastifyInstance, ctx: FlowContext): void {
-  const schema = (summary: string, extra: Record<string, unknown> = {}) => ({ tags: ['admin'], summary, response: ok, ...extra });
+  for (const adminSchema of ADMIN_SCHEMAS) app.addSchema(adminSchema);
+  const schema = (operationId: string, response: Record<string, unknown>, summary: string, extra: Record<string, unknown> = {}) => ({ tags: ['admin'], operationId, summary, response, ...extra });
 
-  app.get('/v1/admin/overview', { config: admin, schema: schema('Totals across merchants: money by currency, statuses, queue, audit backlog') }, async (_request, reply) =>
+  app.get('/v1/admin/overview', { config: admin, schema: schema('getAdminOverview', one('Overview'), 'Totals across merchants: money by currency, statuses, queue, audit backlog') }, async (_request, reply) =>
     sendApiResponse(reply, { status: 200, body: await adminOverview(ctx.pool) }),
   );
 
-  app.get('/v1/admin/stats', { config: admin, schema: schema('Cumulative totals (poll twice for rates) and settle latency over the last 60 s') }, async (_request, reply) =>
+  app.get('/v1/admin/stats', { config: admin, schema: schema('getAdminStats', one('Stats'), 'Cumulative totals (poll twice for rates) and settle latency over the last 60 s') }, async (_request, reply) =>
     sendApiResponse(reply, { status: 200, body: { object: 'stats', at: new Date().toISOString(), requests_total: requestsAnsweredTotal(), ...(await adminTotals(ctx.pool, 60)) } }),
   );
 
-  app.get('/v1/admin/merchants', { config: admin, schema: schema('Merchants, newest first') }, async (_request, reply) =>
+  app.get('/v1/admin/merchants', { config: admin, schema: schema('listAdminMerchants', list('AdminMerchant'), 'Merchants, newest first') }, async (_request, reply) =>
     sendApiResponse(reply, { status: 200, body: await adminMerchantsList(ctx.pool) }),
   );
 
-  app.get<{ Querystring: ListQuery }>('/v1/admin/charges', { config: admin, schema: schema('Charges of every merchant, newest first, with filters', { querystring: listQuery('ch') }) }, async (request, reply) =>
+  app.get<{ Querystring: ListQuery }>('/v1/admin/charges', { config: admin, schema: schema('listAdminCharges', list('AdminCharge'), 'Charges of every merchant, newest first, with filters', { querystring: listQuery('ch') }) }, async (request, reply) =>
     sendApiResponse(reply, { status: 200, body: await adminChargesPage(ctx.pool, filterOf(request.query), request.query.limit, request.query.starting_after) }),
   );
 
   app.get<{ Querystring: ListQuery }>(
     '/v1/admin/refunds',
-    { config: admin, schema: schema('Refunds of every merchant, newest first, with filters', { querystring: listQuery('re', { charge_id: { type: 'string', maxLength: 255 } }) }) },
+    { config: admin, schema: schema('listAdminRefunds', list('AdminRefund'), 'Refunds of every merchant, newest first, with filters', { querystring: listQuery('re', { charge_id: { type: 'string', maxLength: 255 } }) }) },
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminRefundsPage(ctx.pool, filterOf(request.query), request.query.limit, request.query.starting_after) }),
   );
 
   app.get<{ Params: { id: string } }>(
     '/v1/admin/charges/:id',
-    { config: admin, schema: schema('A charge with its refunds, refundable amount, ledger postings and event timeline', { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } }) },
+    { config: admin, schema: schema('retrieveAdminCharge', one('ChargeDetail'), 'A charge with its refunds, refundable amount, ledger postings and event timeline', { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } }) },
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminChargeDetail(ctx.pool, request.params.id) }),
   );
 
@@ -85,7 +89,7 @@ export function adminRoutes(app: FastifyInstance, ctx: FlowContext): void {
     '/v1/admin/jobs',
     {
       config: admin,
-      schema: schema('Dead-lettered jobs, most recently dead first', {
+      schema: schema('listDeadJobs', list('Job'), 'Dead-lettered jobs, most recently dead first', {
         querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['dead'], default: 'dead' }, limit: paginationQuery.limit } },
       }),
     },
@@ -94,7 +98,7 @@ export function adminRoutes(app: FastifyInstance, ctx: FlowContext): void {
 
   app.post<{ Params: { id: string } }>(
     '/v1/admin/jobs/:id/retry',
-    { config: admin, schema: schema('Queue a dead job again with fresh attempts (replaying twice is harmless)', { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } }) },
+    { config: admin, schema: schema('retryJob', one('Job'), 'Queue a dead job again with fresh attempts (replaying twice is harmless)', { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } }) },
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminRetryJob(ctx, request.params.id) }),
   );
 
@@ -102,7 +106,7 @@ export function adminRoutes(app: FastifyInstance, ctx: FlowContext): void {
     '/v1/admin/webhook_endpoints',
     {
       config: admin,
-      schema: schema("Merchants' webhook endpoints with their delivery counts", {
+      schema: schema('listAdminWebhookEndpoints', list('AdminWebhookEndpoint'), "Merchants' webhook endpoints with their delivery counts", {
         querystring: { type: 'object', additionalProperties: false, properties: { merchant_id: { type: 'string', maxLength: 255 } } },
       }),
     },

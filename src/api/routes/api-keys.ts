@@ -28,7 +28,7 @@ const keyList = { type: 'object', required: ['object', 'data', 'has_more'], prop
 export function apiKeyRoutes(app: FastifyInstance, ctx: FlowContext, keyCache: ApiKeyCache): void {
   app.get<{ Params: { id: string } }>(
     '/v1/admin/merchants/:id/api_keys',
-    { config: admin, schema: { tags: ['admin'], summary: "A merchant's API keys (ids and validity, never the keys), newest first", params: merchantParams, response: { 200: keyList, ...errorResponses } } },
+    { config: admin, schema: { tags: ['admin'], operationId: 'listApiKeys', summary: "A merchant's API keys (ids and validity, never the keys), newest first", params: merchantParams, response: { 200: keyList, ...errorResponses } } },
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await listApiKeys(ctx.pool, request.params.id) }),
   );
 
@@ -37,7 +37,7 @@ export function apiKeyRoutes(app: FastifyInstance, ctx: FlowContext, keyCache: A
     {
       config: admin,
       schema: {
-        tags: ['admin'],
+        tags: ['admin'], operationId: 'rollApiKey',
         summary: 'Roll the API key: a new key, shown only in this response; the old keys keep working for expires_in_seconds (default 0: they stop now)',
         headers: idempotencyHeader,
         params: merchantParams,
@@ -73,7 +73,7 @@ export function apiKeyRoutes(app: FastifyInstance, ctx: FlowContext, keyCache: A
     {
       config: admin,
       schema: {
-        tags: ['admin'],
+        tags: ['admin'], operationId: 'revokeApiKeys',
         summary: "Revoke the merchant's valid API keys now (or only api_key_id). Requests with them fail at once in this process, within the key cache TTL in others",
         headers: idempotencyHeader,
         params: merchantParams,

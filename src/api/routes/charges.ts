@@ -24,18 +24,19 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     {
       config: { idempotencyLookupInFlow: true },
       schema: {
-        tags: ['charges'],
+        tags: ['charges'], operationId: 'createCharge',
         summary: 'Create a charge (settles asynchronously)',
         headers: idempotencyHeader,
         body: {
           type: 'object',
           additionalProperties: false,
           required: ['amount', 'currency', 'payment_method'],
+          examples: [{ amount: 5000, currency: 'usd', payment_method: 'pm_card_visa', description: 'Order 6735', metadata: { order_id: '6735' } }],
           properties: {
             amount: amountSchema,
-            currency: { type: 'string', minLength: 3, maxLength: 3, description: 'ISO 4217 code, any case; returned lowercase.' },
-            payment_method: { type: 'string', minLength: 1, maxLength: 255 },
-            description: { type: ['string', 'null'], maxLength: 1000 },
+            currency: { type: 'string', minLength: 3, maxLength: 3, description: 'ISO 4217 code, any case; returned lowercase.', examples: ['usd'] },
+            payment_method: { type: 'string', minLength: 1, maxLength: 255, description: 'The PSP\'s payment method (simulator: pm_card_visa succeeds, pm_card_declined is declined).', examples: ['pm_card_visa'] },
+            description: { type: ['string', 'null'], maxLength: 1000, examples: ['Order 6735'] },
             metadata: metadataSchema,
           },
         },
@@ -69,7 +70,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     '/v1/charges/:id',
     {
       schema: {
-        tags: ['charges'],
+        tags: ['charges'], operationId: 'retrieveCharge',
         summary: 'Retrieve a charge with its refunds',
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         response: { 200: { $ref: 'Charge#' }, ...errorResponses },
@@ -82,7 +83,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     '/v1/charges',
     {
       schema: {
-        tags: ['charges'],
+        tags: ['charges'], operationId: 'listCharges',
         summary: 'List charges, newest first',
         querystring: { type: 'object', additionalProperties: false, properties: pageQuery('ch') },
         response: { 200: listSchema('Charge'), ...errorResponses },

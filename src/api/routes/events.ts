@@ -18,7 +18,7 @@ export function eventRoutes(app: FastifyInstance, ctx: FlowContext): void {
     '/v1/events',
     {
       schema: {
-        tags: ['events'],
+        tags: ['events'], operationId: 'listEvents',
         summary: "List the merchant's events, newest first",
         description: 'Every change of a charge or refund, with its snapshot, cause and per-object sequence. Filters combine.',
         querystring: {
@@ -53,7 +53,7 @@ export function eventRoutes(app: FastifyInstance, ctx: FlowContext): void {
     '/v1/events/:id',
     {
       schema: {
-        tags: ['events'],
+        tags: ['events'], operationId: 'retrieveEvent',
         summary: 'Retrieve an event',
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         response: { 200: { $ref: 'Event#' }, ...errorResponses },

@@ -10,13 +10,14 @@ export function merchantRoutes(app: FastifyInstance, ctx: FlowContext): void {
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['admin'],
+        tags: ['admin'], operationId: 'createMerchant',
         summary: 'Create a merchant (admin key). The API key is shown only in this response.',
         headers: idempotencyHeader,
         body: {
           type: 'object',
           additionalProperties: false,
           required: ['name'],
+          examples: [{ name: 'Corner Coffee' }],
           properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
         },
         response: { 201: { $ref: 'Merchant#' }, ...errorResponses },

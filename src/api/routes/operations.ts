@@ -18,6 +18,7 @@ export function operationRoutes(app: FastifyInstance, ctx: FlowContext): void {
       config: admin,
       schema: {
         tags: ['admin'],
+        operationId: 'runReconciliation',
         summary:
           'One reconciliation sweep now: pending charges and refunds older than older_than_ms (0: all) are asked about at their PSP; then the charges and refunds settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS are re-read (recheck_all: whatever their last check) and late moves or reviews applied',
         body: {
@@ -37,6 +38,7 @@ export function operationRoutes(app: FastifyInstance, ctx: FlowContext): void {
       config: admin,
       schema: {
         tags: ['admin'],
+        operationId: 'getReconciliationReport',
         summary:
           'The drift between FinCore and its PSPs, changing nothing: charges and refunds settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS and those pending longer than older_than_ms, compared with what their PSP holds (status_differs, amount_or_currency_differs, unknown_at_psp, psp_errors)',
         querystring: {
@@ -52,7 +54,7 @@ export function operationRoutes(app: FastifyInstance, ctx: FlowContext): void {
 
   app.get(
     '/v1/admin/audit/verify',
-    { config: admin, schema: { tags: ['admin'], summary: 'Recompute every audit hash chain and check the ledger against charges and refunds', response: { 200: anyObject, ...errorResponses } } },
+    { config: admin, schema: { tags: ['admin'], operationId: 'verifyAudit', summary: 'Recompute every audit hash chain and check the ledger against charges and refunds', response: { 200: anyObject, ...errorResponses } } },
     async (_request, reply) => sendApiResponse(reply, { status: 200, body: await verifyAudit(ctx) }),
   );
 }

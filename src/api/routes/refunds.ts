@@ -21,7 +21,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     {
       config: { idempotencyLookupInFlow: true },
       schema: {
-        tags: ['refunds'],
+        tags: ['refunds'], operationId: 'createRefund',
         summary: 'Refund a succeeded charge, fully or partially (settles asynchronously)',
         description:
           'amount omitted: everything still refundable. Refundable = charge amount - refunds pending or succeeded; a failed refund frees its amount.',
@@ -30,8 +30,9 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
           type: 'object',
           additionalProperties: false,
           required: ['charge_id'],
+          examples: [{ charge_id: 'ch_01JD3Q7Z8C2V1A6ZK5N3X4W9YT', amount: 1500, reason: 'requested_by_customer', metadata: { ticket: 'T-982' } }],
           properties: {
-            charge_id: { type: 'string', minLength: 1, maxLength: 255 },
+            charge_id: { type: 'string', minLength: 1, maxLength: 255, examples: ['ch_01JD3Q7Z8C2V1A6ZK5N3X4W9YT'] },
             amount: amountSchema,
             reason: refundReasonSchema,
             metadata: metadataSchema,
@@ -58,7 +59,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     '/v1/refunds/:id',
     {
       schema: {
-        tags: ['refunds'],
+        tags: ['refunds'], operationId: 'retrieveRefund',
         summary: 'Retrieve a refund',
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         response: { 200: { $ref: 'Refund#' }, ...errorResponses },
@@ -71,7 +72,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     '/v1/refunds',
     {
       schema: {
-        tags: ['refunds'],
+        tags: ['refunds'], operationId: 'listRefunds',
         summary: 'List refunds, newest first',
         querystring: {
           type: 'object',

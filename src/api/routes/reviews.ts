@@ -33,7 +33,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: FlowContext): void {
     {
       config: admin,
       schema: {
-        tags: ['admin'],
+        tags: ['admin'], operationId: 'listReviews',
         summary: 'Review items of every merchant, newest first (filters: status, merchant_id)',
         querystring: {
           type: 'object',
@@ -55,7 +55,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: FlowContext): void {
 
   app.get<{ Params: { id: string } }>(
     '/v1/admin/reviews/:id',
-    { config: admin, schema: { tags: ['admin'], summary: 'A review item, open or resolved', params: idParams, response: { 200: { $ref: 'Review#' }, ...errorResponses } } },
+    { config: admin, schema: { tags: ['admin'], operationId: 'retrieveReview', summary: 'A review item, open or resolved', params: idParams, response: { 200: { $ref: 'Review#' }, ...errorResponses } } },
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await getReviewItem(ctx, request.params.id) }),
   );
 
@@ -64,7 +64,7 @@ export function reviewRoutes(app: FastifyInstance, ctx: FlowContext): void {
     {
       config: admin,
       schema: {
-        tags: ['admin'],
+        tags: ['admin'], operationId: 'resolveReview',
         summary: "Resolve a review item: accept the PSP's outcome or keep FinCore's",
         description:
           "One transaction: the object leaves requires_review for the status the decision names, with its event, a journal entry when money moves, and a review.resolved event carrying the note. A resolved item answers 400 review_already_resolved.",

@@ -81,13 +81,14 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
     '/v1/webhook_endpoints',
     {
       schema: {
-        tags: ['webhooks'],
+        tags: ['webhooks'], operationId: 'createWebhookEndpoint',
         summary: 'Register a URL to receive events (signed POSTs). The signing secret is shown only in this response.',
         headers: idempotencyHeader,
         body: {
           type: 'object',
           additionalProperties: false,
           required: ['url', 'enabled_events'],
+          examples: [{ url: 'https://shop.example.com/fincore/webhooks', enabled_events: ['charge.succeeded', 'charge.failed', 'refund.succeeded', 'refund.failed'], description: 'Order fulfilment' }],
           properties: {
             url: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', description: 'http or https, at most 2048 characters.' },
             enabled_events: {
@@ -113,7 +114,7 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
     '/v1/webhook_endpoints',
     {
       schema: {
-        tags: ['webhooks'],
+        tags: ['webhooks'], operationId: 'listWebhookEndpoints',
         summary: 'List webhook endpoints, newest first (deleted ones included, with status "deleted")',
         querystring: { type: 'object', additionalProperties: false, properties: pageQuery('we') },
         response: { 200: listSchema('WebhookEndpoint'), ...errorResponses },
@@ -125,7 +126,7 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
   app.get<{ Params: { id: string } }>(
     '/v1/webhook_endpoints/:id',
     {
-      schema: { tags: ['webhooks'], summary: 'Retrieve a webhook endpoint (never its secret)', params: endpointParams, response: { 200: { $ref: 'WebhookEndpoint#' }, ...errorResponses } },
+      schema: { tags: ['webhooks'], operationId: 'retrieveWebhookEndpoint', summary: 'Retrieve a webhook endpoint (never its secret)', params: endpointParams, response: { 200: { $ref: 'WebhookEndpoint#' }, ...errorResponses } },
     },
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await getWebhookEndpoint(ctx, request.scope, request.params.id) }),
   );
@@ -134,7 +135,7 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
     '/v1/webhook_endpoints/:id',
     {
       schema: {
-        tags: ['webhooks'],
+        tags: ['webhooks'], operationId: 'deleteWebhookEndpoint',
         summary: 'Delete a webhook endpoint: it receives nothing more and its pending deliveries stop. Answers the endpoint with status "deleted".',
         params: endpointParams,
         response: { 200: { $ref: 'WebhookEndpoint#' }, ...errorResponses },
@@ -147,7 +148,7 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
     '/v1/webhook_endpoints/:id/rotate_secret',
     {
       schema: {
-        tags: ['webhooks'],
+        tags: ['webhooks'], operationId: 'rotateWebhookEndpointSecret',
         summary:
           'Replace the signing secret. The new one is in this response only; the old one keeps signing for expires_in_seconds (default 86400, 0: stops now), each delivery carrying one v1= per valid secret meanwhile.',
         headers: idempotencyHeader,
@@ -168,7 +169,7 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
     '/v1/webhook_endpoints/:id/deliveries',
     {
       schema: {
-        tags: ['webhooks'],
+        tags: ['webhooks'], operationId: 'listWebhookDeliveries',
         summary: "The endpoint's delivery log, newest first",
         params: endpointParams,
         querystring: { type: 'object', additionalProperties: false, properties: pageQuery('whd') },
@@ -183,7 +184,7 @@ export function webhookEndpointRoutes(app: FastifyInstance, ctx: FlowContext): v
     '/v1/webhook_endpoints/:id/deliveries/:delivery_id/resend',
     {
       schema: {
-        tags: ['webhooks'],
+        tags: ['webhooks'], operationId: 'resendWebhookDelivery',
         summary: 'Send the delivery\'s event to the endpoint again (a new attempt series with a fresh retry window)',
         headers: idempotencyHeader,
         params: { type: 'object', properties: { id: { type: 'string' }, delivery_id: { type: 'string' } }, required: ['id', 'delivery_id'] },

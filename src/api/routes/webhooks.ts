@@ -22,6 +22,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: FlowContext): Pro
           config: { auth: 'none' },
           schema: {
             tags: ['webhooks'],
+            operationId: `receive${pspName[0]?.toUpperCase() ?? ''}${pspName.slice(1)}Webhook`,
             summary: `The ${pspName} PSP's signed event (header ${signatureHeader}: t=<unix>,v1=<hex hmac-sha256 of t.body>)`,
             response: {
               200: { type: 'object', properties: { received: { type: 'boolean' }, duplicate: { type: 'boolean' }, ignored: { type: 'boolean' }, malformed: { type: 'boolean' } } },

@@ -38,8 +38,8 @@ describe('dashboard live stats: rates from cumulative counters', () => {
 
 describe('dashboard ledger: postings grouped by movement', () => {
   it('sums debits and credits per movement', () => {
-    const entry = (id: string, event: string, account: string, amount: number) => ({ id, event_id: event, movement: event === 'e1' ? 'charge.succeeded' : 'refund.created', account, currency: 'usd', amount, refund_id: null, created_at: '' });
-    const groups = groupMovements([entry('1', 'e1', 'psp_clearing', 5000), entry('2', 'e1', 'merchant_balance', -5000), entry('3', 'e2', 'merchant_balance', 1500), entry('4', 'e2', 'refunds_reserved', -1500)]);
+    const entry = (id: number, event: string, account: string, amount: number) => ({ id, event_id: event, movement: event === 'e1' ? 'charge.succeeded' : 'refund.created', account, currency: 'usd', amount, refund_id: null, created_at: '' });
+    const groups = groupMovements([entry(1, 'e1', 'psp_clearing', 5000), entry(2, 'e1', 'merchant_balance', -5000), entry(3, 'e2', 'merchant_balance', 1500), entry(4, 'e2', 'refunds_reserved', -1500)]);
     assert.deepEqual(groups.map((g) => [g.movement, g.debits, g.credits, g.net]), [['charge.succeeded', 5000, -5000, 0], ['refund.created', 1500, -1500, 0]]);
   });
 });
