@@ -93,7 +93,11 @@ describe('fincore CLI', () => {
       // The database commands work while it runs: on embedded PGlite the data dir is locked, so
       // they ask the running FinCore (found at HOST:PORT) through its admin API with the stored key.
       const port = new URL(api).port;
-      const running = { ...database.env, PORT: port, FINCORE_ADMIN_KEY: '' };
+      // On a server the CLI opens the database itself and asks the PSP directly (reconciliation
+      // re-reads settled objects there): point it at the simulator this FinCore started.
+      const simulatorUrl = /PSP simulator:\s+(http:\/\/\S+)/.exec(output)?.[1];
+      assert.ok(simulatorUrl, `start prints its simulator's address: ${output}`);
+      const running = { ...database.env, PORT: port, FINCORE_ADMIN_KEY: '', FINCORE_SIM_URL: simulatorUrl };
       const dead = await cliAsync(['jobs', 'dead'], running);
       assert.equal(dead.status, 0, dead.stderr);
       assert.match(dead.stdout, /no dead-lettered jobs/);
