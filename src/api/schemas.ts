@@ -3,6 +3,7 @@
  * responses, and are the source of the OpenAPI document at /openapi.json.
  */
 import { DISPUTE_STATUSES } from '../domain/dispute.ts';
+import { FINCORE_CHARGE_FAILURE_CODES } from '../domain/failure-codes.ts';
 import { ERROR_TYPES, ParameterInvalid } from '../domain/errors.ts';
 import { ERROR_CODES } from './openapi.ts';
 import { EMBEDDED_REFUNDS, REFUND_ORIGINS } from '../domain/objects.ts';
@@ -75,7 +76,7 @@ export const refundSchema = {
     status: { type: 'string', enum: REFUND_STATUSES },
     reason: refundReasonSchema,
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
-    failure_reason: nullableString,
+    failure_reason: { type: ['string', 'null'], description: 'Why the refund failed, for people (the PSP\'s words or the operator\'s); null unless failed. docs/API.md "Failure codes".' },
     review_reason: reviewReasonSchema,
     origin: { type: 'string', enum: REFUND_ORIGINS, description: "api: asked for through FinCore; psp: made at the PSP (its dashboard) and imported." },
     created_at: timestamp,
@@ -86,7 +87,7 @@ export const refundSchema = {
 export const chargeSchema = {
   $id: 'Charge',
   type: 'object',
-  required: ['id', 'object', 'amount', 'currency', 'status', 'payment_method', 'description', 'metadata', 'amount_refunded', 'refunded', 'failure_code', 'failure_message', 'review_reason', 'psp', 'created_at', 'updated_at'],
+  required: ['id', 'object', 'amount', 'currency', 'status', 'payment_method', 'description', 'metadata', 'amount_refunded', 'amount_refund_pending', 'refunded', 'failure_code', 'failure_message', 'review_reason', 'psp', 'created_at', 'updated_at'],
   properties: {
     id: { type: 'string', description: 'Prefix ch_', examples: ['ch_01JD3Q7Z8C2V1A6ZK5N3X4W9YT'] },
     object: { type: 'string', enum: ['charge'] },
@@ -97,8 +98,16 @@ export const chargeSchema = {
     description: { ...nullableString, examples: ['Order 6735'] },
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
     amount_refunded: { type: 'integer', description: 'Sum of succeeded refunds.' },
+    amount_refund_pending: { type: 'integer', description: 'Sum of refunds that hold part of the charge but have not moved it yet: pending and requires_review.' },
+    amount_refundable: {
+      type: 'integer',
+      description: 'What a refund with no amount would get now (0 when a refund would be refused: see GET /v1/charges/{id}/refundability for why). On GET and POST /v1/charges/{id} only (where disputes are read), not in lists or event snapshots.',
+    },
     refunded: { type: 'boolean' },
-    failure_code: nullableString,
+    failure_code: {
+      type: ['string', 'null'],
+      description: `Why the charge failed: one of FinCore's own codes (${FINCORE_CHARGE_FAILURE_CODES.join(', ')}) or the PSP's decline code as it said it (card_declined, insufficient_funds, ...); null unless failed. docs/API.md "Failure codes".`,
+    },
     failure_message: nullableString,
     review_reason: reviewReasonSchema,
     psp: { type: ['string', 'null'], description: 'The PSP that took the charge (its refunds and queries go there); null: recorded before FinCore kept it.' },
@@ -205,6 +214,70 @@ export function idSchema(prefix: IdPrefix, description?: string) {
 export function pageQuery(prefix: IdPrefix) {
   return { limit: paginationQuery.limit, starting_after: idSchema(prefix, 'Id of the last object of the previous page.') } as const;
 }
+
+/**
+ * A merchant list's page query: `limit`, and a cursor either way, Stripe's: `starting_after`
+ * (older objects) or `ending_before` (newer ones), not both. Malformed cursors are a 400.
+ */
+export function merchantPageQuery(prefix: IdPrefix) {
+  return {
+    ...pageQuery(prefix),
+    ending_before: idSchema(prefix, 'Id of the first object of the next page (newer objects): pages backwards. Not with starting_after.'),
+  } as const;
+}
+
+/** The cursor of a merchant list request; both given is a 400 (Stripe refuses it too). */
+export function pageCursor(query: { starting_after?: string; ending_before?: string }): { startingAfter?: string; endingBefore?: string } {
+  if (query.starting_after !== undefined && query.ending_before !== undefined) {
+    throw new ParameterInvalid('starting_after and ending_before cannot be used together: page one way at a time.', 'ending_before');
+  }
+  return { startingAfter: query.starting_after, endingBefore: query.ending_before };
+}
+
+/** A list's `status` filter: one of the object's statuses (an unknown one is a 400, not an empty list). */
+export function statusFilter(statuses: readonly string[], description: string) {
+  return { type: 'string', enum: statuses, description } as const;
+}
+
+/** GET /v1/charges/{id}/refundability. */
+export const refundabilitySchema = {
+  type: 'object',
+  required: ['object', 'charge_id', 'refundable', 'amount_refundable', 'amount_requested', 'error', 'rules'],
+  properties: {
+    object: { type: 'string', enum: ['refundability'] },
+    charge_id: { type: 'string', examples: ['ch_01JD3Q7Z8C2V1A6ZK5N3X4W9YT'] },
+    refundable: { type: 'boolean', description: 'Whether POST /v1/refunds (with ?amount, that amount; else none) would be accepted now.' },
+    amount_refundable: { type: 'integer', description: 'What a refund with no amount would get now; 0 when none would be accepted.', examples: [3500] },
+    amount_requested: { type: ['integer', 'null'], description: 'The ?amount asked about, else null.' },
+    error: {
+      type: ['object', 'null'],
+      description: 'The contract error POST /v1/refunds would get now (same code and message); null when it would be accepted.',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string', enum: ERROR_CODES, examples: ['charge_disputed'] }, message: { type: 'string' } },
+    },
+    rules: {
+      type: 'object',
+      description: 'The facts the answer was decided on.',
+      required: ['currency', 'exponent', 'smallest_unit', 'charge_status', 'open_dispute', 'lost_to_disputes', 'reserved'],
+      properties: {
+        currency: { type: 'string', examples: ['usd'] },
+        exponent: { type: 'integer', description: 'ISO 4217 minor-unit exponent: amounts are integers of 10^-exponent of the currency.', examples: [2] },
+        smallest_unit: { type: 'string', description: 'The smallest refundable amount (1 minor unit) in major units.', examples: ['0.01'] },
+        charge_status: { type: 'string', enum: CHARGE_STATUSES, description: 'Only a succeeded charge is refundable.' },
+        open_dispute: { type: 'boolean', description: 'An open dispute refuses every refund (charge_disputed).' },
+        lost_to_disputes: { type: 'integer', description: 'What lost disputes took back: no longer refundable.' },
+        reserved: { type: 'integer', description: 'What refunds hold: pending, requires_review and succeeded ones.' },
+      },
+    },
+  },
+} as const;
+
+/** POST /v1/charges/{id} and /v1/refunds/{id}: metadata to merge (a key set to "" is removed). */
+export const metadataUpdateSchema = {
+  ...metadataSchema,
+  description: 'Merged into the object\'s metadata: keys given are set, a key given "" is removed, keys not given stay. At most 20 keys after the merge.',
+  examples: [{ order_id: '6735', note: '' }],
+} as const;
 
 /** The events list's `type` filter: one of the types FinCore writes (an unknown one is a 400, not an empty list). */
 export const eventTypeFilter = { type: 'string', enum: EVENT_TYPES, description: 'Only events of this type, e.g. refund.succeeded.' } as const;

@@ -62,16 +62,44 @@ export async function findChargeWithRefunds(
   return { charge: reviveCharge(row.charge), amounts: row.amounts, refunds: row.refunds.map(reviveRefund) };
 }
 
-/** Newest first; `startingAfter` is the last id of the previous page. Fetches limit + 1 to know has_more. */
-export async function listCharges(db: Queryable, merchantId: string, limit: number, startingAfter: string | undefined): Promise<ChargeRecord[]> {
+/**
+ * A page cursor (Stripe's): `startingAfter` pages to older objects, `endingBefore` to newer ones
+ * (rows come oldest first then, nearest the cursor first; the flow reverses them). At most one.
+ */
+export interface PageCursor {
+  startingAfter?: string;
+  endingBefore?: string;
+}
+
+export interface ChargeFilter {
+  status?: string;
+  createdGte?: Date;
+  createdLte?: Date;
+}
+
+/** `limit + 1` rows (the extra one says has_more) in the cursor's direction. */
+export async function listCharges(db: Queryable, merchantId: string, limit: number, cursor: PageCursor, filter: ChargeFilter = {}): Promise<ChargeRecord[]> {
+  const order = cursor.endingBefore ? 'ASC' : 'DESC';
   const { rows } = await db.query<ChargeRecord>(
     `SELECT * FROM payments
-      WHERE merchant_id = $1 AND ($2::text IS NULL OR id < $2)
-      ORDER BY id DESC
-      LIMIT $3`,
-    [merchantId, startingAfter ?? null, limit + 1],
+      WHERE merchant_id = $1 AND ($2::text IS NULL OR id < $2) AND ($3::text IS NULL OR id > $3)
+        AND ($4::text IS NULL OR status = $4)
+        AND ($5::timestamptz IS NULL OR date_trunc('milliseconds', created_at) >= $5)
+        AND ($6::timestamptz IS NULL OR date_trunc('milliseconds', created_at) <= $6)
+      ORDER BY id ${order}
+      LIMIT $7`,
+    [merchantId, cursor.startingAfter ?? null, cursor.endingBefore ?? null, filter.status ?? null, filter.createdGte ?? null, filter.createdLte ?? null, limit + 1],
   );
   return rows;
+}
+
+/** POST /v1/charges/{id}: the merchant's metadata and description, in the caller's transaction (the row locked). */
+export async function updateChargeDetails(db: Queryable, chargeId: string, metadata: Metadata, description: string | null): Promise<ChargeRecord> {
+  const { rows } = await db.query<ChargeRecord>(
+    'UPDATE payments SET metadata = $2, description = $3, updated_at = now() WHERE id = $1 RETURNING *',
+    [chargeId, metadata, description],
+  );
+  return rows[0] as ChargeRecord;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The append-only audit trail: every state change, with what caused it. */
 import type { CauseType } from '../domain/events.ts';
 import { newId } from '../domain/ids.ts';
+import type { PageCursor } from './charges.ts';
 import type { Queryable } from './pool.ts';
 
 export interface Cause {
@@ -53,8 +54,9 @@ export interface EventFilter {
   createdLte?: Date;
 }
 
-/** A merchant's events, newest first (`limit + 1` rows: the extra one says has_more). */
-export async function listEvents(db: Queryable, merchantId: string, filter: EventFilter, limit: number, startingAfter: string | undefined): Promise<EventRow[]> {
+/** A merchant's events, newest first, or oldest first after an `endingBefore` cursor (`limit + 1` rows: the extra one says has_more). */
+export async function listEvents(db: Queryable, merchantId: string, filter: EventFilter, limit: number, cursor: PageCursor): Promise<EventRow[]> {
+  const order = cursor.endingBefore ? 'ASC' : 'DESC';
   const { rows } = await db.query<EventRow>(
     `SELECT * FROM events
       WHERE merchant_id = $1
@@ -64,9 +66,10 @@ export async function listEvents(db: Queryable, merchantId: string, filter: Even
         AND ($4::timestamptz IS NULL OR date_trunc('milliseconds', created_at) >= $4)
         AND ($5::timestamptz IS NULL OR date_trunc('milliseconds', created_at) <= $5)
         AND ($6::text IS NULL OR id < $6)
-      ORDER BY id DESC
+        AND ($8::text IS NULL OR id > $8)
+      ORDER BY id ${order}
       LIMIT $7`,
-    [merchantId, filter.type ?? null, filter.objectId ?? null, filter.createdGte ?? null, filter.createdLte ?? null, startingAfter ?? null, limit + 1],
+    [merchantId, filter.type ?? null, filter.objectId ?? null, filter.createdGte ?? null, filter.createdLte ?? null, cursor.startingAfter ?? null, limit + 1, cursor.endingBefore ?? null],
   );
   return rows;
 }

@@ -1,6 +1,7 @@
-/** SQL for refunds. Refund rows are immutable except for their status fields. */
+/** SQL for refunds. Refund rows are immutable except for their status fields and metadata. */
 import type { DisputeFacts } from '../domain/dispute.ts';
-import type { RefundRecord } from '../domain/objects.ts';
+import type { Metadata, RefundRecord } from '../domain/objects.ts';
+import type { PageCursor } from './charges.ts';
 import type { Posting } from '../domain/ledger.ts';
 import type { ChargeStatus } from '../domain/status.ts';
 import { idempotencyParams, storedRecord, type IdempotencyRecord, type IdempotencyWrite } from './idempotency.ts';
@@ -11,23 +12,42 @@ export async function findRefundOfMerchant(db: Queryable, merchantId: string, re
   return rows[0];
 }
 
-export async function listRefunds(
-  db: Queryable,
-  merchantId: string,
-  chargeId: string | undefined,
-  limit: number,
-  startingAfter: string | undefined,
-): Promise<RefundRecord[]> {
+export interface RefundFilter {
+  chargeId?: string;
+  status?: string;
+  createdGte?: Date;
+  createdLte?: Date;
+}
+
+/** `limit + 1` rows in the cursor's direction (PageCursor, src/db/charges.ts). */
+export async function listRefunds(db: Queryable, merchantId: string, filter: RefundFilter, limit: number, cursor: PageCursor): Promise<RefundRecord[]> {
+  const order = cursor.endingBefore ? 'ASC' : 'DESC';
   const { rows } = await db.query<RefundRecord>(
     `SELECT * FROM refunds
       WHERE merchant_id = $1
         AND ($2::text IS NULL OR payment_id = $2)
         AND ($3::text IS NULL OR id < $3)
-      ORDER BY id DESC
-      LIMIT $4`,
-    [merchantId, chargeId ?? null, startingAfter ?? null, limit + 1],
+        AND ($4::text IS NULL OR id > $4)
+        AND ($5::text IS NULL OR status = $5)
+        AND ($6::timestamptz IS NULL OR date_trunc('milliseconds', created_at) >= $6)
+        AND ($7::timestamptz IS NULL OR date_trunc('milliseconds', created_at) <= $7)
+      ORDER BY id ${order}
+      LIMIT $8`,
+    [merchantId, filter.chargeId ?? null, cursor.startingAfter ?? null, cursor.endingBefore ?? null, filter.status ?? null, filter.createdGte ?? null, filter.createdLte ?? null, limit + 1],
   );
   return rows;
+}
+
+/** Locks the merchant's refund row for the rest of the transaction (an update of its metadata). */
+export async function lockRefundOfMerchant(db: Queryable, merchantId: string, refundId: string): Promise<RefundRecord | undefined> {
+  const { rows } = await db.query<RefundRecord>('SELECT * FROM refunds WHERE id = $1 AND merchant_id = $2 FOR UPDATE', [refundId, merchantId]);
+  return rows[0];
+}
+
+/** POST /v1/refunds/{id}: the merchant's metadata (migration 018 lets it change; nothing else of the refund does). */
+export async function updateRefundMetadata(db: Queryable, refundId: string, metadata: Metadata): Promise<RefundRecord> {
+  const { rows } = await db.query<RefundRecord>('UPDATE refunds SET metadata = $2, updated_at = now() WHERE id = $1 RETURNING *', [refundId, metadata]);
+  return rows[0] as RefundRecord;
 }
 
 export type RefundWithChargePspReference = RefundRecord & { charge_psp_reference: string | null; charge_psp: string | null };

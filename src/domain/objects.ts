@@ -2,8 +2,9 @@
  * The public API representation of charges and refunds (API.md "Objects"), built from stored
  * records. Pure: the same record always gives the same JSON.
  */
-import type { DisputeStatus } from './dispute.ts';
-import { amountRefunded, type RefundAmounts, type RefundReason } from './refund.ts';
+import { disputeFactsOf, type DisputeFacts, type DisputeStatus } from './dispute.ts';
+import { currencyExponent, formatMinorUnits } from './money.ts';
+import { amountRefunded, amountRefundPending, refundabilityGiven, reservedByRefunds, type RefundAmounts, type RefundReason } from './refund.ts';
 import type { ReviewDecision, ReviewReason } from './psp-report.ts';
 import type { ChargeStatus, RefundStatus } from './status.ts';
 
@@ -77,6 +78,13 @@ export interface ChargeObject {
   description: string | null;
   metadata: Metadata;
   amount_refunded: number;
+  /** Refunds that hold part of the charge but have not moved it yet: pending and requires_review. */
+  amount_refund_pending: number;
+  /**
+   * What a refund with no amount would get now (0 when none would be accepted): where the charge's
+   * disputes are read too (GET and POST /v1/charges/{id}), not in lists or event snapshots.
+   */
+  amount_refundable?: number;
   refunded: boolean;
   failure_code: string | null;
   failure_message: string | null;
@@ -185,6 +193,7 @@ export function chargeObject(charge: ChargeRecord, amounts: readonly RefundAmoun
     description: charge.description,
     metadata: charge.metadata,
     amount_refunded: refunded,
+    amount_refund_pending: amountRefundPending(amounts),
     refunded: refunded === charge.amount,
     failure_code: charge.failure_code,
     failure_message: charge.failure_message,
@@ -194,8 +203,78 @@ export function chargeObject(charge: ChargeRecord, amounts: readonly RefundAmoun
     updated_at: charge.updated_at.toISOString(),
   };
   if (firstRefunds) object.refunds = refundList(charge.id, firstRefunds);
-  if (disputes) object.disputes = disputes.map(disputeObject);
+  if (disputes) {
+    object.disputes = disputes.map(disputeObject);
+    const answer = refundabilityGiven(charge, reservedByRefunds(amounts), undefined, disputeFactsOf(disputes.map((d) => ({ amount: Number(d.amount), status: d.status }))));
+    object.amount_refundable = answer.refundable ? answer.amount : 0;
+  }
   return object;
+}
+
+/** GET /v1/charges/{id}/refundability: what a refund would get now, and the facts it was decided on. */
+export interface RefundabilityObject {
+  object: 'refundability';
+  charge_id: string;
+  refundable: boolean;
+  /** What a refund with no amount would get now; 0 when none would be accepted. */
+  amount_refundable: number;
+  /** Asked with ?amount=N: N. */
+  amount_requested: number | null;
+  /** The contract error a POST /v1/refunds (with this amount, if given) would get now; null: it would be accepted. */
+  error: { code: string; message: string } | null;
+  rules: {
+    currency: string;
+    exponent: number;
+    smallest_unit: string;
+    charge_status: ChargeStatus;
+    open_dispute: boolean;
+    lost_to_disputes: number;
+    reserved: number;
+  };
+}
+
+export function refundabilityObject(
+  chargeId: string,
+  facts: { charge: { status: ChargeStatus; amount: number; currency: string }; reserved: number; disputes: DisputeFacts },
+  requested: number | undefined,
+): RefundabilityObject {
+  const whole = refundabilityGiven(facts.charge, facts.reserved, undefined, facts.disputes);
+  const asked = requested === undefined ? whole : refundabilityGiven(facts.charge, facts.reserved, requested, facts.disputes);
+  return {
+    object: 'refundability',
+    charge_id: chargeId,
+    refundable: asked.refundable,
+    amount_refundable: whole.refundable ? whole.amount : 0,
+    amount_requested: requested ?? null,
+    error: asked.refundable ? null : { code: asked.error.code, message: asked.error.message },
+    rules: {
+      currency: facts.charge.currency,
+      exponent: currencyExponent(facts.charge.currency),
+      smallest_unit: formatMinorUnits(1, facts.charge.currency),
+      charge_status: facts.charge.status,
+      open_dispute: facts.disputes.open,
+      lost_to_disputes: facts.disputes.lost,
+      reserved: facts.reserved,
+    },
+  };
+}
+
+/**
+ * Stripe's metadata update: keys given are set, a key given "" is removed, keys not given stay.
+ * Undefined when nothing changes.
+ */
+export function mergeMetadata(current: Metadata, update: Metadata): Metadata {
+  const merged: Metadata = { ...current };
+  for (const [key, value] of Object.entries(update)) {
+    if (value === '') delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
+}
+
+export function sameMetadata(a: Metadata, b: Metadata): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
 /** `rows`: up to pageSize + 1, oldest first (the extra one says has_more). */

@@ -4,7 +4,7 @@
  * write: see flows/create-refund.ts).
  */
 import { disputeFactsOf, type DisputeAmounts, type DisputeFacts } from './dispute.ts';
-import { AmountTooLarge, ChargeAlreadyRefunded, ChargeDisputed, ChargeNotRefundable, ParameterInvalid } from './errors.ts';
+import { AmountTooLarge, ChargeAlreadyRefunded, ChargeDisputed, ChargeNotRefundable, ContractError, ParameterInvalid } from './errors.ts';
 import { isValidAmount, MAX_AMOUNT, MIN_AMOUNT } from './money.ts';
 import type { ChargeStatus, RefundStatus } from './status.ts';
 
@@ -136,4 +136,25 @@ export function decideRefundAmountGivenReserved(charge: ChargeAmounts, reserved:
   if (!isValidAmount(requested)) throw new ParameterInvalid(`Invalid amount: must be an integer between ${MIN_AMOUNT} and ${MAX_AMOUNT}.`, 'amount');
   validateRefundAmount(requested, refundable, disputes.lost);
   return requested;
+}
+
+/**
+ * What a refund asking for `requested` (undefined: everything) would get now, without writing:
+ * the amount decideRefundAmountGivenReserved decides, or the contract error it throws. The rule is
+ * not restated here: this only catches its answer (GET /v1/charges/{id}/refundability).
+ */
+export type RefundabilityAnswer = { refundable: true; amount: number } | { refundable: false; error: ContractError };
+
+export function refundabilityGiven(charge: ChargeAmounts, reserved: number, requested: number | undefined, disputes: DisputeFacts): RefundabilityAnswer {
+  try {
+    return { refundable: true, amount: decideRefundAmountGivenReserved(charge, reserved, requested, disputes) };
+  } catch (refusal) {
+    if (refusal instanceof ContractError) return { refundable: false, error: refusal };
+    throw refusal;
+  }
+}
+
+/** The charge's `amount_refund_pending`: refunds that hold money but have not moved it (pending, in review). */
+export function amountRefundPending(refunds: readonly RefundAmounts[]): number {
+  return refunds.reduce((sum, r) => (refundHoldsAmount(r.status) && r.status !== 'succeeded' ? sum + r.amount : sum), 0);
 }

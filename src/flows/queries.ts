@@ -1,11 +1,11 @@
 /** The read side of the API: merchant-scoped reads. Another merchant's object is "missing". */
 import { ResourceMissing } from '../domain/errors.ts';
-import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundObject, type ChargeObject, type EventObject, type RefundObject } from '../domain/objects.ts';
+import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundabilityObject, refundObject, type ChargeObject, type EventObject, type RefundabilityObject, type RefundObject } from '../domain/objects.ts';
 import { findEventOfMerchant, listEvents, type EventFilter } from '../db/events.ts';
-import { findChargeWithRefunds, listCharges, refundsOfCharges } from '../db/charges.ts';
+import { findChargeWithRefunds, listCharges, refundsOfCharges, type ChargeFilter, type PageCursor } from '../db/charges.ts';
 import { disputesOfCharge } from '../db/disputes.ts';
 import type { Queryable } from '../db/pool.ts';
-import { findRefundOfMerchant, listRefunds } from '../db/refunds.ts';
+import { findRefundOfMerchant, listRefunds, readRefundFacts, type RefundFilter } from '../db/refunds.ts';
 
 export interface ListPage<T> {
   object: 'list';
@@ -13,8 +13,15 @@ export interface ListPage<T> {
   has_more: boolean;
 }
 
-function page<R, T>(rows: R[], limit: number, toObject: (row: R) => T): ListPage<T> {
-  return { object: 'list', data: rows.slice(0, limit).map(toObject), has_more: rows.length > limit };
+/**
+ * `rows`: up to limit + 1 in the cursor's direction. After `ending_before` they come oldest first
+ * (nearest the cursor first): the page is still shown newest first, and has_more says there are
+ * more in the direction paged (newer ones), as Stripe's.
+ */
+function page<R, T>(rows: R[], limit: number, toObject: (row: R) => T, cursor: PageCursor = {}): ListPage<T> {
+  const shown = rows.slice(0, limit);
+  if (cursor.endingBefore) shown.reverse();
+  return { object: 'list', data: shown.map(toObject), has_more: rows.length > limit };
 }
 
 export async function getCharge(db: Queryable, merchantId: string, chargeId: string): Promise<ChargeObject> {
@@ -24,10 +31,22 @@ export async function getCharge(db: Queryable, merchantId: string, chargeId: str
   return chargeObject(found.charge, found.amounts, found.refunds, await disputesOfCharge(db, chargeId));
 }
 
-export async function getChargesPage(db: Queryable, merchantId: string, limit: number, startingAfter?: string): Promise<ListPage<ChargeObject>> {
-  const charges = await listCharges(db, merchantId, limit, startingAfter);
-  const refunds = await refundsOfCharges(db, charges.slice(0, limit).map((c) => c.id), EMBEDDED_REFUNDS);
-  return page(charges, limit, (charge) => chargeObject(charge, refunds.amounts.get(charge.id) ?? [], refunds.first.get(charge.id) ?? []));
+/**
+ * GET /v1/charges/{id}/refundability: what POST /v1/refunds would answer now (with `requested`, or
+ * everything), decided by the refund write's own rule (decideRefundAmountGivenReserved) on the facts
+ * the write reads (readRefundFacts). Writes nothing; a refund created next may still find other facts.
+ */
+export async function getRefundability(db: Queryable, merchantId: string, chargeId: string, requested: number | undefined): Promise<RefundabilityObject> {
+  const facts = await readRefundFacts(db, merchantId, chargeId, undefined);
+  if (!facts.charge) throw new ResourceMissing(`No such charge: '${chargeId}'`, 'id');
+  return refundabilityObject(chargeId, { charge: facts.charge, reserved: facts.reserved, disputes: facts.disputes }, requested);
+}
+
+export async function getChargesPage(db: Queryable, merchantId: string, filter: ChargeFilter & PageCursor & { limit: number }): Promise<ListPage<ChargeObject>> {
+  const cursor = { startingAfter: filter.startingAfter, endingBefore: filter.endingBefore };
+  const charges = await listCharges(db, merchantId, filter.limit, cursor, filter);
+  const refunds = await refundsOfCharges(db, charges.slice(0, filter.limit).map((c) => c.id), EMBEDDED_REFUNDS);
+  return page(charges, filter.limit, (charge) => chargeObject(charge, refunds.amounts.get(charge.id) ?? [], refunds.first.get(charge.id) ?? []), cursor);
 }
 
 export async function getRefund(db: Queryable, merchantId: string, refundId: string): Promise<RefundObject> {
@@ -36,13 +55,10 @@ export async function getRefund(db: Queryable, merchantId: string, refundId: str
   return refundObject(refund);
 }
 
-export async function getRefundsPage(
-  db: Queryable,
-  merchantId: string,
-  filter: { chargeId?: string; limit: number; startingAfter?: string },
-): Promise<ListPage<RefundObject>> {
-  const rows = await listRefunds(db, merchantId, filter.chargeId, filter.limit, filter.startingAfter);
-  return page(rows, filter.limit, refundObject);
+export async function getRefundsPage(db: Queryable, merchantId: string, filter: RefundFilter & PageCursor & { limit: number }): Promise<ListPage<RefundObject>> {
+  const cursor = { startingAfter: filter.startingAfter, endingBefore: filter.endingBefore };
+  const rows = await listRefunds(db, merchantId, filter, filter.limit, cursor);
+  return page(rows, filter.limit, refundObject, cursor);
 }
 
 export async function getEvent(db: Queryable, merchantId: string, eventId: string): Promise<EventObject> {
@@ -51,7 +67,8 @@ export async function getEvent(db: Queryable, merchantId: string, eventId: strin
   return eventObject(event);
 }
 
-export async function getEventsPage(db: Queryable, merchantId: string, filter: EventFilter & { limit: number; startingAfter?: string }): Promise<ListPage<EventObject>> {
-  const rows = await listEvents(db, merchantId, filter, filter.limit, filter.startingAfter);
-  return page(rows, filter.limit, eventObject);
+export async function getEventsPage(db: Queryable, merchantId: string, filter: EventFilter & PageCursor & { limit: number }): Promise<ListPage<EventObject>> {
+  const cursor = { startingAfter: filter.startingAfter, endingBefore: filter.endingBefore };
+  const rows = await listEvents(db, merchantId, filter, filter.limit, cursor);
+  return page(rows, filter.limit, eventObject, cursor);
 }

@@ -5,9 +5,11 @@ import type { Metadata } from '../../domain/objects.ts';
 import type { FlowContext } from '../../flows/context.ts';
 import type { Failpoints } from '../failpoints.ts';
 import { createCharge } from '../../flows/create-charge.ts';
-import { getCharge, getChargesPage } from '../../flows/queries.ts';
+import { getCharge, getChargesPage, getRefundability } from '../../flows/queries.ts';
+import { updateCharge } from '../../flows/update-objects.ts';
+import { CHARGE_STATUSES } from '../../domain/status.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, instant, instantFilter, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, refundabilitySchema, statusFilter } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateChargeBody {
@@ -79,19 +81,83 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await getCharge(ctx.pool, request.scope, request.params.id) }),
   );
 
-  app.get<{ Querystring: { limit: number; starting_after?: string } }>(
+  app.post<{ Params: { id: string }; Body: { metadata?: Metadata; description?: string | null } }>(
+    '/v1/charges/:id',
+    {
+      schema: {
+        tags: ['charges'], operationId: 'updateCharge',
+        summary: "Update a charge's metadata and description",
+        description:
+          'Stripe semantics: metadata keys given are merged in, a key given "" is removed, keys not given stay; description null clears it. Nothing about the money changes. A change writes a charge.updated event (previous_attributes: the fields before); an update that changes nothing writes none.',
+        headers: idempotencyHeader,
+        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          examples: [{ metadata: { order_id: '6735', gift: '' }, description: 'Order 6735 (2 items)' }],
+          properties: {
+            metadata: metadataUpdateSchema,
+            description: { type: ['string', 'null'], maxLength: 1000, examples: ['Order 6735 (2 items)'] },
+          },
+        },
+        response: { 200: { $ref: 'Charge#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      answer(reply, () => updateCharge(ctx, request.scope, request.params.id, { metadata: request.body?.metadata, description: request.body?.description }, requestCause(request), request.idempotency)),
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { amount?: number } }>(
+    '/v1/charges/:id/refundability',
+    {
+      schema: {
+        tags: ['charges'], operationId: 'retrieveChargeRefundability',
+        summary: 'What a refund of this charge would get now, without writing anything',
+        description:
+          'Decided by the same rule as POST /v1/refunds on the same facts: the amount a refund with no amount would get, or the exact contract error it would get (with ?amount=N: the error a refund of N would get), and the rules that apply. A refund created afterwards may still meet other facts (a refund or a dispute in between).',
+        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { amount: { type: 'integer', description: 'Check a refund of this amount (minor units) instead of everything.', examples: [1500] } },
+        },
+        response: { 200: refundabilitySchema, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      sendApiResponse(reply, { status: 200, body: await getRefundability(ctx.pool, request.scope, request.params.id, request.query.amount) }),
+  );
+
+  app.get<{ Querystring: { limit: number; starting_after?: string; ending_before?: string; status?: string; 'created[gte]'?: string; 'created[lte]'?: string } }>(
     '/v1/charges',
     {
       schema: {
         tags: ['charges'], operationId: 'listCharges',
         summary: 'List charges, newest first',
-        querystring: { type: 'object', additionalProperties: false, properties: pageQuery('ch') },
+        description: 'Filters combine. starting_after pages to older charges, ending_before to newer ones (not both); has_more: more in the direction paged.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ...merchantPageQuery('ch'),
+            status: statusFilter(CHARGE_STATUSES, 'Only charges in this status.'),
+            'created[gte]': instantFilter('Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z; no zone: UTC).'),
+            'created[lte]': instantFilter('Created at or before (ISO 8601).'),
+          },
+        },
         response: { 200: listSchema('Charge'), ...errorResponses },
       },
     },
     async (request, reply) => {
-      const { limit, starting_after } = request.query;
-      return sendApiResponse(reply, { status: 200, body: await getChargesPage(ctx.pool, request.scope, limit, starting_after) });
+      const query = request.query;
+      const body = await getChargesPage(ctx.pool, request.scope, {
+        limit: query.limit,
+        ...pageCursor(query),
+        status: query.status,
+        createdGte: instant(query['created[gte]'], 'created[gte]'),
+        createdLte: instant(query['created[lte]'], 'created[lte]'),
+      });
+      return sendApiResponse(reply, { status: 200, body });
     },
   );
 }

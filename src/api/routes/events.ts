@@ -2,11 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { FlowContext } from '../../flows/context.ts';
 import { getEvent, getEventsPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { errorResponses, eventTypeFilter, instant, instantFilter, listSchema, pageQuery } from '../schemas.ts';
+import { errorResponses, eventTypeFilter, instant, instantFilter, listSchema, merchantPageQuery, pageCursor } from '../schemas.ts';
 
 interface EventsQuery {
   limit: number;
   starting_after?: string;
+  ending_before?: string;
   type?: string;
   object_id?: string;
   'created[gte]'?: string;
@@ -20,12 +21,12 @@ export function eventRoutes(app: FastifyInstance, ctx: FlowContext): void {
       schema: {
         tags: ['events'], operationId: 'listEvents',
         summary: "List the merchant's events, newest first",
-        description: 'Every change of a charge or refund, with its snapshot, cause and per-object sequence. Filters combine.',
+        description: 'Every change of a charge or refund, with its snapshot, cause and per-object sequence. Filters combine. starting_after pages to older events, ending_before to newer ones (not both); has_more: more in the direction paged.',
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
-            ...pageQuery('evt'),
+            ...merchantPageQuery('evt'),
             type: eventTypeFilter,
             object_id: { type: 'string', maxLength: 255, description: 'Only events of this object (ch_..., re_...): its timeline, newest first.' },
             'created[gte]': instantFilter('Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z; no zone: UTC).'),
@@ -39,7 +40,7 @@ export function eventRoutes(app: FastifyInstance, ctx: FlowContext): void {
       const query = request.query;
       const body = await getEventsPage(ctx.pool, request.scope, {
         limit: query.limit,
-        startingAfter: query.starting_after,
+        ...pageCursor(query),
         type: query.type,
         objectId: query.object_id,
         createdGte: instant(query['created[gte]'], 'created[gte]'),

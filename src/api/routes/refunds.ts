@@ -4,8 +4,10 @@ import type { FlowContext } from '../../flows/context.ts';
 import type { Failpoints } from '../failpoints.ts';
 import { createRefund } from '../../flows/create-refund.ts';
 import { getRefund, getRefundsPage } from '../../flows/queries.ts';
+import { updateRefund } from '../../flows/update-objects.ts';
+import { REFUND_STATUSES } from '../../domain/status.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery, refundReasonSchema } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, instant, instantFilter, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, refundReasonSchema, statusFilter } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateRefundBody {
@@ -68,25 +70,62 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await getRefund(ctx.pool, request.scope, request.params.id) }),
   );
 
-  app.get<{ Querystring: { limit: number; starting_after?: string; charge_id?: string } }>(
+  app.post<{ Params: { id: string }; Body: { metadata?: Metadata } }>(
+    '/v1/refunds/:id',
+    {
+      schema: {
+        tags: ['refunds'], operationId: 'updateRefund',
+        summary: "Update a refund's metadata",
+        description:
+          'Stripe semantics: metadata keys given are merged in, a key given "" is removed, keys not given stay. Nothing else of a refund changes. A change writes a refund.updated event (previous_attributes: { metadata: <before> }); an update that changes nothing writes none.',
+        headers: idempotencyHeader,
+        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          examples: [{ metadata: { ticket: 'T-982', escalated: '' } }],
+          properties: { metadata: metadataUpdateSchema },
+        },
+        response: { 200: { $ref: 'Refund#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      answer(reply, () => updateRefund(ctx, request.scope, request.params.id, { metadata: request.body?.metadata }, requestCause(request), request.idempotency)),
+  );
+
+  app.get<{ Querystring: { limit: number; starting_after?: string; ending_before?: string; charge_id?: string; status?: string; 'created[gte]'?: string; 'created[lte]'?: string } }>(
     '/v1/refunds',
     {
       schema: {
         tags: ['refunds'], operationId: 'listRefunds',
         summary: 'List refunds, newest first',
+        description: 'Filters combine. starting_after pages to older refunds, ending_before to newer ones (not both); has_more: more in the direction paged.',
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { ...pageQuery('re'), charge_id: { type: 'string', description: 'Only refunds of this charge.' } },
+          properties: {
+            ...merchantPageQuery('re'),
+            charge_id: { type: 'string', description: 'Only refunds of this charge.' },
+            status: statusFilter(REFUND_STATUSES, 'Only refunds in this status.'),
+            'created[gte]': instantFilter('Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z; no zone: UTC).'),
+            'created[lte]': instantFilter('Created at or before (ISO 8601).'),
+          },
         },
         response: { 200: listSchema('Refund'), ...errorResponses },
       },
     },
     async (request, reply) => {
-      const { limit, starting_after, charge_id } = request.query;
+      const query = request.query;
       return sendApiResponse(reply, {
         status: 200,
-        body: await getRefundsPage(ctx.pool, request.scope, { chargeId: charge_id, limit, startingAfter: starting_after }),
+        body: await getRefundsPage(ctx.pool, request.scope, {
+          chargeId: query.charge_id,
+          limit: query.limit,
+          ...pageCursor(query),
+          status: query.status,
+          createdGte: instant(query['created[gte]'], 'created[gte]'),
+          createdLte: instant(query['created[lte]'], 'created[lte]'),
+        }),
       });
     },
   );
