@@ -280,6 +280,52 @@ export async function requeueFinishedJobOf(db: Queryable, ref: string, finishedB
   return (rowCount ?? 0) > 0;
 }
 
+// --- Cancel before send (flows/cancel-refund.ts) ------------------------------------------------
+
+/**
+ * The jobs carrying out `ref`, locked FOR UPDATE (waiting for a claim that holds one: the claim's
+ * UPDATE commits first, and the row is read as it left it). A worker's claim skips a row a cancel
+ * holds (SKIP LOCKED) and finds it withdrawn once the cancel commits; an SQS delivery
+ * (startQueuedDelivery) waits for it and finds it done.
+ */
+export async function lockJobsOfRef(db: Queryable, jobType: JobType, ref: string): Promise<LockedJob[]> {
+  // untouched is compared in SQL: microseconds apart would read as the same millisecond in JS.
+  const { rows } = await db.query<LockedJob>(
+    'SELECT *, updated_at = created_at AS untouched FROM jobs WHERE ref = $1 AND job_type = $2 ORDER BY id FOR UPDATE',
+    [ref, jobType],
+  );
+  return rows;
+}
+
+/** untouched: updated_at is still the insert's (no claim, retry, requeue or reschedule since). */
+export type LockedJob = JobRecord & { untouched: boolean };
+
+/**
+ * Whether no worker or queue consumer has ever taken this job: queued, never attempted, and never
+ * touched since it was written (every claim, retry, requeue and reschedule sets updated_at; only
+ * the outbox relay's publish does not, and publishing is not running). attempts alone would not
+ * do: an operator's replay of a dead job and reconciliation's requeue reset it to 0.
+ */
+export function jobNeverStarted(job: LockedJob): boolean {
+  return job.status === 'queued' && job.attempts === 0 && job.last_error === null && job.locked_by === null && job.untouched;
+}
+
+export const WITHDRAWN = 'canceled before it was sent (POST /v1/refunds/{id}/cancel)';
+
+/**
+ * Withdraws a job no one took (the caller holds its row lock and checked jobNeverStarted): it is
+ * marked done, so no claim, relay or queue delivery runs it (a message already relayed to SQS is
+ * dropped as a duplicate delivery of a done job). last_error says why it never ran.
+ */
+export async function withdrawJob(db: Queryable, jobId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE jobs SET status = 'done', last_error = $2, publish_lease_until = NULL, updated_at = now()
+      WHERE id = $1 AND status = 'queued' AND attempts = 0`,
+    [jobId, WITHDRAWN],
+  );
+  return rowCount === 1;
+}
+
 // --- SQS transport: the jobs table as outbox -------------------------------------------------
 
 /**

@@ -214,3 +214,18 @@ export async function insertImportedRefund(db: Queryable, refund: ImportedRefund
   );
   return rows.length > 0;
 }
+
+// --- Cancel before send (flows/cancel-refund.ts) ------------------------------------------------
+
+/**
+ * The merchant's refund, locked FOR UPDATE, with the transaction's now() (what the cancel's
+ * `updated_at = now()` writes). The first lock a cancel takes; its REFUND job's row is the second
+ * (lockJobsOfRef): always in this order.
+ */
+export async function lockRefundOfMerchant(db: Queryable, merchantId: string, refundId: string): Promise<{ row: RefundRecord; lockedAt: Date } | undefined> {
+  const { rows } = await db.query<RefundRecord & { locked_at: Date }>('SELECT *, now() AS locked_at FROM refunds WHERE id = $1 AND merchant_id = $2 FOR UPDATE', [refundId, merchantId]);
+  const found = rows[0];
+  if (!found) return undefined;
+  const { locked_at: lockedAt, ...row } = found;
+  return { row, lockedAt };
+}

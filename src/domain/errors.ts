@@ -116,3 +116,7 @@ export class ChargeDisputed extends InvalidRequest {
 export class ReviewAlreadyResolved extends InvalidRequest {
   readonly code = 'review_already_resolved';
 }
+/** POST /v1/refunds/{id}/cancel: the PSP may have seen the refund (or it is settled already). */
+export class RefundNotCancelable extends InvalidRequest {
+  readonly code = 'refund_not_cancelable';
+}

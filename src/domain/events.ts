@@ -17,6 +17,7 @@ export const EVENT_TYPES = [
   'refund.succeeded',
   'refund.failed',
   'refund.requires_review',
+  'refund.canceled',
   'review.opened',
   'review.resolved',
   'job.dead_lettered',
@@ -55,6 +56,8 @@ export function isEventType(value: string): value is EventType {
  * `<object>.updated` for a move back to pending (an operator sending a reviewed object back to
  * wait for the PSP), with `previous_attributes.status` in its data either way.
  */
-export function statusEventType(object: 'charge' | 'refund', status: 'pending' | 'succeeded' | 'failed' | 'requires_review'): EventType {
+export function statusEventType(object: 'charge' | 'refund', status: 'pending' | 'succeeded' | 'failed' | 'requires_review' | 'canceled'): EventType {
+  // Only a refund can be canceled (REFUND_TRANSITIONS); a charge never reaches `canceled`.
+  if (status === 'canceled') return 'refund.canceled';
   return status === 'pending' ? `${object}.updated` : `${object}.${status}`;
 }

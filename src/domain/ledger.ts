@@ -65,6 +65,8 @@ const REFUND_MONEY: Record<RefundStatus, RefundMoney> = {
   succeeded: 'paid_out',
   failed: 'free',
   requires_review: 'reserved',
+  // Canceled before the PSP was asked: the reservation is released (refund_released).
+  canceled: 'free',
 };
 
 const REFUND_MOVEMENTS: Partial<Record<`${RefundMoney}->${RefundMoney}`, Movement>> = {

@@ -39,6 +39,8 @@ export const REFUND_HOLDS_AMOUNT: Readonly<Record<RefundStatus, boolean>> = {
   failed: false,
   // Held until an operator decides: a refund the PSP may have paid must not be refunded again.
   requires_review: true,
+  // Canceled before any PSP call: the amount is refundable again.
+  canceled: false,
 };
 
 export function refundHoldsAmount(status: RefundStatus): boolean {

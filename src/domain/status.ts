@@ -9,13 +9,16 @@
  * - 'psp':      the PSP's own word: its webhook, its answer to FinCore's call, or what a query of
  *               it returns. Only the PSP can say money moved, or that it did not after all.
  * - 'operator': an operator resolving a review item (POST /v1/admin/reviews/{id}/resolve).
+ * - 'merchant': the merchant canceling a refund no PSP call has been started for
+ *               (POST /v1/refunds/{id}/cancel, flows/cancel-refund.ts). The flow, not this table,
+ *               decides whether the PSP may have seen it; the table only says from where.
  *
  * `requires_review` is where a PSP report FinCore cannot apply safely puts the object (see
  * src/domain/psp-report.ts): a contradiction is never guessed away. It is left only by an
  * operator's decision (to the PSP's word, to FinCore's, or back to pending to ask the PSP again). A refund's late failure (`succeeded -> failed`) is the one move out of a
  * settled status the PSP can make directly: card refunds do fail days after they succeeded.
  */
-export type Evidence = 'psp' | 'operator';
+export type Evidence = 'psp' | 'operator' | 'merchant';
 
 type Machine<S extends string> = { readonly [From in S]: { readonly [To in S]?: readonly Evidence[] } };
 
@@ -31,10 +34,12 @@ export const CHARGE_TRANSITIONS = machine({
 });
 
 export const REFUND_TRANSITIONS = machine({
-  pending: { succeeded: ['psp'], failed: ['psp'], requires_review: ['psp'] },
+  pending: { succeeded: ['psp'], failed: ['psp'], requires_review: ['psp'], canceled: ['merchant'] },
   succeeded: { failed: ['psp'], requires_review: ['psp'] },
   failed: { requires_review: ['psp'] },
   requires_review: { pending: ['operator'], succeeded: ['operator'], failed: ['operator'] },
+  // Final: the PSP never heard of it (canceled only before any PSP call), so nothing moves it.
+  canceled: {},
 });
 
 export type ChargeStatus = keyof typeof CHARGE_TRANSITIONS;

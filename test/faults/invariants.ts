@@ -13,6 +13,8 @@ interface SimObject {
 export interface SimState {
   charges: SimObject[];
   refunds: Array<SimObject & { charge: string }>;
+  /** Create calls received per `charges <id>` / `refunds <id>`. */
+  create_requests?: Record<string, number>;
 }
 
 export async function checkInvariants(pool: pg.Pool, sim: SimState): Promise<string[]> {
@@ -44,6 +46,13 @@ export async function checkInvariants(pool: pg.Pool, sim: SimState): Promise<str
   // (it must have its open review item, P6).
   for (const row of await q<{ id: string; status: string }>(`SELECT id, status FROM payments UNION ALL SELECT id, status FROM refunds`)) {
     const psp = simStatus.get(row.id);
+    // A canceled refund was canceled before any PSP call: the PSP has no refund for it, and was
+    // never asked for one.
+    if (row.status === 'canceled') {
+      if (psp !== undefined) violations.push(`P3 ${row.id} is canceled in FinCore but ${psp} at the PSP`);
+      if (sim.create_requests?.[`refunds ${row.id}`]) violations.push(`P3 ${row.id} is canceled in FinCore but the PSP was asked to create it`);
+      continue;
+    }
     if (row.status !== 'pending' && row.status !== 'requires_review' && psp !== row.status) violations.push(`P3 ${row.id} is ${row.status} in FinCore but ${psp ?? 'unknown'} at the PSP`);
   }
   // Succeeded totals per charge agree with the PSP.
@@ -68,7 +77,7 @@ export async function checkInvariants(pool: pg.Pool, sim: SimState): Promise<str
       SELECT o.id, o.status,
              (SELECT count(*) FROM events e WHERE e.object_id = o.id AND e.type LIKE '%.created')::int AS created,
              (SELECT e.type FROM events e
-               WHERE e.object_id = o.id AND (e.type LIKE '%.succeeded' OR e.type LIKE '%.failed' OR e.type LIKE '%.requires_review' OR (e.type LIKE '%.updated' AND e.data->'previous_attributes' ? 'status'))
+               WHERE e.object_id = o.id AND (e.type LIKE '%.succeeded' OR e.type LIKE '%.failed' OR e.type LIKE '%.requires_review' OR e.type LIKE '%.canceled' OR (e.type LIKE '%.updated' AND e.data->'previous_attributes' ? 'status'))
                ORDER BY e.sequence DESC LIMIT 1) AS last
         FROM (SELECT id, status FROM payments UNION ALL SELECT id, status FROM refunds) o`)) {
     const expected = row.status === 'pending' ? null : `${row.id.startsWith('ch_') ? 'charge' : 'refund'}.${row.status}`;

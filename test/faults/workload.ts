@@ -1,7 +1,8 @@
 /**
  * A randomized, seeded workload against a real FinCore whose PSP simulator injects faults:
  * charges across merchants and payment methods, concurrent partial and full refunds, clients
- * that retry with the same Idempotency-Key. Then faults stop, everything must settle, and the
+ * that retry with the same Idempotency-Key, and cancels racing the worker (some refunds get
+ * POST /v1/refunds/{id}/cancel right after they are created). Then faults stop, everything must settle, and the
  * invariant checker compares FinCore with the PSP's own record.
  */
 import { randomUUID } from 'node:crypto';
@@ -29,6 +30,9 @@ export interface ScenarioResult {
   /** Refunds the PSP failed after they succeeded, and objects in review: the PSP-truth cases the run went through. */
   lateFailures: number;
   reviews: number;
+  /** Cancel requests sent, and how many of them canceled their refund (the others came too late). */
+  cancelRequests: number;
+  canceled: number;
 }
 
 // pm_card_refundFailsLater / pm_card_refundReversed: the PSP reports the refund succeeded, then
@@ -115,6 +119,8 @@ export async function runFaultScenario(options: {
 
     // Refunds: concurrent partial and full refunds per succeeded charge, with retries.
     let refundRequests = 0;
+    let cancelRequests = 0;
+    const canceledIds: string[] = [];
     await Promise.all(
       settled
         .filter((c) => c.status === 'succeeded')
@@ -123,10 +129,26 @@ export async function runFaultScenario(options: {
           const requests = Array.from({ length: count }, () => {
             const full = random() < 0.25;
             const body = full ? { charge_id: charge.id } : { charge_id: charge.id, amount: 1 + Math.floor(random() * charge.amount * 0.6) };
-            return { body, key: randomUUID() };
+            // Decided here, before any await, so the workload stays one per seed.
+            const cancelAfterMs = random() < 0.3 ? Math.floor(random() * 40) : undefined;
+            return { body, key: randomUUID(), cancelAfterMs };
           });
           refundRequests += count;
-          const answers = await Promise.all(requests.map((r) => post<RefundBody & { error?: { code: string } }>(charge.key, '/v1/refunds', r.body, r.key)));
+          const answers = await Promise.all(
+            requests.map(async (r) => {
+              const a = await post<RefundBody & { error?: { code: string } }>(charge.key, '/v1/refunds', r.body, r.key);
+              // A cancel racing the worker (which claims the new job at once): it wins only if no PSP
+              // call was started; either answer is fine, the invariants check the outcome.
+              if (a.status === 201 && r.cancelAfterMs !== undefined) {
+                await new Promise((resolve) => setTimeout(resolve, r.cancelAfterMs));
+                cancelRequests++;
+                const c = await post<RefundBody & { error?: { code: string } }>(charge.key, `/v1/refunds/${a.body.id}/cancel`, undefined, randomUUID());
+                if (c.status === 200 && c.body.status === 'canceled') canceledIds.push(a.body.id);
+                else if (!(c.status === 400 && c.body.error?.code === 'refund_not_cancelable')) violations.push(`cancel of ${a.body.id} answered ${c.status} ${JSON.stringify(c.body)}`);
+              }
+              return a;
+            }),
+          );
           for (const a of answers) {
             const ok = a.status === 201 || (a.status === 400 && ['amount_too_large', 'charge_already_refunded'].includes(a.body.error?.code ?? ''));
             if (!ok) violations.push(`refund answered ${a.status} ${JSON.stringify(a.body)}`);
@@ -156,11 +178,14 @@ export async function runFaultScenario(options: {
     await agree();
     const state = await simState();
     violations.push(...(await checkInvariants(fincore.db.pool, state)));
+    // A cancel answered 200 stays canceled (nothing moves a canceled refund).
+    const { rows: notCanceled } = await fincore.db.pool.query<{ id: string; status: string }>(`SELECT id, status FROM refunds WHERE id = ANY($1::text[]) AND status <> 'canceled'`, [canceledIds]);
+    for (const row of notCanceled) violations.push(`cancel of ${row.id} answered 200, yet it is ${row.status}`);
     const { rows: truth } = await fincore.db.pool.query<{ late: number; reviews: number }>(
       `SELECT (SELECT count(*) FROM events WHERE type = 'refund.failed' AND data->'previous_attributes'->>'status' = 'succeeded')::int AS late,
               (SELECT count(*) FROM reviews)::int AS reviews`,
     );
-    return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {}, lateFailures: truth[0]?.late ?? 0, reviews: truth[0]?.reviews ?? 0 };
+    return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {}, lateFailures: truth[0]?.late ?? 0, reviews: truth[0]?.reviews ?? 0, cancelRequests, canceled: canceledIds.length };
   } finally {
     for (const worker of extraWorkers) await worker.stop();
     await fincore.stop();

@@ -7,7 +7,7 @@ import { adminChargeDetail, adminChargesPage, adminDeadJobs, adminEndpoints, adm
 import type { FlowContext } from '../../flows/context.ts';
 import { requestsAnsweredTotal } from '../../metrics.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { MONEY_MOVEMENT_STATUSES } from '../../domain/status.ts';
+import { CHARGE_STATUSES, REFUND_STATUSES } from '../../domain/status.ts';
 import { ADMIN_SCHEMAS } from '../admin-schemas.ts';
 import { errorResponses, instant, instantFilter, listSchema, pageQuery, paginationQuery } from '../schemas.ts';
 
@@ -28,13 +28,14 @@ interface ListQuery {
   'created[lte]'?: string;
 }
 
+// Each list filters by its own object's statuses (a refund can be canceled, a charge cannot).
 const listQuery = (prefix: 'ch' | 're', extra: Record<string, unknown> = {}) => ({
   type: 'object',
   additionalProperties: false,
   properties: {
     ...pageQuery(prefix),
     merchant_id: { type: 'string', maxLength: 255 },
-    status: { type: 'string', enum: MONEY_MOVEMENT_STATUSES },
+    status: { type: 'string', enum: prefix === 'ch' ? CHARGE_STATUSES : REFUND_STATUSES },
     currency: { type: 'string', pattern: '^[a-z]{3}$', 'x-expected': 'a three-letter ISO 4217 currency code in lowercase, e.g. usd' },
     'created[gte]': instantFilter('Created at or after.'),
     'created[lte]': instantFilter('Created at or before.'),

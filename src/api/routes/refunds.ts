@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Metadata, RefundRecord } from '../../domain/objects.ts';
 import type { FlowContext } from '../../flows/context.ts';
 import type { Failpoints } from '../failpoints.ts';
+import { cancelRefund } from '../../flows/cancel-refund.ts';
 import { createRefund } from '../../flows/create-refund.ts';
 import { getRefund, getRefundsPage } from '../../flows/queries.ts';
 import { updateRefund } from '../../flows/update-objects.ts';
@@ -55,6 +56,22 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         { failpoints, name: 'refund.after_commit' },
       );
     },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/refunds/:id/cancel',
+    {
+      schema: {
+        tags: ['refunds'], operationId: 'cancelRefund',
+        summary: 'Cancel a refund before it is sent to the PSP',
+        description:
+          'Succeeds only while no PSP call for the refund has been started (its job not yet taken by a worker): the refund becomes canceled, its amount is refundable again and refund.canceled is sent. Once the PSP may have seen it (being sent, sent, or settled): 400 refund_not_cancelable, saying why. Racing the worker, exactly one of the two wins.',
+        headers: idempotencyHeader,
+        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        response: { 200: { $ref: 'Refund#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => answer(reply, () => cancelRefund(ctx, request.scope, request.params.id, requestCause(request), request.idempotency)),
   );
 
   app.get<{ Params: { id: string } }>(

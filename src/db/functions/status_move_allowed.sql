@@ -10,7 +10,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     ('charge', 'succeeded', 'requires_review'),
     ('charge', 'failed', 'requires_review'),
     ('charge', 'requires_review', 'pending'), ('charge', 'requires_review', 'succeeded'), ('charge', 'requires_review', 'failed'),
-    ('refund', 'pending', 'succeeded'), ('refund', 'pending', 'failed'), ('refund', 'pending', 'requires_review'),
+    ('refund', 'pending', 'succeeded'), ('refund', 'pending', 'failed'), ('refund', 'pending', 'requires_review'), ('refund', 'pending', 'canceled'),
     ('refund', 'succeeded', 'failed'), ('refund', 'succeeded', 'requires_review'),
     ('refund', 'failed', 'requires_review'),
     ('refund', 'requires_review', 'pending'), ('refund', 'requires_review', 'succeeded'), ('refund', 'requires_review', 'failed')

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { expectedChargeBalances, MOVEMENT_NAMES, postingsFor, refundSettlementMovement, type Balances, type Movement } from '../../../src/domain/ledger.ts';
+import { expectedChargeBalances, expectedRefundBalances, MOVEMENT_NAMES, refundMovement, postingsFor, refundSettlementMovement, type Balances, type Movement } from '../../../src/domain/ledger.ts';
 import type { RefundStatus } from '../../../src/domain/status.ts';
 
 const movements: readonly Movement[] = MOVEMENT_NAMES;
@@ -66,6 +66,15 @@ describe('ledger postings', () => {
         // Money is conserved: the three accounts always sum to zero.
         assert.equal(balances.psp_clearing + balances.merchant_balance + balances.refunds_reserved, 0);
       }),
+    );
+  });
+
+  it('a canceled refund releases its reservation: refund_released, and its balances are free', () => {
+    assert.equal(refundMovement('pending', 'canceled'), 'refund_released');
+    assert.deepEqual(expectedRefundBalances('canceled', 700), { psp_clearing: 0, merchant_balance: 0, refunds_reserved: 0 });
+    assert.deepEqual(
+      expectedChargeBalances({ status: 'succeeded', amount: 5000 }, [{ status: 'canceled', amount: 700 }]),
+      expectedChargeBalances({ status: 'succeeded', amount: 5000 }, []),
     );
   });
 });

@@ -9,14 +9,16 @@ import {
   decideRefundAmount,
   decideRefundAmountGivenReserved,
   refundableAmount,
+  refundHoldsAmount,
   reservedByRefunds,
   type ChargeAmounts,
   type RefundAmounts,
 } from '../../../src/domain/refund.ts';
 import type { MoneyMovementStatus } from '../../../src/domain/status.ts';
 
-const STATUSES: readonly MoneyMovementStatus[] = ['pending', 'succeeded', 'failed'];
-const statusArb = fc.constantFrom<MoneyMovementStatus>(...STATUSES);
+// Statuses both a charge and a refund can be in (a refund's `canceled` has its own test below).
+const STATUSES = ['pending', 'succeeded', 'failed'] as const satisfies readonly MoneyMovementStatus[];
+const statusArb = fc.constantFrom<(typeof STATUSES)[number]>(...STATUSES);
 const amountArb = fc.integer({ min: MIN_AMOUNT, max: MAX_AMOUNT });
 // Charge amounts biased to small values so that refunds often exhaust the charge.
 const chargeAmountArb = fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 10_000 }), amountArb);
@@ -365,5 +367,10 @@ describe('refund: disputes (chargebacks)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('a canceled refund holds nothing: its amount is refundable again', () => {
+    assert.equal(refundHoldsAmount('canceled'), false);
+    assert.equal(refundableAmount(succeeded(1000), [{ amount: 600, status: 'canceled' }, { amount: 300, status: 'pending' }]), 700);
   });
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { allowedMoves, canMove, CHARGE_STATUSES, isSettled, MONEY_MOVEMENT_STATUSES, REFUND_STATUSES, type Evidence, type ObjectKind } from '../../../src/domain/status.ts';
 
-const EVIDENCE: Evidence[] = ['psp', 'operator'];
+const EVIDENCE: Evidence[] = ['psp', 'operator', 'merchant'];
 
 /** The tables as the API reference states them, written out by hand: the test is the second spelling. */
 const EXPECTED: Record<ObjectKind, string[]> = {
@@ -17,7 +17,7 @@ const EXPECTED: Record<ObjectKind, string[]> = {
     'requires_review->pending by operator', 'requires_review->succeeded by operator', 'requires_review->failed by operator',
   ],
   refund: [
-    'pending->succeeded by psp', 'pending->failed by psp', 'pending->requires_review by psp',
+    'pending->succeeded by psp', 'pending->failed by psp', 'pending->requires_review by psp', 'pending->canceled by merchant',
     'succeeded->failed by psp', 'succeeded->requires_review by psp',
     'failed->requires_review by psp',
     'requires_review->pending by operator', 'requires_review->succeeded by operator', 'requires_review->failed by operator',
@@ -25,10 +25,10 @@ const EXPECTED: Record<ObjectKind, string[]> = {
 };
 
 describe('status: the transition tables', () => {
-  it('statuses: pending, succeeded, failed, requires_review for both', () => {
+  it('statuses: pending, succeeded, failed, requires_review for both; canceled for refunds', () => {
     assert.deepEqual(CHARGE_STATUSES, ['pending', 'succeeded', 'failed', 'requires_review']);
-    assert.deepEqual(REFUND_STATUSES, ['pending', 'succeeded', 'failed', 'requires_review']);
-    assert.deepEqual(MONEY_MOVEMENT_STATUSES, ['pending', 'succeeded', 'failed', 'requires_review']);
+    assert.deepEqual(REFUND_STATUSES, ['pending', 'succeeded', 'failed', 'requires_review', 'canceled']);
+    assert.deepEqual(MONEY_MOVEMENT_STATUSES, ['pending', 'succeeded', 'failed', 'requires_review', 'canceled']);
   });
 
   for (const kind of ['charge', 'refund'] as const) {
@@ -49,11 +49,12 @@ describe('status: the transition tables', () => {
     });
   }
 
-  it('nothing moves to the status it is in; only the PSP settles; only an operator leaves review', () => {
+  it('nothing moves to the status it is in; only the PSP settles; only an operator leaves review; only a merchant cancels', () => {
     for (const kind of ['charge', 'refund'] as const) {
       for (const move of allowedMoves(kind)) {
         assert.notEqual(move.from, move.to);
         if (move.from === 'requires_review') assert.equal(move.evidence, 'operator');
+        else if (move.to === 'canceled') assert.equal(move.evidence, 'merchant');
         else assert.equal(move.evidence, 'psp');
       }
     }
@@ -67,6 +68,13 @@ describe('status: the transition tables', () => {
   });
 
   it('isSettled: everything but pending', () => {
-    assert.deepEqual(MONEY_MOVEMENT_STATUSES.filter(isSettled), ['succeeded', 'failed', 'requires_review']);
+    assert.deepEqual(MONEY_MOVEMENT_STATUSES.filter(isSettled), ['succeeded', 'failed', 'requires_review', 'canceled']);
+  });
+
+  it('a refund is canceled only from pending, only by its merchant, and nothing leaves canceled', () => {
+    for (const from of REFUND_STATUSES) {
+      for (const evidence of EVIDENCE) assert.equal(canMove('refund', from, 'canceled', evidence), from === 'pending' && evidence === 'merchant', `${from}->canceled by ${evidence}`);
+      for (const evidence of EVIDENCE) assert.equal(canMove('refund', 'canceled', from, evidence), false);
+    }
   });
 });
