@@ -39,11 +39,6 @@ export async function listRefunds(db: Queryable, merchantId: string, filter: Ref
 }
 
 /** Locks the merchant's refund row for the rest of the transaction (an update of its metadata). */
-export async function lockRefundOfMerchant(db: Queryable, merchantId: string, refundId: string): Promise<RefundRecord | undefined> {
-  const { rows } = await db.query<RefundRecord>('SELECT * FROM refunds WHERE id = $1 AND merchant_id = $2 FOR UPDATE', [refundId, merchantId]);
-  return rows[0];
-}
-
 /** POST /v1/refunds/{id}: the merchant's metadata (migration 018 lets it change; nothing else of the refund does). */
 export async function updateRefundMetadata(db: Queryable, refundId: string, metadata: Metadata): Promise<RefundRecord> {
   const { rows } = await db.query<RefundRecord>('UPDATE refunds SET metadata = $2, updated_at = now() WHERE id = $1 RETURNING *', [refundId, metadata]);

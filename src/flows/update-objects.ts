@@ -60,7 +60,7 @@ export async function updateCharge(ctx: FlowContext, merchantId: string, chargeI
 export async function updateRefund(ctx: FlowContext, merchantId: string, refundId: string, update: { metadata?: Metadata }, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
   return inTransaction(ctx.pool, async (tx) => {
     await claimIdempotencyKey(tx, idempotency);
-    const before = await lockRefundOfMerchant(tx, merchantId, refundId);
+    const before = (await lockRefundOfMerchant(tx, merchantId, refundId))?.row;
     if (!before) throw new ResourceMissing(`No such refund: '${refundId}'`, 'id');
     const metadata = merged(before.metadata, update.metadata);
     let refund = before;
