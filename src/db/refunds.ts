@@ -17,15 +17,17 @@ export async function listRefunds(
   chargeId: string | undefined,
   limit: number,
   startingAfter: string | undefined,
+  reference?: string,
 ): Promise<RefundRecord[]> {
   const { rows } = await db.query<RefundRecord>(
     `SELECT * FROM refunds
       WHERE merchant_id = $1
         AND ($2::text IS NULL OR payment_id = $2)
         AND ($3::text IS NULL OR id < $3)
+        AND ($5::text IS NULL OR reference = $5)
       ORDER BY id DESC
       LIMIT $4`,
-    [merchantId, chargeId ?? null, startingAfter ?? null, limit + 1],
+    [merchantId, chargeId ?? null, startingAfter ?? null, limit + 1, reference ?? null],
   );
   return rows;
 }
@@ -94,7 +96,9 @@ export type RefundWriteResult =
   | { outcome: 'changed'; facts: Omit<RefundFacts, 'stored'> }
   | { outcome: 'no_such_charge' }
   | { outcome: 'key_in_use' }
-  | { outcome: 'replay'; stored: IdempotencyRecord };
+  | { outcome: 'replay'; stored: IdempotencyRecord }
+  /** The charge has a refund with the write's reference (`existingId`): nothing was written. */
+  | { outcome: 'reference_already_used'; existingId: string };
 
 /** One round trip: create_refund_if_unchanged (src/db/functions/) writes the decided refund if its facts still hold. */
 export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite): Promise<RefundWriteResult> {
@@ -112,8 +116,9 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
     stored_body: unknown;
     disputed: boolean | null;
     lost: number | null;
+    existing_id: string | null;
   }>(
-    namedStatement(db, 'create_refund_if_unchanged', `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`, [
+    namedStatement(db, 'create_refund_if_unchanged', `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)`, [
       refund.id, refund.payment_id, refund.merchant_id, refund.amount, refund.currency, refund.reason, JSON.stringify(refund.metadata), refund.created_at,
       write.expected.status, write.expected.reserved,
       write.job.id, write.job.maxAttempts,
@@ -121,6 +126,7 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
       ...idempotencyParams(idempotency),
       JSON.stringify(write.postings),
       write.expected.disputes.open, write.expected.disputes.lost,
+      refund.reference ?? null,
     ]),
   );
   const row = rows[0];
@@ -140,9 +146,18 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
       };
     case 'replay':
       return { outcome: 'replay', stored: storedRecord(row) };
+    case 'reference_already_used':
+      if (!row.existing_id) throw new Error('create_refund_if_unchanged: reference_already_used without the refund that has it');
+      return { outcome: 'reference_already_used', existingId: row.existing_id };
     default:
       throw new Error(`create_refund_if_unchanged returned ${JSON.stringify(row?.outcome)}`);
   }
+}
+
+/** The charge's refund that has the merchant's `reference`, if any (unique per charge, migration 019). */
+export async function findRefundIdByReference(db: Queryable, merchantId: string, chargeId: string, reference: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM refunds WHERE payment_id = $1 AND reference = $2 AND merchant_id = $3', [chargeId, reference, merchantId]);
+  return rows[0]?.id;
 }
 
 /** The id of the charge or refund the PSP knows by `pspReference`, if FinCore recorded it. */
