@@ -116,3 +116,17 @@ export class ChargeDisputed extends InvalidRequest {
 export class ReviewAlreadyResolved extends InvalidRequest {
   readonly code = 'review_already_resolved';
 }
+/**
+ * A create carried a `reference` that an existing object already has (unique for ever: per
+ * merchant for charges, per charge for refunds). `existingId` is that object's id, named in the
+ * message; param is `reference`.
+ */
+export class ReferenceAlreadyUsed extends InvalidRequest {
+  readonly code = 'reference_already_used';
+  constructor(
+    message: string,
+    readonly existingId: string,
+  ) {
+    super(message, 'reference');
+  }
+}

@@ -24,8 +24,8 @@ export async function getCharge(db: Queryable, merchantId: string, chargeId: str
   return chargeObject(found.charge, found.amounts, found.refunds, await disputesOfCharge(db, chargeId));
 }
 
-export async function getChargesPage(db: Queryable, merchantId: string, limit: number, startingAfter?: string): Promise<ListPage<ChargeObject>> {
-  const charges = await listCharges(db, merchantId, limit, startingAfter);
+export async function getChargesPage(db: Queryable, merchantId: string, limit: number, startingAfter?: string, reference?: string): Promise<ListPage<ChargeObject>> {
+  const charges = await listCharges(db, merchantId, limit, startingAfter, reference);
   const refunds = await refundsOfCharges(db, charges.slice(0, limit).map((c) => c.id), EMBEDDED_REFUNDS);
   return page(charges, limit, (charge) => chargeObject(charge, refunds.amounts.get(charge.id) ?? [], refunds.first.get(charge.id) ?? []));
 }
@@ -39,9 +39,9 @@ export async function getRefund(db: Queryable, merchantId: string, refundId: str
 export async function getRefundsPage(
   db: Queryable,
   merchantId: string,
-  filter: { chargeId?: string; limit: number; startingAfter?: string },
+  filter: { chargeId?: string; limit: number; startingAfter?: string; reference?: string },
 ): Promise<ListPage<RefundObject>> {
-  const rows = await listRefunds(db, merchantId, filter.chargeId, filter.limit, filter.startingAfter);
+  const rows = await listRefunds(db, merchantId, filter.chargeId, filter.limit, filter.startingAfter, filter.reference);
   return page(rows, filter.limit, refundObject);
 }
 

@@ -7,7 +7,7 @@ import type { Failpoints } from '../failpoints.ts';
 import { createCharge } from '../../flows/create-charge.ts';
 import { getCharge, getChargesPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery, referenceFilter, referenceSchema } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateChargeBody {
@@ -16,6 +16,7 @@ interface CreateChargeBody {
   payment_method: string;
   description?: string | null;
   metadata?: Metadata;
+  reference?: string;
 }
 
 export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints: Failpoints): void {
@@ -38,6 +39,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
             payment_method: { type: 'string', minLength: 1, maxLength: 255, description: 'The PSP\'s payment method (simulator: pm_card_visa succeeds, pm_card_declined is declined).', examples: ['pm_card_visa'] },
             description: { type: ['string', 'null'], maxLength: 1000, examples: ['Order 6735'] },
             metadata: metadataSchema,
+            reference: { ...referenceSchema, examples: ['order-6735'], description: 'Your reference for this charge, unique per merchant for ever: a second charge with it is refused (400 reference_already_used, naming the charge that has it), whatever its Idempotency-Key and however late.' },
           },
         },
         response: { 201: { $ref: 'Charge#' }, ...errorResponses },
@@ -57,6 +59,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
             paymentMethod: body.payment_method,
             description: body.description ?? null,
             metadata: body.metadata ?? {},
+            reference: body.reference ?? null,
           },
           requestCause(request),
           request.idempotency,
@@ -79,19 +82,19 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await getCharge(ctx.pool, request.scope, request.params.id) }),
   );
 
-  app.get<{ Querystring: { limit: number; starting_after?: string } }>(
+  app.get<{ Querystring: { limit: number; starting_after?: string; reference?: string } }>(
     '/v1/charges',
     {
       schema: {
         tags: ['charges'], operationId: 'listCharges',
         summary: 'List charges, newest first',
-        querystring: { type: 'object', additionalProperties: false, properties: pageQuery('ch') },
+        querystring: { type: 'object', additionalProperties: false, properties: { ...pageQuery('ch'), reference: referenceFilter } },
         response: { 200: listSchema('Charge'), ...errorResponses },
       },
     },
     async (request, reply) => {
-      const { limit, starting_after } = request.query;
-      return sendApiResponse(reply, { status: 200, body: await getChargesPage(ctx.pool, request.scope, limit, starting_after) });
+      const { limit, starting_after, reference } = request.query;
+      return sendApiResponse(reply, { status: 200, body: await getChargesPage(ctx.pool, request.scope, limit, starting_after, reference) });
     },
   );
 }

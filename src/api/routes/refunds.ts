@@ -5,7 +5,7 @@ import type { Failpoints } from '../failpoints.ts';
 import { createRefund } from '../../flows/create-refund.ts';
 import { getRefund, getRefundsPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery, refundReasonSchema } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery, referenceFilter, referenceSchema, refundReasonSchema } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateRefundBody {
@@ -13,6 +13,7 @@ interface CreateRefundBody {
   amount?: number;
   reason?: RefundRecord['reason'];
   metadata?: Metadata;
+  reference?: string;
 }
 
 export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints: Failpoints): void {
@@ -36,6 +37,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
             amount: amountSchema,
             reason: refundReasonSchema,
             metadata: metadataSchema,
+            reference: { ...referenceSchema, description: 'Your reference for this refund, unique per charge for ever: a second refund of the charge with it is refused (400 reference_already_used, naming the refund that has it), whatever its Idempotency-Key and however late.' },
           },
         },
         response: { 201: { $ref: 'Refund#' }, ...errorResponses },
@@ -46,7 +48,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
       return answer(reply, () =>
         createRefund(
           ctx,
-          { merchantId: request.scope, chargeId: body.charge_id, amount: body.amount, reason: body.reason ?? null, metadata: body.metadata ?? {} },
+          { merchantId: request.scope, chargeId: body.charge_id, amount: body.amount, reason: body.reason ?? null, metadata: body.metadata ?? {}, reference: body.reference ?? null },
           requestCause(request),
           request.idempotency,
         ),
@@ -68,7 +70,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     async (request, reply) => sendApiResponse(reply, { status: 200, body: await getRefund(ctx.pool, request.scope, request.params.id) }),
   );
 
-  app.get<{ Querystring: { limit: number; starting_after?: string; charge_id?: string } }>(
+  app.get<{ Querystring: { limit: number; starting_after?: string; charge_id?: string; reference?: string } }>(
     '/v1/refunds',
     {
       schema: {
@@ -77,16 +79,16 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { ...pageQuery('re'), charge_id: { type: 'string', description: 'Only refunds of this charge.' } },
+          properties: { ...pageQuery('re'), charge_id: { type: 'string', description: 'Only refunds of this charge.' }, reference: referenceFilter },
         },
         response: { 200: listSchema('Refund'), ...errorResponses },
       },
     },
     async (request, reply) => {
-      const { limit, starting_after, charge_id } = request.query;
+      const { limit, starting_after, charge_id, reference } = request.query;
       return sendApiResponse(reply, {
         status: 200,
-        body: await getRefundsPage(ctx.pool, request.scope, { chargeId: charge_id, limit, startingAfter: starting_after }),
+        body: await getRefundsPage(ctx.pool, request.scope, { chargeId: charge_id, limit, startingAfter: starting_after, reference }),
       });
     },
   );
