@@ -29,6 +29,8 @@ export interface ScenarioResult {
   /** Refunds the PSP failed after they succeeded, and objects in review: the PSP-truth cases the run went through. */
   lateFailures: number;
   reviews: number;
+  /** Refund requests answered reference_already_used: references met concurrent creates. */
+  referenceRefusals: number;
 }
 
 // pm_card_refundFailsLater / pm_card_refundReversed: the PSP reports the refund succeeded, then
@@ -49,6 +51,8 @@ export async function runFaultScenario(options: {
 }): Promise<ScenarioResult> {
   const random = mulberry32(options.seed); // the simulator's seeded PRNG: one workload per seed
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  // Which refund requests carry a reference: its own PRNG, so the rest of a seed's workload is unchanged.
+  const referenceRandom = mulberry32(options.seed ^ 0x5eed);
   const violations: string[] = [];
   const fincore = await startTestFinCore({
     FINCORE_PSP_TIMEOUT_MS: '300',
@@ -115,22 +119,41 @@ export async function runFaultScenario(options: {
 
     // Refunds: concurrent partial and full refunds per succeeded charge, with retries.
     let refundRequests = 0;
+    let referenceRefusals = 0;
     await Promise.all(
       settled
         .filter((c) => c.status === 'succeeded')
         .map(async (charge) => {
           const count = 1 + Math.floor(random() * 4);
+          // References under concurrent creates: on some charges the requests share one of two
+          // references, each sent concurrently under its own key.
+          const withReferences = referenceRandom() < 0.5;
           const requests = Array.from({ length: count }, () => {
             const full = random() < 0.25;
-            const body = full ? { charge_id: charge.id } : { charge_id: charge.id, amount: 1 + Math.floor(random() * charge.amount * 0.6) };
+            const body: { charge_id: string; amount?: number; reference?: string } = full ? { charge_id: charge.id } : { charge_id: charge.id, amount: 1 + Math.floor(random() * charge.amount * 0.6) };
+            if (withReferences && referenceRandom() < 0.8) body.reference = `ret-${Math.floor(referenceRandom() * 2)}`;
             return { body, key: randomUUID() };
           });
           refundRequests += count;
-          const answers = await Promise.all(requests.map((r) => post<RefundBody & { error?: { code: string } }>(charge.key, '/v1/refunds', r.body, r.key)));
-          for (const a of answers) {
-            const ok = a.status === 201 || (a.status === 400 && ['amount_too_large', 'charge_already_refunded'].includes(a.body.error?.code ?? ''));
+          const answers = await Promise.all(requests.map((r) => post<RefundBody & { error?: { code: string; message: string } }>(charge.key, '/v1/refunds', r.body, r.key)));
+          const createdByReference = new Map<string, string[]>();
+          answers.forEach((a, i) => {
+            const reference = requests[i]?.body.reference;
+            if (reference && a.status === 201) createdByReference.set(reference, [...(createdByReference.get(reference) ?? []), a.body.id]);
+          });
+          for (const [reference, ids] of createdByReference) if (ids.length > 1) violations.push(`refunds ${ids.join(', ')} of ${charge.id} all created with the reference ${reference}`);
+          answers.forEach((a, i) => {
+            const reference = requests[i]?.body.reference;
+            const code = a.body.error?.code ?? '';
+            const ok = a.status === 201 || (a.status === 400 && (['amount_too_large', 'charge_already_refunded'].includes(code) || (reference !== undefined && code === 'reference_already_used')));
             if (!ok) violations.push(`refund answered ${a.status} ${JSON.stringify(a.body)}`);
-          }
+            if (code === 'reference_already_used') {
+              referenceRefusals++;
+              // It names the refund that has the reference: the one of these requests that got it.
+              const holder = reference ? createdByReference.get(reference)?.[0] : undefined;
+              if (!holder || !(a.body.error?.message ?? '').includes(holder)) violations.push(`reference_already_used for ${reference} of ${charge.id} names no refund created with it: ${JSON.stringify(a.body)}`);
+            }
+          });
         }),
     );
 
@@ -160,7 +183,7 @@ export async function runFaultScenario(options: {
       `SELECT (SELECT count(*) FROM events WHERE type = 'refund.failed' AND data->'previous_attributes'->>'status' = 'succeeded')::int AS late,
               (SELECT count(*) FROM reviews)::int AS reviews`,
     );
-    return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {}, lateFailures: truth[0]?.late ?? 0, reviews: truth[0]?.reviews ?? 0 };
+    return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {}, lateFailures: truth[0]?.late ?? 0, reviews: truth[0]?.reviews ?? 0, referenceRefusals };
   } finally {
     for (const worker of extraWorkers) await worker.stop();
     await fincore.stop();
