@@ -32,10 +32,10 @@ describe('the refund write re-checks its facts', () => {
   after(() => fincore.stop());
 
   /** Expected dispute facts default to "none": what every charge here has unless a test adds one. */
-  function write(chargeId: string, amount: number, facts: Omit<RefundWrite['expected'], 'disputes'> & Partial<Pick<RefundWrite['expected'], 'disputes'>>, key?: string): RefundWrite {
+  function write(chargeId: string, amount: number, facts: Omit<RefundWrite['expected'], 'disputes'> & Partial<Pick<RefundWrite['expected'], 'disputes'>>, key?: string, reference?: string): RefundWrite {
     const expected: RefundWrite['expected'] = { disputes: NO_DISPUTES, ...facts };
     const now = new Date();
-    const refund: RefundRecord = { id: newId('re'), payment_id: chargeId, merchant_id: merchant.id, amount, currency: 'usd', status: 'pending', reason: null, metadata: {}, failure_reason: null, psp_reference: null, review_reason: null, origin: 'api', created_at: now, updated_at: now };
+    const refund: RefundRecord = { id: newId('re'), payment_id: chargeId, merchant_id: merchant.id, amount, currency: 'usd', status: 'pending', reason: null, metadata: {}, failure_reason: null, psp_reference: null, review_reason: null, origin: 'api', reference: reference ?? null, created_at: now, updated_at: now };
     return {
       refund,
       expected,
@@ -162,6 +162,21 @@ describe('the refund write re-checks its facts', () => {
     const other = await createMerchant(fincore.url, 'Other');
     const theirs = await settledCharge(fincore.url, other.apiKey, 5000);
     assert.equal((await writeRefundIfUnchanged(fincore.db.pool, write(theirs.id, 100, { status: 'succeeded', reserved: 0 }))).outcome, 'no_such_charge');
+  });
+
+  it('a used reference is answered reference_already_used with the refund that has it, writing nothing, whatever the facts', async () => {
+    const charge = await settledCharge(fincore.url, merchant.apiKey, 5000);
+    const first = write(charge.id, 100, { status: 'succeeded', reserved: 0 }, undefined, 'ref-write-1');
+    assert.deepEqual(await writeRefundIfUnchanged(fincore.db.pool, first), { outcome: 'created' });
+    // Stale facts too: the reference is checked first, under the charge's lock.
+    for (const reserved of [0, 100]) {
+      const second = write(charge.id, 100, { status: 'succeeded', reserved }, undefined, 'ref-write-1');
+      assert.deepEqual(await writeRefundIfUnchanged(fincore.db.pool, second), { outcome: 'reference_already_used', existingId: first.refund.id });
+      assert.deepEqual(await rowsFor(second.refund.id), [0, 0, 0, 0]);
+    }
+    // Another reference, or none, on the same charge is written.
+    assert.equal((await writeRefundIfUnchanged(fincore.db.pool, write(charge.id, 100, { status: 'succeeded', reserved: 100 }, undefined, 'ref-write-2'))).outcome, 'created');
+    assert.equal((await writeRefundIfUnchanged(fincore.db.pool, write(charge.id, 100, { status: 'succeeded', reserved: 200 }))).outcome, 'created');
   });
 
   it('answers key_in_use while another transaction holds the key', { skip: onServer ? false : 'embedded PGlite shares one session, where advisory locks never conflict' }, async () => {

@@ -27,6 +27,17 @@ export const metadataSchema = {
   examples: [{ order_id: '6735' }],
 } as const;
 
+/** A merchant's `reference` on a create (charges: unique per merchant; refunds: per charge; for ever). */
+export const referenceSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  examples: ['order-6735-refund-1'],
+} as const;
+
+/** The `reference` list filter. */
+export const referenceFilter = { type: 'string', minLength: 1, maxLength: 255, description: 'Only the object with this reference.' } as const;
+
 export const amountSchema = {
   type: 'integer',
   minimum: MIN_AMOUNT,
@@ -79,6 +90,7 @@ export const refundSchema = {
     failure_reason: { type: ['string', 'null'], description: 'Why the refund failed, for people (the PSP\'s words or the operator\'s); null unless failed. docs/API.md "Failure codes".' },
     review_reason: reviewReasonSchema,
     origin: { type: 'string', enum: REFUND_ORIGINS, description: "api: asked for through FinCore; psp: made at the PSP (its dashboard) and imported." },
+    reference: { type: ['string', 'null'], description: "The merchant's reference, unique per charge for ever; null: none given." },
     created_at: timestamp,
     updated_at: timestamp,
   },
@@ -111,6 +123,7 @@ export const chargeSchema = {
     failure_message: nullableString,
     review_reason: reviewReasonSchema,
     psp: { type: ['string', 'null'], description: 'The PSP that took the charge (its refunds and queries go there); null: recorded before FinCore kept it.' },
+    reference: { type: ['string', 'null'], description: "The merchant's reference, unique per merchant for ever; null: none given." },
     refunds: {
       type: 'object',
       description: `The charge's oldest refunds, at most ${EMBEDDED_REFUNDS}, as a list object; has_more: there are others, all listed (paged) at url. amount_refunded counts every refund.`,

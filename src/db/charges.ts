@@ -75,6 +75,8 @@ export interface ChargeFilter {
   status?: string;
   createdGte?: Date;
   createdLte?: Date;
+  /** The merchant's own reference (unique per merchant). */
+  reference?: string;
 }
 
 /** `limit + 1` rows (the extra one says has_more) in the cursor's direction. */
@@ -86,9 +88,10 @@ export async function listCharges(db: Queryable, merchantId: string, limit: numb
         AND ($4::text IS NULL OR status = $4)
         AND ($5::timestamptz IS NULL OR date_trunc('milliseconds', created_at) >= $5)
         AND ($6::timestamptz IS NULL OR date_trunc('milliseconds', created_at) <= $6)
+        AND ($8::text IS NULL OR reference = $8)
       ORDER BY id ${order}
       LIMIT $7`,
-    [merchantId, cursor.startingAfter ?? null, cursor.endingBefore ?? null, filter.status ?? null, filter.createdGte ?? null, filter.createdLte ?? null, limit + 1],
+    [merchantId, cursor.startingAfter ?? null, cursor.endingBefore ?? null, filter.status ?? null, filter.createdGte ?? null, filter.createdLte ?? null, limit + 1, filter.reference ?? null],
   );
   return rows;
 }
@@ -145,18 +148,24 @@ export interface ChargeWrite {
   idempotency: IdempotencyWrite | undefined;
 }
 
-export type ChargeWriteResult = { outcome: 'created' } | { outcome: 'key_in_use' } | { outcome: 'replay'; stored: IdempotencyRecord };
+export type ChargeWriteResult =
+  | { outcome: 'created' }
+  | { outcome: 'key_in_use' }
+  | { outcome: 'replay'; stored: IdempotencyRecord }
+  /** The merchant has a charge with the write's reference (`existingId`): nothing was written. */
+  | { outcome: 'reference_already_used'; existingId: string };
 
 /** One round trip: create_charge (src/db/functions/create_charge.sql) writes charge, job, event and idempotency record. */
 export async function writeCharge(db: Queryable, write: ChargeWrite): Promise<ChargeWriteResult> {
   const { charge } = write;
-  const { rows } = await db.query<{ outcome: ChargeWriteResult['outcome']; stored_method: string | null; stored_path: string | null; stored_hash: string | null; stored_code: number | null; stored_body: unknown }>(
-    namedStatement(db, 'create_charge', `SELECT * FROM create_charge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`, [
+  const { rows } = await db.query<{ outcome: ChargeWriteResult['outcome']; stored_method: string | null; stored_path: string | null; stored_hash: string | null; stored_code: number | null; stored_body: unknown; existing_id: string | null }>(
+    namedStatement(db, 'create_charge', `SELECT * FROM create_charge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`, [
       charge.id, charge.merchant_id, charge.amount, charge.currency, charge.payment_method, charge.description, JSON.stringify(charge.metadata), charge.created_at,
       write.job.id, write.job.maxAttempts,
       write.event.id, JSON.stringify(write.event.data), write.event.cause.type, write.event.cause.id,
       ...idempotencyParams(write.idempotency),
       charge.psp,
+      charge.reference ?? null,
     ]),
   );
   const row = rows[0];
@@ -166,6 +175,9 @@ export async function writeCharge(db: Queryable, write: ChargeWrite): Promise<Ch
       return { outcome: row.outcome };
     case 'replay':
       return { outcome: 'replay', stored: storedRecord(row) };
+    case 'reference_already_used':
+      if (!row.existing_id) throw new Error('create_charge: reference_already_used without the charge that has it');
+      return { outcome: 'reference_already_used', existingId: row.existing_id };
     default:
       throw new Error(`create_charge returned ${JSON.stringify(row?.outcome)}`);
   }

@@ -17,6 +17,8 @@ export interface RefundFilter {
   status?: string;
   createdGte?: Date;
   createdLte?: Date;
+  /** The merchant's own reference (unique per charge). */
+  reference?: string;
 }
 
 /** `limit + 1` rows in the cursor's direction (PageCursor, src/db/charges.ts). */
@@ -31,9 +33,10 @@ export async function listRefunds(db: Queryable, merchantId: string, filter: Ref
         AND ($5::text IS NULL OR status = $5)
         AND ($6::timestamptz IS NULL OR date_trunc('milliseconds', created_at) >= $6)
         AND ($7::timestamptz IS NULL OR date_trunc('milliseconds', created_at) <= $7)
+        AND ($9::text IS NULL OR reference = $9)
       ORDER BY id ${order}
       LIMIT $8`,
-    [merchantId, filter.chargeId ?? null, cursor.startingAfter ?? null, cursor.endingBefore ?? null, filter.status ?? null, filter.createdGte ?? null, filter.createdLte ?? null, limit + 1],
+    [merchantId, filter.chargeId ?? null, cursor.startingAfter ?? null, cursor.endingBefore ?? null, filter.status ?? null, filter.createdGte ?? null, filter.createdLte ?? null, limit + 1, filter.reference ?? null],
   );
   return rows;
 }
@@ -109,7 +112,9 @@ export type RefundWriteResult =
   | { outcome: 'changed'; facts: Omit<RefundFacts, 'stored'> }
   | { outcome: 'no_such_charge' }
   | { outcome: 'key_in_use' }
-  | { outcome: 'replay'; stored: IdempotencyRecord };
+  | { outcome: 'replay'; stored: IdempotencyRecord }
+  /** The charge has a refund with the write's reference (`existingId`): nothing was written. */
+  | { outcome: 'reference_already_used'; existingId: string };
 
 /** One round trip: create_refund_if_unchanged (src/db/functions/) writes the decided refund if its facts still hold. */
 export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite): Promise<RefundWriteResult> {
@@ -127,8 +132,9 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
     stored_body: unknown;
     disputed: boolean | null;
     lost: number | null;
+    existing_id: string | null;
   }>(
-    namedStatement(db, 'create_refund_if_unchanged', `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`, [
+    namedStatement(db, 'create_refund_if_unchanged', `SELECT * FROM create_refund_if_unchanged($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)`, [
       refund.id, refund.payment_id, refund.merchant_id, refund.amount, refund.currency, refund.reason, JSON.stringify(refund.metadata), refund.created_at,
       write.expected.status, write.expected.reserved,
       write.job.id, write.job.maxAttempts,
@@ -136,6 +142,7 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
       ...idempotencyParams(idempotency),
       JSON.stringify(write.postings),
       write.expected.disputes.open, write.expected.disputes.lost,
+      refund.reference ?? null,
     ]),
   );
   const row = rows[0];
@@ -155,9 +162,18 @@ export async function writeRefundIfUnchanged(db: Queryable, write: RefundWrite):
       };
     case 'replay':
       return { outcome: 'replay', stored: storedRecord(row) };
+    case 'reference_already_used':
+      if (!row.existing_id) throw new Error('create_refund_if_unchanged: reference_already_used without the refund that has it');
+      return { outcome: 'reference_already_used', existingId: row.existing_id };
     default:
       throw new Error(`create_refund_if_unchanged returned ${JSON.stringify(row?.outcome)}`);
   }
+}
+
+/** The charge's refund that has the merchant's `reference`, if any (unique per charge, migration 019). */
+export async function findRefundIdByReference(db: Queryable, merchantId: string, chargeId: string, reference: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM refunds WHERE payment_id = $1 AND reference = $2 AND merchant_id = $3', [chargeId, reference, merchantId]);
+  return rows[0]?.id;
 }
 
 /** The id of the charge or refund the PSP knows by `pspReference`, if FinCore recorded it. */

@@ -120,3 +120,17 @@ export class ReviewAlreadyResolved extends InvalidRequest {
 export class RefundNotCancelable extends InvalidRequest {
   readonly code = 'refund_not_cancelable';
 }
+/**
+ * A create carried a `reference` that an existing object already has (unique for ever: per
+ * merchant for charges, per charge for refunds). `existingId` is that object's id, named in the
+ * message; param is `reference`.
+ */
+export class ReferenceAlreadyUsed extends InvalidRequest {
+  readonly code = 'reference_already_used';
+  constructor(
+    message: string,
+    readonly existingId: string,
+  ) {
+    super(message, 'reference');
+  }
+}

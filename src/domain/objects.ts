@@ -26,6 +26,8 @@ export interface ChargeRecord {
   review_reason: ReviewReason | null;
   /** The PSP that took the charge (its refunds and queries go there); null: the configured default's, from before it was recorded. */
   psp: string | null;
+  /** The merchant's reference, unique per merchant (migration 019); null or absent: none given. */
+  reference?: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -45,6 +47,8 @@ export interface RefundRecord {
   review_reason: ReviewReason | null;
   /** 'api': asked for through FinCore; 'psp': made at the PSP (its dashboard) and imported. */
   origin: RefundOrigin;
+  /** The merchant's reference, unique per charge (migration 019); null or absent: none given. */
+  reference?: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -64,6 +68,7 @@ export interface RefundObject {
   failure_reason: string | null;
   review_reason: ReviewReason | null;
   origin: RefundOrigin;
+  reference: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -91,6 +96,7 @@ export interface ChargeObject {
   review_reason: ReviewReason | null;
   /** The PSP that took the charge. */
   psp: string | null;
+  reference: string | null;
   refunds?: RefundList;
   /** Its disputes (chargebacks), oldest first: on GET /v1/charges/{id}. */
   disputes?: DisputeObject[];
@@ -170,6 +176,7 @@ export function refundObject(refund: RefundRecord): RefundObject {
     failure_reason: refund.failure_reason,
     review_reason: refund.review_reason,
     origin: refund.origin,
+    reference: refund.reference ?? null,
     created_at: refund.created_at.toISOString(),
     updated_at: refund.updated_at.toISOString(),
   };
@@ -199,6 +206,7 @@ export function chargeObject(charge: ChargeRecord, amounts: readonly RefundAmoun
     failure_message: charge.failure_message,
     review_reason: charge.review_reason,
     psp: charge.psp,
+    reference: charge.reference ?? null,
     created_at: charge.created_at.toISOString(),
     updated_at: charge.updated_at.toISOString(),
   };

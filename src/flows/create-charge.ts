@@ -5,16 +5,19 @@
  * whether it knows the payment method (its adapter answers from a fixed list).
  */
 import { moneyMovementsCreated } from '../metrics.ts';
-import { ParameterInvalid } from '../domain/errors.ts';
+import { ParameterInvalid, ReferenceAlreadyUsed } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { chargeObject, type ChargeRecord } from '../domain/objects.ts';
 import { writeCharge, type NewCharge } from '../db/charges.ts';
 import type { Cause } from '../db/events.ts';
 import type { FlowContext } from './context.ts';
-import { idempotencyWrite, keyInUse, replayOrReject, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
+import { idempotencyWrite, keyInUse, markStarted, replayOrReject, StoredResponseFound, type ApiResponse, type IdempotentRequest } from './idempotency.ts';
 
-/** A validated charge request: the new charge row without the id FinCore gives it. */
-export type ChargeRequest = Omit<NewCharge, 'id'>;
+/**
+ * A validated charge request: the new charge row without the id FinCore gives it, and the
+ * merchant's optional reference (unique per merchant for ever).
+ */
+export type ChargeRequest = Omit<NewCharge, 'id'> & { reference?: string | null };
 
 export async function createCharge(ctx: FlowContext, request: ChargeRequest, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
   if (!ctx.psp.supportsPaymentMethod(request.paymentMethod)) {
@@ -36,6 +39,7 @@ export async function createCharge(ctx: FlowContext, request: ChargeRequest, cau
     review_reason: null,
     // Recorded once: this charge's refunds and queries go to this PSP whatever the default is later.
     psp: ctx.psp.name,
+    reference: request.reference ?? null,
     created_at: createdAt,
     updated_at: createdAt,
   };
@@ -52,7 +56,18 @@ export async function createCharge(ctx: FlowContext, request: ChargeRequest, cau
     if (!idempotency) throw new Error('replay without an idempotency key');
     throw new StoredResponseFound(replayOrReject(result.stored, idempotency));
   }
+  if (result.outcome === 'reference_already_used') {
+    // Judged on the merchant's charges with the key held: this request's answer, stored under the key.
+    markStarted(idempotency);
+    throw referenceUsed('charge', request.reference ?? '', result.existingId);
+  }
   ctx.wakeup.jobsCommitted();
   moneyMovementsCreated.inc({ object: 'charge', currency: body.currency });
   return { status: 201, body };
+}
+
+/** 400 reference_already_used naming the object that has the reference (its id in the message and in `existingId`). */
+export function referenceUsed(object: 'charge' | 'refund', reference: string, existingId: string): ReferenceAlreadyUsed {
+  const scope = object === 'charge' ? 'of this merchant' : 'of this charge';
+  return new ReferenceAlreadyUsed(`The reference '${reference}' was already used by ${object} ${existingId} (a reference is unique ${scope} for ever).`, existingId);
 }

@@ -15,7 +15,7 @@
  *   move them before the write, so this attempt cannot lose and a refund never livelocks.
  * Refunds of one charge serialize on its row lock either way, so they can never over-refund.
  */
-import { ResourceMissing } from '../domain/errors.ts';
+import { ContractError, ResourceMissing } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
 import { postingsFor } from '../domain/ledger.ts';
 import { refundObject, type Metadata, type RefundObject, type RefundRecord } from '../domain/objects.ts';
@@ -23,7 +23,8 @@ import { decideRefundAmountGivenReserved } from '../domain/refund.ts';
 import { lockChargeOfMerchant } from '../db/charges.ts';
 import type { Cause } from '../db/events.ts';
 import { inTransaction, type Queryable } from '../db/pool.ts';
-import { readRefundFacts, writeRefundIfUnchanged } from '../db/refunds.ts';
+import { findRefundIdByReference, readRefundFacts, writeRefundIfUnchanged } from '../db/refunds.ts';
+import { referenceUsed } from './create-charge.ts';
 import { moneyMovementsCreated, refundWriteRaces } from '../metrics.ts';
 import type { FlowContext } from './context.ts';
 import type { KnownRefundFacts } from './refund-facts-cache.ts';
@@ -36,6 +37,8 @@ export interface RefundRequest {
   amount: number | undefined;
   reason: RefundRecord['reason'];
   metadata: Metadata;
+  /** The merchant's reference, unique per charge for ever; undefined or null: none. */
+  reference?: string | null;
 }
 
 /** Writes lost to concurrent refunds of the same charge before the facts are read under its lock. */
@@ -51,6 +54,26 @@ export async function createRefund(
   // The body is valid: whatever is refused from here on (no such charge, amount_too_large, ...) is
   // judged on the charge's facts, and stored under the key as this request's answer.
   markStarted(idempotency);
+  try {
+    return await decideAndWriteRefund(ctx, request, cause, idempotency, fastPathAttempts);
+  } catch (refusal) {
+    // A refund refused on the charge's facts (already refunded, ...) whose reference a refund of
+    // the charge already has: that refund was made, and naming it is the answer a retry needs.
+    if (request.reference && refusal instanceof ContractError && !(refusal instanceof ResourceMissing) && refusal.httpStatus === 400 && refusal.code !== 'reference_already_used' && refusal.type === 'invalid_request_error') {
+      const existing = await findRefundIdByReference(ctx.pool, request.merchantId, request.chargeId, request.reference);
+      if (existing) throw referenceUsed('refund', request.reference, existing);
+    }
+    throw refusal;
+  }
+}
+
+async function decideAndWriteRefund(
+  ctx: FlowContext,
+  request: RefundRequest,
+  cause: Cause,
+  idempotency: IdempotentRequest | undefined,
+  fastPathAttempts: number,
+): Promise<ApiResponse> {
   let response: ApiResponse | undefined;
   let known: KnownFacts | undefined = rememberedFacts(ctx, request);
   for (let attempt = 0; attempt < fastPathAttempts && !response; attempt++) {
@@ -137,6 +160,7 @@ async function decideAndWrite(
     psp_reference: null,
     review_reason: null,
     origin: 'api',
+    reference: request.reference ?? null,
     created_at: createdAt,
     updated_at: createdAt,
   };
@@ -167,5 +191,7 @@ async function decideAndWrite(
       if (result.facts.charge) ctx.refundFacts.set(merchantId, chargeId, { charge: result.facts.charge, reserved: result.facts.reserved, disputes: result.facts.disputes });
       else ctx.refundFacts.forget(merchantId, chargeId);
       return { moved: result.facts };
+    case 'reference_already_used':
+      throw referenceUsed('refund', request.reference ?? '', result.existingId);
   }
 }

@@ -114,5 +114,13 @@ export async function checkInvariants(pool: pg.Pool, sim: SimState): Promise<str
          AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.id = v.object_id AND r.status = 'requires_review')`)) {
     violations.push(`P6 open review ${row.id} of ${row.object_id}, which is not in review`);
   }
+  // P7 a merchant's reference names one object for ever: one refund per (charge, reference), one
+  // charge per (merchant, reference), whatever the concurrency and the faults.
+  for (const row of await q<{ kind: string; scope: string; reference: string; n: number }>(`
+      SELECT 'refund' AS kind, payment_id AS scope, reference, count(*)::int AS n FROM refunds WHERE reference IS NOT NULL GROUP BY payment_id, reference HAVING count(*) > 1
+      UNION ALL
+      SELECT 'charge', merchant_id, reference, count(*)::int FROM payments WHERE reference IS NOT NULL GROUP BY merchant_id, reference HAVING count(*) > 1`)) {
+    violations.push(`P7 ${row.n} ${row.kind}s of ${row.scope} with the reference ${row.reference}`);
+  }
   return violations;
 }

@@ -33,6 +33,8 @@ export interface ScenarioResult {
   /** Cancel requests sent, and how many of them canceled their refund (the others came too late). */
   cancelRequests: number;
   canceled: number;
+  /** Refund requests answered reference_already_used: references met concurrent creates. */
+  referenceRefusals: number;
 }
 
 // pm_card_refundFailsLater / pm_card_refundReversed: the PSP reports the refund succeeded, then
@@ -53,6 +55,8 @@ export async function runFaultScenario(options: {
 }): Promise<ScenarioResult> {
   const random = mulberry32(options.seed); // the simulator's seeded PRNG: one workload per seed
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  // Which refund requests carry a reference: its own PRNG, so the rest of a seed's workload is unchanged.
+  const referenceRandom = mulberry32(options.seed ^ 0x5eed);
   const violations: string[] = [];
   const fincore = await startTestFinCore({
     FINCORE_PSP_TIMEOUT_MS: '300',
@@ -121,14 +125,19 @@ export async function runFaultScenario(options: {
     let refundRequests = 0;
     let cancelRequests = 0;
     const canceledIds: string[] = [];
+    let referenceRefusals = 0;
     await Promise.all(
       settled
         .filter((c) => c.status === 'succeeded')
         .map(async (charge) => {
           const count = 1 + Math.floor(random() * 4);
+          // References under concurrent creates: on some charges the requests share one of two
+          // references, each sent concurrently under its own key.
+          const withReferences = referenceRandom() < 0.5;
           const requests = Array.from({ length: count }, () => {
             const full = random() < 0.25;
-            const body = full ? { charge_id: charge.id } : { charge_id: charge.id, amount: 1 + Math.floor(random() * charge.amount * 0.6) };
+            const body: { charge_id: string; amount?: number; reference?: string } = full ? { charge_id: charge.id } : { charge_id: charge.id, amount: 1 + Math.floor(random() * charge.amount * 0.6) };
+            if (withReferences && referenceRandom() < 0.8) body.reference = `ret-${Math.floor(referenceRandom() * 2)}`;
             // Decided here, before any await, so the workload stays one per seed.
             const cancelAfterMs = random() < 0.3 ? Math.floor(random() * 40) : undefined;
             return { body, key: randomUUID(), cancelAfterMs };
@@ -136,7 +145,7 @@ export async function runFaultScenario(options: {
           refundRequests += count;
           const answers = await Promise.all(
             requests.map(async (r) => {
-              const a = await post<RefundBody & { error?: { code: string } }>(charge.key, '/v1/refunds', r.body, r.key);
+              const a = await post<RefundBody & { error?: { code: string; message: string } }>(charge.key, '/v1/refunds', r.body, r.key);
               // A cancel racing the worker (which claims the new job at once): it wins only if no PSP
               // call was started; either answer is fine, the invariants check the outcome.
               if (a.status === 201 && r.cancelAfterMs !== undefined) {
@@ -149,10 +158,24 @@ export async function runFaultScenario(options: {
               return a;
             }),
           );
-          for (const a of answers) {
-            const ok = a.status === 201 || (a.status === 400 && ['amount_too_large', 'charge_already_refunded'].includes(a.body.error?.code ?? ''));
+          const createdByReference = new Map<string, string[]>();
+          answers.forEach((a, i) => {
+            const reference = requests[i]?.body.reference;
+            if (reference && a.status === 201) createdByReference.set(reference, [...(createdByReference.get(reference) ?? []), a.body.id]);
+          });
+          for (const [reference, ids] of createdByReference) if (ids.length > 1) violations.push(`refunds ${ids.join(', ')} of ${charge.id} all created with the reference ${reference}`);
+          answers.forEach((a, i) => {
+            const reference = requests[i]?.body.reference;
+            const code = a.body.error?.code ?? '';
+            const ok = a.status === 201 || (a.status === 400 && (['amount_too_large', 'charge_already_refunded'].includes(code) || (reference !== undefined && code === 'reference_already_used')));
             if (!ok) violations.push(`refund answered ${a.status} ${JSON.stringify(a.body)}`);
-          }
+            if (code === 'reference_already_used') {
+              referenceRefusals++;
+              // It names the refund that has the reference: the one of these requests that got it.
+              const holder = reference ? createdByReference.get(reference)?.[0] : undefined;
+              if (!holder || !(a.body.error?.message ?? '').includes(holder)) violations.push(`reference_already_used for ${reference} of ${charge.id} names no refund created with it: ${JSON.stringify(a.body)}`);
+            }
+          });
         }),
     );
 
@@ -185,7 +208,7 @@ export async function runFaultScenario(options: {
       `SELECT (SELECT count(*) FROM events WHERE type = 'refund.failed' AND data->'previous_attributes'->>'status' = 'succeeded')::int AS late,
               (SELECT count(*) FROM reviews)::int AS reviews`,
     );
-    return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {}, lateFailures: truth[0]?.late ?? 0, reviews: truth[0]?.reviews ?? 0, cancelRequests, canceled: canceledIds.length };
+    return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {}, lateFailures: truth[0]?.late ?? 0, reviews: truth[0]?.reviews ?? 0, cancelRequests, canceled: canceledIds.length, referenceRefusals };
   } finally {
     for (const worker of extraWorkers) await worker.stop();
     await fincore.stop();

@@ -9,7 +9,7 @@ import { getCharge, getChargesPage, getRefundability } from '../../flows/queries
 import { updateCharge } from '../../flows/update-objects.ts';
 import { CHARGE_STATUSES } from '../../domain/status.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, instant, instantFilter, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, refundabilitySchema, statusFilter } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, instant, instantFilter, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, referenceFilter, referenceSchema, refundabilitySchema, statusFilter } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateChargeBody {
@@ -18,6 +18,7 @@ interface CreateChargeBody {
   payment_method: string;
   description?: string | null;
   metadata?: Metadata;
+  reference?: string;
 }
 
 export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints: Failpoints): void {
@@ -40,6 +41,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
             payment_method: { type: 'string', minLength: 1, maxLength: 255, description: 'The PSP\'s payment method (simulator: pm_card_visa succeeds, pm_card_declined is declined).', examples: ['pm_card_visa'] },
             description: { type: ['string', 'null'], maxLength: 1000, examples: ['Order 6735'] },
             metadata: metadataSchema,
+            reference: { ...referenceSchema, examples: ['order-6735'], description: 'Your reference for this charge, unique per merchant for ever: a second charge with it is refused (400 reference_already_used, naming the charge that has it), whatever its Idempotency-Key and however late.' },
           },
         },
         response: { 201: { $ref: 'Charge#' }, ...errorResponses },
@@ -59,6 +61,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
             paymentMethod: body.payment_method,
             description: body.description ?? null,
             metadata: body.metadata ?? {},
+            reference: body.reference ?? null,
           },
           requestCause(request),
           request.idempotency,
@@ -128,7 +131,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
       sendApiResponse(reply, { status: 200, body: await getRefundability(ctx.pool, request.scope, request.params.id, request.query.amount) }),
   );
 
-  app.get<{ Querystring: { limit: number; starting_after?: string; ending_before?: string; status?: string; 'created[gte]'?: string; 'created[lte]'?: string } }>(
+  app.get<{ Querystring: { limit: number; starting_after?: string; ending_before?: string; status?: string; 'created[gte]'?: string; 'created[lte]'?: string; reference?: string } }>(
     '/v1/charges',
     {
       schema: {
@@ -143,6 +146,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
             status: statusFilter(CHARGE_STATUSES, 'Only charges in this status.'),
             'created[gte]': instantFilter('Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z; no zone: UTC).'),
             'created[lte]': instantFilter('Created at or before (ISO 8601).'),
+            reference: referenceFilter,
           },
         },
         response: { 200: listSchema('Charge'), ...errorResponses },
@@ -156,6 +160,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         status: query.status,
         createdGte: instant(query['created[gte]'], 'created[gte]'),
         createdLte: instant(query['created[lte]'], 'created[lte]'),
+        reference: query.reference,
       });
       return sendApiResponse(reply, { status: 200, body });
     },

@@ -8,7 +8,7 @@ import { getRefund, getRefundsPage } from '../../flows/queries.ts';
 import { updateRefund } from '../../flows/update-objects.ts';
 import { REFUND_STATUSES } from '../../domain/status.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, instant, instantFilter, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, refundReasonSchema, statusFilter } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, instant, instantFilter, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, referenceFilter, referenceSchema, refundReasonSchema, statusFilter } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateRefundBody {
@@ -16,6 +16,7 @@ interface CreateRefundBody {
   amount?: number;
   reason?: RefundRecord['reason'];
   metadata?: Metadata;
+  reference?: string;
 }
 
 export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints: Failpoints): void {
@@ -39,6 +40,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
             amount: amountSchema,
             reason: refundReasonSchema,
             metadata: metadataSchema,
+            reference: { ...referenceSchema, description: 'Your reference for this refund, unique per charge for ever: a second refund of the charge with it is refused (400 reference_already_used, naming the refund that has it), whatever its Idempotency-Key and however late.' },
           },
         },
         response: { 201: { $ref: 'Refund#' }, ...errorResponses },
@@ -49,7 +51,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
       return answer(reply, () =>
         createRefund(
           ctx,
-          { merchantId: request.scope, chargeId: body.charge_id, amount: body.amount, reason: body.reason ?? null, metadata: body.metadata ?? {} },
+          { merchantId: request.scope, chargeId: body.charge_id, amount: body.amount, reason: body.reason ?? null, metadata: body.metadata ?? {}, reference: body.reference ?? null },
           requestCause(request),
           request.idempotency,
         ),
@@ -110,7 +112,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
       answer(reply, () => updateRefund(ctx, request.scope, request.params.id, { metadata: request.body?.metadata }, requestCause(request), request.idempotency)),
   );
 
-  app.get<{ Querystring: { limit: number; starting_after?: string; ending_before?: string; charge_id?: string; status?: string; 'created[gte]'?: string; 'created[lte]'?: string } }>(
+  app.get<{ Querystring: { limit: number; starting_after?: string; ending_before?: string; charge_id?: string; status?: string; 'created[gte]'?: string; 'created[lte]'?: string; reference?: string } }>(
     '/v1/refunds',
     {
       schema: {
@@ -126,6 +128,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
             status: statusFilter(REFUND_STATUSES, 'Only refunds in this status.'),
             'created[gte]': instantFilter('Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z; no zone: UTC).'),
             'created[lte]': instantFilter('Created at or before (ISO 8601).'),
+            reference: referenceFilter,
           },
         },
         response: { 200: listSchema('Refund'), ...errorResponses },
@@ -142,6 +145,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
           status: query.status,
           createdGte: instant(query['created[gte]'], 'created[gte]'),
           createdLte: instant(query['created[lte]'], 'created[lte]'),
+          reference: query.reference,
         }),
       });
     },

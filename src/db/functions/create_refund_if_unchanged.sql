@@ -21,14 +21,18 @@ CREATE OR REPLACE FUNCTION create_refund_if_unchanged(
   p_ledger jsonb,
   -- The dispute facts (migration 014). Their defaults say "no dispute": a caller that does not
   -- pass them is refused ('changed') on a disputed charge, never let through.
-  p_expected_disputed boolean DEFAULT false, p_expected_lost bigint DEFAULT 0
+  p_expected_disputed boolean DEFAULT false, p_expected_lost bigint DEFAULT 0,
+  -- The merchant's reference (migration 019): unique per charge for ever; NULL: none.
+  p_reference text DEFAULT NULL
 ) RETURNS TABLE (
-  outcome text,            -- created | changed | no_such_charge | key_in_use | replay
+  outcome text,            -- created | changed | no_such_charge | key_in_use | replay | reference_already_used
   charge_status text, charge_amount bigint, charge_currency text, reserved bigint,
   stored_method text, stored_path text, stored_hash text, stored_code integer, stored_body jsonb,
-  disputed boolean, lost bigint
+  disputed boolean, lost bigint,
+  existing_id text         -- reference_already_used: the refund that has the reference
 ) LANGUAGE plpgsql AS $$
 DECLARE
+  existing text;
   charge payments%ROWTYPE;
   claim record;
   now_reserved bigint;
@@ -38,15 +42,24 @@ BEGIN
   IF p_idem_key IS NOT NULL THEN
     SELECT * INTO claim FROM claim_idempotency_key(p_idem_scope, p_idem_key);
     IF claim.outcome <> 'claimed' THEN
-      RETURN QUERY SELECT claim.outcome, NULL::text, NULL::bigint, NULL::text, NULL::bigint, claim.stored_method, claim.stored_path, claim.stored_hash, claim.stored_code, claim.stored_body, NULL::boolean, NULL::bigint;
+      RETURN QUERY SELECT claim.outcome, NULL::text, NULL::bigint, NULL::text, NULL::bigint, claim.stored_method, claim.stored_path, claim.stored_hash, claim.stored_code, claim.stored_body, NULL::boolean, NULL::bigint, NULL::text;
       RETURN;
     END IF;
   END IF;
 
   SELECT * INTO charge FROM payments WHERE id = p_charge_id AND merchant_id = p_merchant_id FOR UPDATE;
   IF NOT FOUND THEN
-    RETURN QUERY SELECT 'no_such_charge', NULL::text, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, NULL::boolean, NULL::bigint;
+    RETURN QUERY SELECT 'no_such_charge', NULL::text, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, NULL::boolean, NULL::bigint, NULL::text;
     RETURN;
+  END IF;
+  -- A used reference is the answer whatever the facts say: the refund it names was made. Refunds
+  -- of the charge are written under its row lock, so this sees every one committed before it.
+  IF p_reference IS NOT NULL THEN
+    SELECT r.id INTO existing FROM refunds r WHERE r.payment_id = p_charge_id AND r.reference = p_reference;
+    IF FOUND THEN
+      RETURN QUERY SELECT 'reference_already_used', charge.status, charge.amount, charge.currency, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, NULL::boolean, NULL::bigint, existing;
+      RETURN;
+    END IF;
   END IF;
   SELECT coalesce(sum(amount), 0) INTO now_reserved FROM refunds WHERE payment_id = p_charge_id AND refund_holds_amount(status);
   -- Disputes are written under the same row lock (flows/disputes.ts), so these hold until commit.
@@ -54,12 +67,20 @@ BEGIN
     INTO now_disputed, now_lost FROM disputes WHERE charge_id = p_charge_id;
   IF charge.status IS DISTINCT FROM p_expected_status OR now_reserved <> p_expected_reserved OR charge.currency <> p_currency
      OR now_disputed IS DISTINCT FROM coalesce(p_expected_disputed, false) OR now_lost <> coalesce(p_expected_lost, 0) THEN
-    RETURN QUERY SELECT 'changed', charge.status, charge.amount, charge.currency, now_reserved, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, now_disputed, now_lost;
+    RETURN QUERY SELECT 'changed', charge.status, charge.amount, charge.currency, now_reserved, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, now_disputed, now_lost, NULL::text;
     RETURN;
   END IF;
 
-  INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, status, reason, metadata, created_at, updated_at)
-  VALUES (p_refund_id, p_charge_id, p_merchant_id, p_amount, p_currency, 'pending', p_reason, p_metadata, p_created_at, p_created_at);
+  -- The unique index (payment_id, reference) is the guard even for a writer that skipped the
+  -- lock: a conflict writes nothing (the refund row comes first) and names the refund that won.
+  INSERT INTO refunds (id, payment_id, merchant_id, amount, currency, status, reason, metadata, created_at, updated_at, reference)
+  VALUES (p_refund_id, p_charge_id, p_merchant_id, p_amount, p_currency, 'pending', p_reason, p_metadata, p_created_at, p_created_at, p_reference)
+  ON CONFLICT (payment_id, reference) WHERE reference IS NOT NULL DO NOTHING;
+  IF NOT FOUND THEN
+    SELECT r.id INTO existing FROM refunds r WHERE r.payment_id = p_charge_id AND r.reference = p_reference;
+    RETURN QUERY SELECT 'reference_already_used', charge.status, charge.amount, charge.currency, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, NULL::boolean, NULL::bigint, existing;
+    RETURN;
+  END IF;
   INSERT INTO jobs (id, job_type, ref, max_attempts) VALUES (p_job_id, 'REFUND', p_refund_id, p_job_max_attempts);
   INSERT INTO events (id, merchant_id, type, object_type, object_id, data, cause_type, cause_id, cause_idempotency_key)
   VALUES (p_event_id, p_merchant_id, 'refund.created', 'refund', p_refund_id, p_event_data, p_cause_type, p_cause_id, p_idem_key);
@@ -69,6 +90,6 @@ BEGIN
   IF p_idem_key IS NOT NULL AND NOT store_idempotency_record(p_idem_scope, p_idem_key, p_idem_method, p_idem_path, p_idem_hash, p_response_code, p_response_body, p_idem_ttl_hours) THEN
     RAISE EXCEPTION 'idempotency record for % appeared under its held lock', p_idem_key;
   END IF;
-  RETURN QUERY SELECT 'created', charge.status, charge.amount, charge.currency, now_reserved + p_amount, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, now_disputed, now_lost;
+  RETURN QUERY SELECT 'created', charge.status, charge.amount, charge.currency, now_reserved + p_amount, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::jsonb, now_disputed, now_lost, NULL::text;
 END;
 $$;
