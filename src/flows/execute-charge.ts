@@ -6,6 +6,7 @@
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
+import { recordedPspCall } from './attempts.ts';
 import { pspOf, type FlowContext } from './context.ts';
 import { settleCharge } from './settle.ts';
 
@@ -19,7 +20,10 @@ export async function executeCharge(ctx: FlowContext, chargeId: string, cause: C
   const psp = pspOf(ctx, charge.psp);
   let outcome: PspOutcome;
   try {
-    outcome = await psp.createCharge({ reference: charge.id, amount: charge.amount, currency: charge.currency, paymentMethod: charge.payment_method });
+    // Recorded as an attempt (flows/attempts.ts): started before the call, completed after it.
+    outcome = await recordedPspCall(ctx, { objectType: 'charge', objectId: charge.id, merchantId: charge.merchant_id, psp: psp.name }, () =>
+      psp.createCharge({ reference: charge.id, amount: charge.amount, currency: charge.currency, paymentMethod: charge.payment_method }),
+    );
   } catch (error) {
     if (!(error instanceof PspPermanentError)) throw error;
     // The PSP refused for good: the charge fails with the PSP's reason.

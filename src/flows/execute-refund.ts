@@ -5,6 +5,7 @@
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
+import { recordedPspCall } from './attempts.ts';
 import { pspOf, type FlowContext } from './context.ts';
 import { settleRefund } from './settle.ts';
 
@@ -18,13 +19,16 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
 
   let outcome: PspOutcome;
   try {
-    outcome = await psp.createRefund({
-      reference: refund.id,
-      chargeReference: refund.payment_id,
-      chargePspReference: refund.charge_psp_reference,
-      amount: refund.amount,
-      currency: refund.currency,
-    });
+    // Recorded as an attempt (flows/attempts.ts): started before the call, completed after it.
+    outcome = await recordedPspCall(ctx, { objectType: 'refund', objectId: refund.id, merchantId: refund.merchant_id, psp: psp.name }, () =>
+      psp.createRefund({
+        reference: refund.id,
+        chargeReference: refund.payment_id,
+        chargePspReference: refund.charge_psp_reference,
+        amount: refund.amount,
+        currency: refund.currency,
+      }),
+    );
   } catch (error) {
     if (!(error instanceof PspPermanentError)) throw error;
     // The PSP refused for good: the refund fails and its amount is refundable again.

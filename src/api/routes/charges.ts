@@ -6,8 +6,10 @@ import type { FlowContext } from '../../flows/context.ts';
 import type { Failpoints } from '../failpoints.ts';
 import { createCharge } from '../../flows/create-charge.ts';
 import { getCharge, getChargesPage } from '../../flows/queries.ts';
+import { getAttempts } from '../../flows/attempts.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
 import { amountSchema, errorResponses, idempotencyHeader, listSchema, metadataSchema, pageQuery } from '../schemas.ts';
+import { attemptListSchema } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateChargeBody {
@@ -93,5 +95,20 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
       const { limit, starting_after } = request.query;
       return sendApiResponse(reply, { status: 200, body: await getChargesPage(ctx.pool, request.scope, limit, starting_after) });
     },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/charges/:id/attempts',
+    {
+      schema: {
+        tags: ['charges'], operationId: 'listChargeAttempts',
+        summary: 'List the PSP calls made for a charge, newest first',
+        description:
+          'Every PSP call FinCore made for the charge: when, how long, the idempotency key sent (always the charge id), the outcome class (success, pending, decline, timeout, server_error, network) and the PSP code mapped to FinCore\'s. A call in flight has outcome null.',
+        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        response: { 200: { ...attemptListSchema, description: 'The charge\'s PSP attempts, newest first.' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getAttempts(ctx.pool, request.scope, 'charge', request.params.id) }),
   );
 }
