@@ -28,9 +28,14 @@ export interface AttemptTarget {
 
 /**
  * Makes one PSP call, recorded as an attempt keyed by the FinCore id (the idempotency key the
- * adapters send). Returns the PSP's answer or rethrows its error, classified in the history.
+ * adapters send). Rethrows the PSP's error once the attempt is completed, classified. An answer
+ * is returned at once with `recorded`, the attempt's completion still being written: the caller
+ * records the answer (PSP reference, settlement) meanwhile, then awaits it, so keeping the
+ * history adds no delay between the PSP's answer and FinCore acting on it (a webhook or a
+ * reconciliation sweep racing that moment finds the PSP reference as early as before).
+ * `recorded` never rejects.
  */
-export async function recordedPspCall(ctx: FlowContext, target: AttemptTarget, call: () => Promise<PspOutcome>): Promise<PspOutcome> {
+export async function recordedPspCall(ctx: FlowContext, target: AttemptTarget, call: () => Promise<PspOutcome>): Promise<{ outcome: PspOutcome; recorded: Promise<void> }> {
   const attemptNumber = await startAttempt(ctx.pool, { ...target, idempotencyKey: target.objectId });
   let result: CallResult;
   let pspCode: string | null = null;
@@ -58,14 +63,13 @@ export async function recordedPspCall(ctx: FlowContext, target: AttemptTarget, c
       pspCode = error.pspCode;
     } else result = { transient: undefined };
   }
-  try {
-    await finishAttempt(ctx.pool, { objectId: target.objectId, attemptNumber, outcome: attemptOutcomeOf(result), pspCode, fincoreCode, message });
-  } catch (error) {
-    // The PSP's answer matters more than its history: settle it anyway; the row stays in flight
+  const recorded = finishAttempt(ctx.pool, { objectId: target.objectId, attemptNumber, outcome: attemptOutcomeOf(result), pspCode, fincoreCode, message }).catch((error: unknown) => {
+    // The PSP's answer matters more than its history: act on it anyway; the row stays in flight
     // until the next attempt supersedes it.
     ctx.log?.warn({ err: error instanceof Error ? error.message : String(error), object_id: target.objectId }, 'could not complete the PSP attempt record');
-  }
-  if (outcome) return outcome;
+  });
+  if (outcome) return { outcome, recorded };
+  await recorded;
   throw failure;
 }
 

@@ -18,9 +18,11 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
   const psp = pspOf(ctx, refund.charge_psp);
 
   let outcome: PspOutcome;
+  // The attempt's completion, written while the answer is acted on (flows/attempts.ts).
+  let recorded: Promise<void> = Promise.resolve();
   try {
     // Recorded as an attempt (flows/attempts.ts): started before the call, completed after it.
-    outcome = await recordedPspCall(ctx, { objectType: 'refund', objectId: refund.id, merchantId: refund.merchant_id, psp: psp.name }, () =>
+    ({ outcome, recorded } = await recordedPspCall(ctx, { objectType: 'refund', objectId: refund.id, merchantId: refund.merchant_id, psp: psp.name }, () =>
       psp.createRefund({
         reference: refund.id,
         chargeReference: refund.payment_id,
@@ -28,7 +30,7 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
         amount: refund.amount,
         currency: refund.currency,
       }),
-    );
+    ));
   } catch (error) {
     if (!(error instanceof PspPermanentError)) throw error;
     // The PSP refused for good: the refund fails and its amount is refundable again.
@@ -38,9 +40,13 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
   // A pending answer records the PSP reference (with its refund.updated event, in a
   // transaction) and waits for the webhook; an outcome settles the refund, its PSP reference
   // carried by the settlement and its event.
-  if (outcome.status === 'pending') {
-    if (outcome.pspReference) await ctx.pspReferences.refunds.record({ id: refund.id, pspReference: outcome.pspReference, cause });
-    return;
+  try {
+    if (outcome.status === 'pending') {
+      if (outcome.pspReference) await ctx.pspReferences.refunds.record({ id: refund.id, pspReference: outcome.pspReference, cause });
+      return;
+    }
+    await inTransaction(ctx.pool, (tx) => settleRefund(tx, refund.id, outcome, { cause, log: ctx.log }));
+  } finally {
+    await recorded;
   }
-  await inTransaction(ctx.pool, (tx) => settleRefund(tx, refund.id, outcome, { cause, log: ctx.log }));
 }
