@@ -2,6 +2,7 @@
  * JSON schemas for every route: they validate requests (unknown fields rejected), serialize
  * responses, and are the source of the OpenAPI document at /openapi.json.
  */
+import { ATTEMPT_OBJECT_TYPES, ATTEMPT_OUTCOMES, PSP_STATUSES } from '../domain/attempts.ts';
 import { DISPUTE_STATUSES } from '../domain/dispute.ts';
 import { FINCORE_CHARGE_FAILURE_CODES } from '../domain/failure-codes.ts';
 import { ERROR_TYPES, ParameterInvalid } from '../domain/errors.ts';
@@ -74,6 +75,69 @@ export const reviewReasonSchema = {
   description: 'Why the object is in requires_review (an operator decides); null in any other status.',
 } as const;
 
+/**
+ * What FinCore knows about a charge's or refund's PSP call (src/domain/attempts.ts), derived from
+ * its latest attempt and its job: on retrieve and list responses.
+ */
+const pspProgressProperties = {
+  psp_status: {
+    type: 'string',
+    enum: PSP_STATUSES,
+    description:
+      'not_sent: no PSP call started yet; sent_awaiting_answer: a call is in flight; unknown_after_timeout: the last call ended without an answer (timeout, lost response, 5xx, network) and FinCore asks again, never failing it for that; accepted: the PSP accepted it and FinCore waits for its webhook; settled: the object is no longer pending. On retrieve and list responses.',
+    examples: ['accepted'],
+  },
+  next_check_at: { type: ['string', 'null'], format: 'date-time', description: "When FinCore next asks the PSP: its job's next run, or the reconciliation sweep; null once settled." },
+} as const;
+
+/** One PSP call for a charge or refund (GET /v1/charges/{id}/attempts, GET /v1/refunds/{id}/attempts). */
+export const attemptSchema = {
+  type: 'object',
+  required: ['object', 'object_type', 'object_id', 'attempt_number', 'psp', 'idempotency_key', 'started_at', 'finished_at', 'latency_ms', 'outcome', 'psp_code', 'fincore_code', 'message'],
+  properties: {
+    object: { type: 'string', enum: ['psp_attempt'] },
+    object_type: { type: 'string', enum: ATTEMPT_OBJECT_TYPES },
+    object_id: { type: 'string', examples: ['re_01JD3Q9M4V7T2B8K6N5X3W1RZC'] },
+    attempt_number: { type: 'integer', minimum: 1, description: '1 for the first call, +1 for every retry.' },
+    psp: { type: 'string', examples: ['simulator'] },
+    idempotency_key: { type: 'string', description: 'The Idempotency-Key sent to the PSP: always the FinCore id, so a retry can never move money twice.' },
+    started_at: timestamp,
+    finished_at: { type: ['string', 'null'], format: 'date-time', description: 'null while the call is in flight.' },
+    latency_ms: { type: ['integer', 'null'], description: 'null while the call is in flight.' },
+    outcome: {
+      type: ['string', 'null'],
+      enum: [...ATTEMPT_OUTCOMES, null],
+      description: 'success: decided; pending: accepted, answer by webhook; decline: the PSP refused (4xx); timeout: no answer in time, or the answer was lost; server_error: 5xx (or 409/429, an unreadable answer); network: the connection failed. null while in flight.',
+    },
+    psp_code: { ...nullableString, description: "What the PSP said (its error code or HTTP status), when it said something.", examples: ['HTTP 503 internal_error'] },
+    fincore_code: { ...nullableString, description: "What FinCore made of it: the object's status for an answer, the failure code for a decline; null when nothing was decided.", examples: ['pending'] },
+    message: nullableString,
+  },
+} as const;
+
+/** The list object of an object's attempts, newest first. */
+export const attemptListSchema = {
+  type: 'object',
+  required: ['object', 'data', 'has_more', 'url'],
+  properties: {
+    object: { type: 'string', enum: ['list'] },
+    data: { type: 'array', items: attemptSchema, description: 'Newest first.' },
+    has_more: { type: 'boolean', description: 'Always false: every attempt is listed.' },
+    url: { type: 'string' },
+  },
+  examples: [
+    {
+      object: 'list',
+      has_more: false,
+      url: '/v1/refunds/re_01JD3Q9M4V7T2B8K6N5X3W1RZC/attempts',
+      data: [
+        { object: 'psp_attempt', object_type: 'refund', object_id: 're_01JD3Q9M4V7T2B8K6N5X3W1RZC', attempt_number: 2, psp: 'simulator', idempotency_key: 're_01JD3Q9M4V7T2B8K6N5X3W1RZC', started_at: '2026-01-05T10:00:03.000Z', finished_at: '2026-01-05T10:00:03.042Z', latency_ms: 42, outcome: 'pending', psp_code: null, fincore_code: 'pending', message: null },
+        { object: 'psp_attempt', object_type: 'refund', object_id: 're_01JD3Q9M4V7T2B8K6N5X3W1RZC', attempt_number: 1, psp: 'simulator', idempotency_key: 're_01JD3Q9M4V7T2B8K6N5X3W1RZC', started_at: '2026-01-05T10:00:00.000Z', finished_at: '2026-01-05T10:00:00.020Z', latency_ms: 20, outcome: 'server_error', psp_code: 'HTTP 503 internal_error', fincore_code: null, message: 'PSP simulator POST /v1/refunds answered HTTP 503' },
+      ],
+    },
+  ],
+} as const;
+
 export const refundSchema = {
   $id: 'Refund',
   type: 'object',
@@ -93,6 +157,7 @@ export const refundSchema = {
     reference: { type: ['string', 'null'], description: "The merchant's reference, unique per charge for ever; null: none given." },
     created_at: timestamp,
     updated_at: timestamp,
+    ...pspProgressProperties,
   },
 } as const;
 
@@ -157,6 +222,7 @@ export const chargeSchema = {
     },
     created_at: timestamp,
     updated_at: timestamp,
+    ...pspProgressProperties,
   },
 } as const;
 

@@ -2,6 +2,7 @@
  * The public API representation of charges and refunds (API.md "Objects"), built from stored
  * records. Pure: the same record always gives the same JSON.
  */
+import type { PspProgress, PspStatus } from './attempts.ts';
 import { disputeFactsOf, type DisputeFacts, type DisputeStatus } from './dispute.ts';
 import { currencyExponent, formatMinorUnits } from './money.ts';
 import { amountRefunded, amountRefundPending, refundabilityGiven, reservedByRefunds, type RefundAmounts, type RefundReason } from './refund.ts';
@@ -71,6 +72,10 @@ export interface RefundObject {
   reference: string | null;
   created_at: string;
   updated_at: string;
+  /** What FinCore knows about its PSP call (src/domain/attempts.ts): on retrieve and list responses. */
+  psp_status?: PspStatus;
+  /** When FinCore next asks the PSP (its job's next run, or reconciliation); null once settled. */
+  next_check_at?: string | null;
 }
 
 export interface ChargeObject {
@@ -102,6 +107,16 @@ export interface ChargeObject {
   disputes?: DisputeObject[];
   created_at: string;
   updated_at: string;
+  /** What FinCore knows about its PSP call (src/domain/attempts.ts): on retrieve and list responses. */
+  psp_status?: PspStatus;
+  /** When FinCore next asks the PSP (its job's next run, or reconciliation); null once settled. */
+  next_check_at?: string | null;
+}
+
+/** Adds psp_status and next_check_at (derived by pspProgress) to a charge or refund object. */
+export function withPspProgress<T extends ChargeObject | RefundObject>(object: T, progress: PspProgress | undefined): T {
+  if (!progress) return object;
+  return { ...object, psp_status: progress.psp_status, next_check_at: progress.next_check_at ? progress.next_check_at.toISOString() : null };
 }
 
 /** A dispute as stored (table disputes). */

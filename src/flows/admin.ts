@@ -1,4 +1,8 @@
 /** The operator's reads and actions (admin key): across merchants, for the dashboard. */
+import { attemptObject, type AttemptObject } from '../domain/attempts.ts';
+import { attemptsOfObjects } from '../db/attempts.ts';
+import { withPspProgress } from '../domain/objects.ts';
+import { pspProgressOf } from './attempts.ts';
 import { ParameterInvalid, ResourceMissing } from '../domain/errors.ts';
 import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundList, refundObject, type ChargeObject, type EventObject, type RefundObject } from '../domain/objects.ts';
 import { refundableAmount } from '../domain/refund.ts';
@@ -59,6 +63,8 @@ export interface ChargeDetail {
   ledger: (Omit<LedgerEntryRow, 'created_at'> & { created_at: string })[];
   /** The charge's and its shown refunds' events, oldest first. */
   events: EventObject[];
+  /** The PSP calls made for the charge and its shown refunds, newest first (flows/attempts.ts). */
+  attempts: AttemptObject[];
 }
 
 /**
@@ -76,14 +82,19 @@ export async function adminChargeDetail(db: Queryable, chargeId: string): Promis
   const events = await eventsOfObjects(db, [charge.id, ...shownRefundIds]);
   const disputes = await disputesOfCharge(db, charge.id);
   const detailCharge = { ...chargeObject(charge, refundAmounts, undefined, disputes), refunds: refundList(charge.id, refunds, DETAIL_REFUNDS) };
+  // What FinCore knows about each PSP call: psp_status on the charge and its refunds, and the history.
+  const progress = await pspProgressOf(db, [detailCharge, ...detailCharge.refunds.data]);
+  const shownCharge = { ...withPspProgress(detailCharge, progress.get(charge.id)), refunds: { ...detailCharge.refunds, data: detailCharge.refunds.data.map((r) => withPspProgress(r, progress.get(r.id))) } };
+  const attempts = (await attemptsOfObjects(db, [charge.id, ...shownRefundIds])).map(attemptObject);
   return {
     object: 'charge_detail',
     merchant_id: charge.merchant_id,
     merchant_name: (await findMerchantById(db, charge.merchant_id))?.name ?? charge.merchant_id,
-    charge: detailCharge,
+    charge: shownCharge,
     refundable_amount: charge.status === 'succeeded' ? refundableAmount(charge, refundAmounts, disputes) : 0,
     ledger: ledger.map((entry) => ({ ...entry, created_at: entry.created_at.toISOString() })),
     events: events.map(eventObject),
+    attempts,
   };
 }
 

@@ -5,6 +5,7 @@
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
 import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
+import { recordedPspCall } from './attempts.ts';
 import { pspOf, type FlowContext } from './context.ts';
 import { settleRefund } from './settle.ts';
 
@@ -17,14 +18,19 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
   const psp = pspOf(ctx, refund.charge_psp);
 
   let outcome: PspOutcome;
+  // The attempt's completion, written while the answer is acted on (flows/attempts.ts).
+  let recorded: Promise<void> = Promise.resolve();
   try {
-    outcome = await psp.createRefund({
-      reference: refund.id,
-      chargeReference: refund.payment_id,
-      chargePspReference: refund.charge_psp_reference,
-      amount: refund.amount,
-      currency: refund.currency,
-    });
+    // Recorded as an attempt (flows/attempts.ts): started before the call, completed after it.
+    ({ outcome, recorded } = await recordedPspCall(ctx, { objectType: 'refund', objectId: refund.id, merchantId: refund.merchant_id, psp: psp.name }, () =>
+      psp.createRefund({
+        reference: refund.id,
+        chargeReference: refund.payment_id,
+        chargePspReference: refund.charge_psp_reference,
+        amount: refund.amount,
+        currency: refund.currency,
+      }),
+    ));
   } catch (error) {
     if (!(error instanceof PspPermanentError)) throw error;
     // The PSP refused for good: the refund fails and its amount is refundable again.
@@ -34,9 +40,13 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
   // A pending answer records the PSP reference (with its refund.updated event, in a
   // transaction) and waits for the webhook; an outcome settles the refund, its PSP reference
   // carried by the settlement and its event.
-  if (outcome.status === 'pending') {
-    if (outcome.pspReference) await ctx.pspReferences.refunds.record({ id: refund.id, pspReference: outcome.pspReference, cause });
-    return;
+  try {
+    if (outcome.status === 'pending') {
+      if (outcome.pspReference) await ctx.pspReferences.refunds.record({ id: refund.id, pspReference: outcome.pspReference, cause });
+      return;
+    }
+    await inTransaction(ctx.pool, (tx) => settleRefund(tx, refund.id, outcome, { cause, log: ctx.log }));
+  } finally {
+    await recorded;
   }
-  await inTransaction(ctx.pool, (tx) => settleRefund(tx, refund.id, outcome, { cause, log: ctx.log }));
 }

@@ -1,6 +1,7 @@
 /** The read side of the API: merchant-scoped reads. Another merchant's object is "missing". */
 import { ResourceMissing } from '../domain/errors.ts';
-import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundabilityObject, refundObject, type ChargeObject, type EventObject, type RefundabilityObject, type RefundObject } from '../domain/objects.ts';
+import { chargeObject, EMBEDDED_REFUNDS, eventObject, refundabilityObject, refundObject, withPspProgress, type ChargeObject, type EventObject, type RefundabilityObject, type RefundObject } from '../domain/objects.ts';
+import { pspProgressOf } from './attempts.ts';
 import { findEventOfMerchant, listEvents, type EventFilter } from '../db/events.ts';
 import { findChargeWithRefunds, listCharges, refundsOfCharges, type ChargeFilter, type PageCursor } from '../db/charges.ts';
 import { disputesOfCharge } from '../db/disputes.ts';
@@ -28,7 +29,26 @@ export async function getCharge(db: Queryable, merchantId: string, chargeId: str
   const found = await findChargeWithRefunds(db, merchantId, chargeId, EMBEDDED_REFUNDS);
   if (!found) throw new ResourceMissing(`No such charge: '${chargeId}'`, 'id');
   // Found (so the merchant's): its disputes, all of them (a charge has very few).
-  return chargeObject(found.charge, found.amounts, found.refunds, await disputesOfCharge(db, chargeId));
+  const object = chargeObject(found.charge, found.amounts, found.refunds, await disputesOfCharge(db, chargeId));
+  return (await withProgress(db, [object]))[0]!;
+}
+
+/**
+ * psp_status and next_check_at (flows/attempts.ts) of a charge and its embedded refunds, or of
+ * refunds: one query for all the pending ones, none for settled ones.
+ */
+async function withProgress(db: Queryable, charges: ChargeObject[]): Promise<ChargeObject[]> {
+  const progress = await pspProgressOf(db, charges.flatMap((charge) => [charge, ...(charge.refunds?.data ?? [])]));
+  return charges.map((charge) => {
+    const object = withPspProgress(charge, progress.get(charge.id));
+    if (object.refunds) object.refunds = { ...object.refunds, data: object.refunds.data.map((refund) => withPspProgress(refund, progress.get(refund.id))) };
+    return object;
+  });
+}
+
+async function refundsWithProgress(db: Queryable, refunds: RefundObject[]): Promise<RefundObject[]> {
+  const progress = await pspProgressOf(db, refunds);
+  return refunds.map((refund) => withPspProgress(refund, progress.get(refund.id)));
 }
 
 /**
@@ -46,19 +66,21 @@ export async function getChargesPage(db: Queryable, merchantId: string, filter: 
   const cursor = { startingAfter: filter.startingAfter, endingBefore: filter.endingBefore };
   const charges = await listCharges(db, merchantId, filter.limit, cursor, filter);
   const refunds = await refundsOfCharges(db, charges.slice(0, filter.limit).map((c) => c.id), EMBEDDED_REFUNDS);
-  return page(charges, filter.limit, (charge) => chargeObject(charge, refunds.amounts.get(charge.id) ?? [], refunds.first.get(charge.id) ?? []), cursor);
+  const listed = page(charges, filter.limit, (charge) => chargeObject(charge, refunds.amounts.get(charge.id) ?? [], refunds.first.get(charge.id) ?? []), cursor);
+  return { ...listed, data: await withProgress(db, listed.data) };
 }
 
 export async function getRefund(db: Queryable, merchantId: string, refundId: string): Promise<RefundObject> {
   const refund = await findRefundOfMerchant(db, merchantId, refundId);
   if (!refund) throw new ResourceMissing(`No such refund: '${refundId}'`, 'id');
-  return refundObject(refund);
+  return (await refundsWithProgress(db, [refundObject(refund)]))[0]!;
 }
 
 export async function getRefundsPage(db: Queryable, merchantId: string, filter: RefundFilter & PageCursor & { limit: number }): Promise<ListPage<RefundObject>> {
   const cursor = { startingAfter: filter.startingAfter, endingBefore: filter.endingBefore };
   const rows = await listRefunds(db, merchantId, filter, filter.limit, cursor);
-  return page(rows, filter.limit, refundObject, cursor);
+  const listed = page(rows, filter.limit, refundObject, cursor);
+  return { ...listed, data: await refundsWithProgress(db, listed.data) };
 }
 
 export async function getEvent(db: Queryable, merchantId: string, eventId: string): Promise<EventObject> {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { PspFailureKind } from '../domain/attempts.ts';
 
 /**
  * The PSP Gateway: the one interface every payment service provider adapter implements.
@@ -107,9 +108,18 @@ export class PspPermanentError extends Error {
   }
 }
 
-/** The outcome is unknown or the PSP is unavailable (5xx, timeout, network). Retry later. */
+/**
+ * The outcome is unknown or the PSP is unavailable (5xx, timeout, network). Retry later.
+ * `kind` (src/domain/attempts.ts PSP_FAILURE_KINDS) classes the attempt in the history: `timeout`
+ * (no answer in time, or the answer lost), `server_error` (5xx, 409/429, an unreadable answer),
+ * `network` (the connection failed). `pspCode`: what the PSP said, when it said something.
+ */
 export class PspTransientError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly kind: PspFailureKind = 'network',
+    readonly pspCode: string | null = null,
+  ) {
     super(message);
     this.name = 'PspTransientError';
   }

@@ -5,6 +5,7 @@ import { usePolled } from '../hooks.ts';
 import { accountBalances, groupMovements } from '../ledger.ts';
 import { formatAmount } from '../money.ts';
 import type { ChargeDetail, EventCause } from '../types.ts';
+import type { ChargeDetailWithAttempts } from '../types.ts';
 
 function CauseText({ cause }: { cause: EventCause }) {
   switch (cause.type) {
@@ -106,6 +107,12 @@ export function ChargePage({ id }: { id: string }) {
             </p>
           ) : null}
           {c.psp ? <p class="muted small">PSP: {c.psp}</p> : null}
+          {c.psp_status ? (
+            <p class="small" data-testid="charge-psp-status" data-psp-status={c.psp_status}>
+              PSP: <strong>{c.psp_status.replaceAll('_', ' ')}</strong>
+              {c.next_check_at ? <span class="muted"> · next check {formatTime(c.next_check_at)}</span> : null}
+            </p>
+          ) : null}
         </Card>
         <Card title="Refundable" testId="charge-refundable">
           <p class="big">{formatAmount(d.refundable_amount, c.currency)}</p>
@@ -144,6 +151,8 @@ export function ChargePage({ id }: { id: string }) {
           ))}
         </DataTable>
       </section>
+
+      <PspAttempts attempts={(d as ChargeDetailWithAttempts).attempts ?? []} />
 
       <section>
         <h3>Ledger postings</h3>
@@ -228,5 +237,39 @@ export function ChargePage({ id }: { id: string }) {
         </ol>
       </section>
     </div>
+  );
+}
+
+/**
+ * Every PSP call for the charge and its refunds, newest first: what FinCore sent (the idempotency
+ * key is the object id), how it ended (success, pending, decline, timeout, server_error, network;
+ * "in flight" while the call runs), how long it took and what the PSP said.
+ */
+function PspAttempts({ attempts }: { attempts: NonNullable<ChargeDetailWithAttempts['attempts']> }) {
+  return (
+    <section>
+      <h3>PSP attempts ({attempts.length})</h3>
+      <DataTable
+        label="PSP attempts"
+        testId="charge-attempts"
+        columns={['Object', '#', 'Outcome', num('Latency'), 'PSP code', 'FinCore code', 'Started', 'Idempotency key']}
+        empty={attempts.length === 0 ? 'No PSP call yet.' : null}
+      >
+        {attempts.map((a) => (
+          <tr key={`${a.object_id}|${a.attempt_number}`} data-object={a.object_id} data-outcome={a.outcome ?? 'in_flight'}>
+            <td class="mono">{a.object_id}</td>
+            <td class="num">{a.attempt_number}</td>
+            <td class={a.outcome === 'success' || a.outcome === 'pending' ? 'ok' : a.outcome === null ? 'muted' : 'error-text'} title={a.message ?? ''}>
+              {a.outcome ?? 'in flight'}
+            </td>
+            <td class="num">{a.latency_ms === null ? '—' : `${a.latency_ms} ms`}</td>
+            <td class="mono small">{a.psp_code ?? '—'}</td>
+            <td class="mono small">{a.fincore_code ?? '—'}</td>
+            <td>{formatTime(a.started_at)}</td>
+            <td class="mono small">{a.idempotency_key}</td>
+          </tr>
+        ))}
+      </DataTable>
+    </section>
   );
 }

@@ -75,7 +75,9 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
     try {
       ({ status, text } = await send(method, path, headers, body === undefined ? undefined : JSON.stringify(body)));
     } catch (err) {
-      throw new PspTransientError(`PSP simulator ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+      const message = err instanceof Error ? err.message : String(err);
+      // send() destroys a request past timeoutMs with "timed out"; anything else is the connection.
+      throw new PspTransientError(`PSP simulator ${what} failed: ${message}`, /timed out/i.test(message) ? 'timeout' : 'network');
     }
     let parsed: unknown = null;
     if (text.length > 0) {
@@ -83,7 +85,7 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
         parsed = JSON.parse(text);
       } catch {
         if (status < 400) {
-          throw new PspTransientError(`PSP simulator ${what} answered ${status} with a non-JSON body`);
+          throw new PspTransientError(`PSP simulator ${what} answered ${status} with a non-JSON body`, 'server_error', `HTTP ${status}`);
         }
       }
     }
@@ -125,7 +127,7 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
     if (res.status >= 400 && res.status < 500 && !RETRYABLE_4XX.has(res.status)) {
       throw new PspPermanentError(code, message);
     }
-    throw new PspTransientError(`PSP simulator ${what} answered HTTP ${res.status} ${code}: ${message}`);
+    throw new PspTransientError(`PSP simulator ${what} answered HTTP ${res.status} ${code}: ${message}`, 'server_error', `HTTP ${res.status} ${code}`);
   }
 
   function toOutcome(what: string, body: unknown, map: (object: unknown) => PspOutcome): PspOutcome {
@@ -134,7 +136,7 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
     } catch (err) {
       if (err instanceof SimulatorObjectError) {
         // The call may have had an effect we cannot read: the outcome is unknown, so retry later.
-        throw new PspTransientError(`PSP simulator ${what} returned an unexpected body: ${err.message}`);
+        throw new PspTransientError(`PSP simulator ${what} returned an unexpected body: ${err.message}`, 'server_error');
       }
       throw err;
     }

@@ -50,6 +50,24 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * outcomeOfCreateError (mapping.ts) decides decline or retry; this adds the attempt history's
+ * class to a retry: a connection error is `timeout` when the SDK gave up waiting (its message says
+ * "timeout"), else `network`; any other Stripe error (5xx, 409, 429, ...) is `server_error`.
+ */
+function classifiedCreateError(error: unknown, what: string): PspOutcome {
+  try {
+    return outcomeOfCreateError(error, what);
+  } catch (mapped) {
+    if (!(mapped instanceof PspTransientError)) throw mapped;
+    if (error instanceof PspTransientError) throw new PspTransientError(mapped.message, error.kind, error.pspCode);
+    if (!isStripeErrorLike(error)) throw new PspTransientError(mapped.message, 'network');
+    const kind = error.type === 'StripeConnectionError' ? (/timeout|timed out/i.test(error.message) ? 'timeout' : 'network') : 'server_error';
+    const code = [error.statusCode ? `HTTP ${error.statusCode}` : null, error.code ?? error.type].filter(Boolean).join(' ');
+    throw new PspTransientError(mapped.message, kind, code || null);
+  }
+}
+
 export function createStripeGateway(options: StripeGatewayOptions): PspGateway {
   if (!options.secretKey) throw new Error('createStripeGateway: STRIPE_SECRET_KEY must be set');
   if (!options.webhookSecret) throw new Error('createStripeGateway: STRIPE_WEBHOOK_SECRET must be set');
@@ -77,7 +95,7 @@ export function createStripeGateway(options: StripeGatewayOptions): PspGateway {
       return map(object);
     } catch (error) {
       // An answer we cannot read may still mean money moved: unknown, so retry later.
-      if (error instanceof StripeShapeError) throw new PspTransientError(`Stripe ${what} returned an unexpected object: ${error.message}`);
+      if (error instanceof StripeShapeError) throw new PspTransientError(`Stripe ${what} returned an unexpected object: ${error.message}`, 'server_error');
       throw error;
     }
   }
@@ -109,7 +127,7 @@ export function createStripeGateway(options: StripeGatewayOptions): PspGateway {
         );
         return outcome('create PaymentIntent', mapPaymentIntent, intent);
       } catch (error) {
-        return outcomeOfCreateError(error, 'create PaymentIntent');
+        return classifiedCreateError(error, 'create PaymentIntent');
       }
     },
 
@@ -124,7 +142,7 @@ export function createStripeGateway(options: StripeGatewayOptions): PspGateway {
         );
         return outcome('create Refund', mapRefund, refund);
       } catch (error) {
-        return outcomeOfCreateError(error, 'create Refund');
+        return classifiedCreateError(error, 'create Refund');
       }
     },
 
