@@ -38,6 +38,7 @@ describe('references dedupe charges and refunds for ever', () => {
     assert.equal(answer.body.error.type, 'invalid_request_error');
     assert.equal(answer.body.error.param, 'reference');
     assert.match(answer.body.error.message, new RegExp(existingId));
+    assert.equal((answer.body.error as { existing_id?: string }).existing_id, existingId);
   }
 
   async function count(sql: string, params: unknown[]): Promise<number> {

@@ -14,6 +14,7 @@ import {
   ParameterMissing,
   ParameterUnknown,
   PayloadTooLarge,
+  ReferenceAlreadyUsed,
   RequestTimeout,
   ResourceMissing,
   ServiceUnavailable,
@@ -23,12 +24,14 @@ import {
 import { MAX_AMOUNT } from '../domain/money.ts';
 
 export interface ErrorBody {
-  error: { type: string; code: string; message: string; param?: string };
+  error: { type: string; code: string; message: string; param?: string; existing_id?: string };
 }
 
 export function errorBody(error: ContractError): ErrorBody {
   const body: ErrorBody = { error: { type: error.type, code: error.code, message: error.message } };
   if (error.param !== undefined) body.error.param = error.param;
+  // reference_already_used names the object that has the reference, for programs too.
+  if (error instanceof ReferenceAlreadyUsed) body.error.existing_id = error.existingId;
   return body;
 }
 

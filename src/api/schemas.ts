@@ -60,6 +60,7 @@ export const errorSchema = {
         code: { type: 'string', enum: ERROR_CODES, description: 'What went wrong, for programs: every code is listed in docs/API.md "Errors".', examples: ['parameter_missing'] },
         message: { type: 'string', description: 'What went wrong, for people.', examples: ['Missing required param: amount.'] },
         param: { type: 'string', description: 'The parameter at fault, when there is one.', examples: ['amount'] },
+        existing_id: { type: 'string', description: 'With reference_already_used: the id of the charge or refund that has the reference.', examples: ['re_01KBQ3ZQ8Y3S6N4M2P7W5T9XHC'] },
       },
     },
   },
