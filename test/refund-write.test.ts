@@ -78,7 +78,15 @@ describe('the refund write re-checks its facts', () => {
         client.release();
       }
     };
-    assert.deepEqual(await preparedAfterAWrite(fincore.db.pool), onServer ? ['create_refund_if_unchanged'] : []);
+    // The pool's connection may also have served a charge (create_charge, the other named write)
+    // before this one: what matters is that the refund write is named, and nothing else is.
+    const prepared = await preparedAfterAWrite(fincore.db.pool);
+    if (onServer) {
+      assert.ok(prepared.includes('create_refund_if_unchanged'), JSON.stringify(prepared));
+      assert.deepEqual(prepared.filter((name) => !['create_refund_if_unchanged', 'create_charge'].includes(name)), []);
+    } else {
+      assert.deepEqual(prepared, []);
+    }
     if (!onServer) return;
     const unnamed = await openDatabase({ databaseUrl: fincore.database.env.DATABASE_URL ?? '', dataDir: '', poolSize: 1, namedStatements: false });
     try {
