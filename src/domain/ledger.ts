@@ -54,6 +54,18 @@ export function postingsFor(movement: Movement, amount: number): Posting[] {
 }
 
 /**
+ * The journal entry of a move (its postings for `amount`), or undefined when the move leaves the
+ * money where it was: what every status change hands to its settlement write.
+ */
+export function journalEntryFor<E extends { merchantId: string; currency: string; chargeId: string; refundId: string | null }>(
+  movement: Movement | undefined,
+  amount: number,
+  entry: E,
+): (E & { movement: Movement; postings: Posting[] }) | undefined {
+  return movement ? { ...entry, movement, postings: postingsFor(movement, amount) } : undefined;
+}
+
+/**
  * Where a refund's money is in each status: reserved (accepted, not paid out: pending, and
  * requires_review, which holds it until an operator decides), paid out (succeeded), or free
  * (failed: it never left, or came back).

@@ -24,7 +24,7 @@
  */
 import { ResourceMissing, RefundNotCancelable } from '../domain/errors.ts';
 import { newId } from '../domain/ids.ts';
-import { postingsFor, refundMovement } from '../domain/ledger.ts';
+import { journalEntryFor, refundMovement } from '../domain/ledger.ts';
 import { refundObject, type RefundObject, type RefundRecord } from '../domain/objects.ts';
 import { canMove } from '../domain/status.ts';
 import type { Cause } from '../db/events.ts';
@@ -62,7 +62,7 @@ export async function cancelRefund(ctx: FlowContext, merchantId: string, refundI
         data: { refund: refundObject(canceled), previous_attributes: { status: refund.status } },
         cause,
       },
-      movement && { merchantId, currency: refund.currency, chargeId: refund.payment_id, refundId: refund.id, movement, postings: postingsFor(movement, refund.amount) },
+      journalEntryFor(movement, refund.amount, { merchantId, currency: refund.currency, chargeId: refund.payment_id, refundId: refund.id }),
     );
     const response: ApiResponse = { status: 200, body: refundObject(canceled) satisfies RefundObject };
     await storeIdempotentResponse(tx, idempotency, response);

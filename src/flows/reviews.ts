@@ -9,7 +9,7 @@
 import { ResourceMissing, ReviewAlreadyResolved, ParameterInvalid } from '../domain/errors.ts';
 import { statusEventType } from '../domain/events.ts';
 import { newId } from '../domain/ids.ts';
-import { chargeCounted, chargeMovement, postingsFor, refundMovement, type Movement } from '../domain/ledger.ts';
+import { chargeCounted, chargeMovement, journalEntryFor, refundMovement } from '../domain/ledger.ts';
 import { chargeObject, refundObject, reviewObject, type ChargeRecord, type RefundRecord, type ReviewObject } from '../domain/objects.ts';
 import { decideResolution, type ReviewDecision } from '../domain/psp-report.ts';
 import { canMove, type ChargeStatus, type MoneyMovementStatus, type RefundStatus } from '../domain/status.ts';
@@ -84,7 +84,7 @@ async function resolveRefund(tx: Queryable, review: ReviewRecord, decision: Revi
     tx,
     { refundId: refund.id, status: to, failureReason: settled.failure_reason, reviewReason: null, pspReference: settled.psp_reference },
     { id: newId('evt'), merchantId: refund.merchant_id, type: statusEventType('refund', to), objectType: 'refund', objectId: refund.id, data: { refund: refundObject(settled), previous_attributes: { status: 'requires_review' }, review_id: review.id }, cause },
-    journal(refundMovement('requires_review', to), refund.amount, { merchantId: refund.merchant_id, currency: refund.currency, chargeId: refund.payment_id, refundId: refund.id }),
+    journalEntryFor(refundMovement('requires_review', to), refund.amount, { merchantId: refund.merchant_id, currency: refund.currency, chargeId: refund.payment_id, refundId: refund.id }),
   );
 }
 
@@ -106,10 +106,7 @@ async function resolveCharge(tx: Queryable, review: ReviewRecord, decision: Revi
     tx,
     { chargeId: charge.id, status: to, failureCode: settled.failure_code, failureMessage: settled.failure_message, reviewReason: null, pspReference: settled.psp_reference },
     { id: newId('evt'), merchantId: charge.merchant_id, type: statusEventType('charge', to), objectType: 'charge', objectId: charge.id, data: { charge: chargeObject(settled, []), previous_attributes: { status: 'requires_review' }, review_id: review.id }, cause },
-    journal(movement, charge.amount, { merchantId: charge.merchant_id, currency: charge.currency, chargeId: charge.id, refundId: null }),
+    journalEntryFor(movement, charge.amount, { merchantId: charge.merchant_id, currency: charge.currency, chargeId: charge.id, refundId: null }),
   );
 }
 
-function journal(movement: Movement | undefined, amount: number, entry: { merchantId: string; currency: string; chargeId: string; refundId: string | null }) {
-  return movement ? { ...entry, movement, postings: postingsFor(movement, amount) } : undefined;
-}

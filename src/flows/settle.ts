@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { statusEventType } from '../domain/events.ts';
 import { newId } from '../domain/ids.ts';
-import { chargeCounted, chargeMovement, postingsFor, refundMovement, type Movement } from '../domain/ledger.ts';
+import { chargeCounted, chargeMovement, journalEntryFor, refundMovement } from '../domain/ledger.ts';
 import { chargeObject, refundObject, type ChargeRecord, type RefundRecord } from '../domain/objects.ts';
 import { decidePspReport, type ReportDecision, type ReviewReason } from '../domain/psp-report.ts';
 import type { ChargeStatus, RefundStatus } from '../domain/status.ts';
@@ -72,7 +72,7 @@ export async function settleCharge(tx: Queryable, chargeId: string, outcome: Psp
       data: { charge: chargeObject(settled, []), previous_attributes: { status: charge.status }, ...(review ? { review_id: review } : {}) },
       cause,
     },
-    journal(movement, settled.amount, { merchantId: settled.merchant_id, currency: settled.currency, chargeId, refundId: null }),
+    journalEntryFor(movement, settled.amount, { merchantId: settled.merchant_id, currency: settled.currency, chargeId, refundId: null }),
   );
   return counted('charge', charge.status, to, decision, settled.currency, settled.created_at, chargeId, log);
 }
@@ -109,7 +109,7 @@ export async function settleRefund(tx: Queryable, refundId: string, outcome: Psp
       data: { refund: refundObject(settled), previous_attributes: { status: refund.status }, ...(review ? { review_id: review } : {}) },
       cause,
     },
-    journal(refundMovement(refund.status, to), settled.amount, { merchantId: settled.merchant_id, currency: settled.currency, chargeId: settled.payment_id, refundId }),
+    journalEntryFor(refundMovement(refund.status, to), settled.amount, { merchantId: settled.merchant_id, currency: settled.currency, chargeId: settled.payment_id, refundId }),
   );
   return counted('refund', refund.status, to, decision, settled.currency, settled.created_at, refundId, log);
 }
@@ -122,9 +122,6 @@ function originOf(origin: ReportOrigin | Cause): ReportOrigin {
   return 'cause' in origin ? origin : { cause: origin };
 }
 
-function journal(movement: Movement | undefined, amount: number, entry: { merchantId: string; currency: string; chargeId: string; refundId: string | null }) {
-  return movement ? { ...entry, movement, postings: postingsFor(movement, amount) } : undefined;
-}
 
 async function openReview(
   tx: Queryable,
