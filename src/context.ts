@@ -6,6 +6,7 @@
 import { pspCalls } from './metrics.ts';
 import type { Config } from './config.ts';
 import type pg from 'pg';
+import { finishAttempt, startAttempt } from './db/attempts.ts';
 import { findCharges } from './db/charges.ts';
 import type { Database } from './db/pool.ts';
 import { findRefundsWithChargePspReference } from './db/refunds.ts';
@@ -79,6 +80,14 @@ export function pspReferenceWriters(pool: pg.Pool): FlowContext['pspReferences']
   };
 }
 
+/** The PSP attempt history: one statement per call. The postgres worker groups its own (jobs/grouped-attempts.ts). */
+export function attemptWriters(pool: pg.Pool): FlowContext['attempts'] {
+  return {
+    start: (attempt) => startAttempt(pool, attempt),
+    finish: (attempt) => finishAttempt(pool, attempt),
+  };
+}
+
 /** A job's first read: one query per job. The postgres worker groups its own (jobs/grouped-reads.ts). */
 export function jobReaders(pool: pg.Pool): FlowContext['jobReads'] {
   return {
@@ -98,6 +107,7 @@ export function flowContext(db: Database, config: Config, simulatorUrl?: string)
     jobMaxAttempts: config.worker.maxAttempts,
     refundFacts: new RefundFactsCache(),
     pspReferences: pspReferenceWriters(db.pool),
+    attempts: attemptWriters(db.pool),
     jobReads: jobReaders(db.pool),
     webhooks: config.webhooks,
     reconcileTerminal: { windowMs: config.reconcile.terminalWindowMs, recheckMs: config.reconcile.terminalRecheckMs, batch: config.reconcile.terminalBatch },

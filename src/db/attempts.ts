@@ -11,20 +11,38 @@ export interface StartAttempt {
 }
 
 /**
- * Records that a call starts; returns its attempt number (1 for the object's first call). Two
- * workers on one object (a lease that expired mid-call) may race for a number: the primary key
- * refuses the second, which takes the next one.
+ * Records that calls start, many in one statement (the postgres worker groups the calls its jobs
+ * start in one turn: jobs/grouped-attempts.ts); returns each one's attempt number, in order (1
+ * for an object's first call). Numbers continue the object's history; two calls for one object
+ * in a group get consecutive numbers. Two workers on one object (a lease that expired mid-call)
+ * may race for a number: the primary key refuses the statement, which is then tried again.
  */
-export async function startAttempt(db: Queryable, attempt: StartAttempt): Promise<number> {
+export async function startAttempts(db: Queryable, attempts: readonly StartAttempt[]): Promise<number[]> {
+  if (attempts.length === 0) return [];
   for (let tries = 0; ; tries++) {
     try {
-      const { rows } = await db.query<{ attempt_number: number }>(
-        `INSERT INTO psp_attempts (object_type, object_id, merchant_id, attempt_number, psp, idempotency_key)
-         SELECT $1, $2, $3, COALESCE(max(attempt_number), 0) + 1, $4, $5 FROM psp_attempts WHERE object_id = $2
-         RETURNING attempt_number`,
-        [attempt.objectType, attempt.objectId, attempt.merchantId, attempt.psp, attempt.idempotencyKey],
+      const { rows } = await db.query<{ ord: string; attempt_number: number }>(
+        `WITH started AS (
+           SELECT a.*,
+                  COALESCE((SELECT max(p.attempt_number) FROM psp_attempts p WHERE p.object_id = a.object_id), 0)
+                    + row_number() OVER (PARTITION BY a.object_id ORDER BY a.ord) AS attempt_number
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                  WITH ORDINALITY AS a(object_type, object_id, merchant_id, psp, idempotency_key, ord)
+         ), inserted AS (
+           INSERT INTO psp_attempts (object_type, object_id, merchant_id, attempt_number, psp, idempotency_key)
+           SELECT object_type, object_id, merchant_id, attempt_number, psp, idempotency_key FROM started
+           RETURNING 1
+         )
+         SELECT ord, attempt_number FROM started ORDER BY ord`,
+        [
+          attempts.map((a) => a.objectType),
+          attempts.map((a) => a.objectId),
+          attempts.map((a) => a.merchantId),
+          attempts.map((a) => a.psp),
+          attempts.map((a) => a.idempotencyKey),
+        ],
       );
-      return rows[0]!.attempt_number;
+      return rows.map((row) => Number(row.attempt_number));
     } catch (error) {
       if (tries < 3 && (error as { code?: string }).code === '23505') continue;
       throw error;
@@ -32,25 +50,51 @@ export async function startAttempt(db: Queryable, attempt: StartAttempt): Promis
   }
 }
 
+/** Records that one call starts; returns its attempt number (startAttempts, for one). */
+export async function startAttempt(db: Queryable, attempt: StartAttempt): Promise<number> {
+  return (await startAttempts(db, [attempt]))[0]!;
+}
+
 export interface FinishAttempt {
   objectId: string;
   attemptNumber: number;
   outcome: AttemptOutcome;
+  /** How long the PSP call took, as the caller timed it around the call. */
+  latencyMs: number;
   pspCode: string | null;
   fincoreCode: string | null;
   message: string | null;
 }
 
-/** Completes a started attempt; latency measured by the database clock, like started_at. */
-export async function finishAttempt(db: Queryable, attempt: FinishAttempt): Promise<void> {
+/**
+ * Completes started attempts, many in one statement. finished_at is the database clock when the
+ * completion is written (like started_at); latency_ms is the call's own duration, timed around
+ * it, so writing many completions together does not add to it.
+ */
+export async function finishAttempts(db: Queryable, attempts: readonly FinishAttempt[]): Promise<void> {
+  if (attempts.length === 0) return;
   await db.query(
-    `UPDATE psp_attempts
-        SET finished_at = clock_timestamp(),
-            latency_ms = GREATEST(0, round(extract(epoch FROM clock_timestamp() - started_at) * 1000))::integer,
-            outcome = $3, psp_code = $4, fincore_code = $5, message = left($6, 1000)
-      WHERE object_id = $1 AND attempt_number = $2 AND finished_at IS NULL`,
-    [attempt.objectId, attempt.attemptNumber, attempt.outcome, attempt.pspCode, attempt.fincoreCode, attempt.message],
+    `UPDATE psp_attempts a
+        SET finished_at = clock_timestamp(), latency_ms = f.latency_ms,
+            outcome = f.outcome, psp_code = f.psp_code, fincore_code = f.fincore_code, message = left(f.message, 1000)
+       FROM unnest($1::text[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::text[], $7::text[])
+            AS f(object_id, attempt_number, latency_ms, outcome, psp_code, fincore_code, message)
+      WHERE a.object_id = f.object_id AND a.attempt_number = f.attempt_number AND a.finished_at IS NULL`,
+    [
+      attempts.map((a) => a.objectId),
+      attempts.map((a) => a.attemptNumber),
+      attempts.map((a) => Math.max(0, Math.round(a.latencyMs))),
+      attempts.map((a) => a.outcome),
+      attempts.map((a) => a.pspCode),
+      attempts.map((a) => a.fincoreCode),
+      attempts.map((a) => a.message),
+    ],
   );
+}
+
+/** Completes one started attempt (finishAttempts, for one). */
+export async function finishAttempt(db: Queryable, attempt: FinishAttempt): Promise<void> {
+  await finishAttempts(db, [attempt]);
 }
 
 /** Every attempt for one object of the merchant, newest first (a handful per object). */

@@ -3,8 +3,9 @@
  * call: a row when it starts, completed when it ends. Chosen over one row after the call so an
  * in-flight call is visible (psp_status `sent_awaiting_answer`) and a worker that dies mid-call
  * leaves a started row behind instead of nothing: the history then shows a call whose answer
- * nobody heard, which is exactly what happened. Both writes are single statements outside any
- * transaction (the PSP call is never inside one).
+ * nobody heard, which is exactly what happened. Both writes are outside any transaction (the PSP
+ * call is never inside one), through ctx.attempts: one statement per call, or in the postgres
+ * worker one per group of calls (src/jobs/grouped-attempts.ts).
  *
  * The reads: GET /v1/charges/{id}/attempts and GET /v1/refunds/{id}/attempts (the merchant's
  * own objects only), and psp_status / next_check_at of charge and refund objects, derived from
@@ -12,7 +13,7 @@
  */
 import { attemptObject, attemptOutcomeOf, DEFAULT_RECONCILE_AFTER_MS, pspProgress, type AttemptObject, type AttemptObjectType, type CallResult, type PspProgress } from '../domain/attempts.ts';
 import { ResourceMissing } from '../domain/errors.ts';
-import { attemptsOf, finishAttempt, pspProgressRows, startAttempt } from '../db/attempts.ts';
+import { attemptsOf, pspProgressRows } from '../db/attempts.ts';
 import { findChargeWithRefunds } from '../db/charges.ts';
 import type { Queryable } from '../db/pool.ts';
 import { findRefundOfMerchant } from '../db/refunds.ts';
@@ -36,7 +37,8 @@ export interface AttemptTarget {
  * `recorded` never rejects.
  */
 export async function recordedPspCall(ctx: FlowContext, target: AttemptTarget, call: () => Promise<PspOutcome>): Promise<{ outcome: PspOutcome; recorded: Promise<void> }> {
-  const attemptNumber = await startAttempt(ctx.pool, { ...target, idempotencyKey: target.objectId });
+  const attemptNumber = await ctx.attempts.start({ ...target, idempotencyKey: target.objectId });
+  const startedAt = performance.now();
   let result: CallResult;
   let pspCode: string | null = null;
   let fincoreCode: string | null = null;
@@ -63,7 +65,8 @@ export async function recordedPspCall(ctx: FlowContext, target: AttemptTarget, c
       pspCode = error.pspCode;
     } else result = { transient: undefined };
   }
-  const recorded = finishAttempt(ctx.pool, { objectId: target.objectId, attemptNumber, outcome: attemptOutcomeOf(result), pspCode, fincoreCode, message }).catch((error: unknown) => {
+  const latencyMs = performance.now() - startedAt;
+  const recorded = ctx.attempts.finish({ objectId: target.objectId, attemptNumber, outcome: attemptOutcomeOf(result), latencyMs, pspCode, fincoreCode, message }).catch((error: unknown) => {
     // The PSP's answer matters more than its history: act on it anyway; the row stays in flight
     // until the next attempt supersedes it.
     ctx.log?.warn({ err: error instanceof Error ? error.message : String(error), object_id: target.objectId }, 'could not complete the PSP attempt record');

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
+import type { FinishAttempt, StartAttempt } from '../db/attempts.ts';
 import type { PspReferenceOf } from '../db/psp-references.ts';
 import type { RefundWithChargePspReference } from '../db/refunds.ts';
 import type { ChargeRecord } from '../domain/objects.ts';
@@ -16,6 +17,13 @@ export interface ReadById<V> {
 /** Records a pending answer's PSP reference with its event, in a transaction; settles once committed. */
 export interface PspReferenceRecorder {
   record(reference: PspReferenceOf): Promise<void>;
+}
+
+/** Writes the PSP attempt history around a call (flows/attempts.ts); each settles once committed. */
+export interface AttemptRecorder {
+  /** Records that a call starts; its attempt number. Committed before the call is made. */
+  start(attempt: StartAttempt): Promise<number>;
+  finish(attempt: FinishAttempt): Promise<void>;
 }
 
 /** What flows need from the outside world, built once at start-up. */
@@ -39,6 +47,11 @@ export interface FlowContext {
    * (src/jobs/grouped-psp-references.ts).
    */
   pspReferences: { charges: PspReferenceRecorder; refunds: PspReferenceRecorder };
+  /**
+   * The PSP attempt history's writes: one statement per call, or, in the postgres worker, one per
+   * group of calls (src/jobs/grouped-attempts.ts).
+   */
+  attempts: AttemptRecorder;
   /** What CHARGE and REFUND jobs read first: one query per job, or, in the postgres worker, per claimed batch (src/jobs/grouped-reads.ts). */
   jobReads: { charges: ReadById<ChargeRecord>; refunds: ReadById<RefundWithChargePspReference> };
   /** Outbound merchant webhooks: delivery timeout, retry schedule, which addresses are allowed. */

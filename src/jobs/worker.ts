@@ -8,10 +8,11 @@
  * are marked done in groups (one statement for all that finished while the previous group was
  * being written), which turns one commit per job into one per group under load.
  *
- * Two more batching layers, each measured to pay for itself (bench/README.md, "Worker batching"),
+ * Three more batching layers, each measured to pay for itself (bench/README.md, "Worker batching"),
  * are put into the flows' context here: a claimed batch's jobs read their charges and refunds in
- * one query (grouped-reads.ts), and pending answers' PSP references are recorded, each with its
- * event, one transaction per group (grouped-psp-references.ts).
+ * one query (grouped-reads.ts), pending answers' PSP references are recorded, each with its
+ * event, one transaction per group (grouped-psp-references.ts), and the PSP attempt history's
+ * starts and completions are written one statement per group (grouped-attempts.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -19,6 +20,7 @@ import { claimDueJobs, claimWebhookJobs, completeJobs, MERCHANT_WINDOW, nextMerc
 import type { Queryable } from '../db/pool.ts';
 import type { FlowContext } from '../flows/context.ts';
 import { RetryAfter, retryDelayMs } from './backoff.ts';
+import { groupedAttempts } from './grouped-attempts.ts';
 import { groupedPspReferences } from './grouped-psp-references.ts';
 import { groupedJobReads } from './grouped-reads.ts';
 import { GroupedWrites } from './grouped-writes.ts';
@@ -88,7 +90,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
   const pause = new PollPause();
   const unsubscribe = await ctx.wakeup.subscribe(pause.wake);
   const completions = new CompletionBatch(ctx.pool, workerId);
-  const jobCtx: FlowContext = { ...ctx, jobReads: groupedJobReads(ctx.pool), pspReferences: groupedPspReferences(ctx.pool) };
+  const jobCtx: FlowContext = { ...ctx, jobReads: groupedJobReads(ctx.pool), pspReferences: groupedPspReferences(ctx.pool), attempts: groupedAttempts(ctx.pool) };
   const window = Math.max(options.concurrency, options.batchSize);
   const inFlight = new Set<Promise<void>>();
   let merchantCursor = '';
