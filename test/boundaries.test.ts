@@ -269,3 +269,34 @@ test('a PSP adapter is its own folder plus one line in src/psp/adapters.ts: only
   const registered = importsOf('src/psp/adapters.ts').map((i) => i.target ?? '');
   for (const dir of adapterFolders) assert.ok(registered.some((t) => under(t, dir)), `src/psp/adapters.ts registers ${dir}`);
 });
+
+/**
+ * Issue 15: a SQL function's live definition is one file in src/db/functions/, re-applied on every
+ * migrate, never a copy in a new migration. Migrations up to 019 made earlier definitions (they are
+ * history: a database that ran them keeps their record); a function any of them defined more than
+ * once has its file, and no later migration defines a function at all (a signature change drops
+ * the old one; the new body goes in the file).
+ */
+test('a SQL function lives in one file of src/db/functions/, not in copies across migrations', () => {
+  const migrationsDir = 'src/db/migrations';
+  const functionsDir = 'src/db/functions';
+  const defines = (sql: string) => [...sql.matchAll(/CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([a-z_][a-z0-9_]*)/gi)].map((m) => m[1]!.toLowerCase());
+  const files = new Set(readdirSync(join(root, functionsDir)).filter((f) => f.endsWith('.sql')));
+  const live = new Map<string, string>();
+  for (const file of files) {
+    const names = defines(readFileSync(join(root, functionsDir, file), 'utf8'));
+    assert.deepEqual(names, [file.replace(/\.sql$/, '')], `${functionsDir}/${file} defines exactly the function it is named after`);
+    live.set(names[0]!, file);
+  }
+  const definitions = new Map<string, string[]>();
+  const late: string[] = [];
+  for (const file of readdirSync(join(root, migrationsDir)).filter((f) => f.endsWith('.sql')).sort()) {
+    for (const name of defines(readFileSync(join(root, migrationsDir, file), 'utf8'))) {
+      definitions.set(name, [...(definitions.get(name) ?? []), file]);
+      if (Number(file.slice(0, 3)) >= 20) late.push(`${file} defines ${name}()`);
+    }
+  }
+  assert.deepEqual(late, [], `functions go in ${functionsDir}/<name>.sql, not in a new migration`);
+  const copied = [...definitions].filter(([name, where]) => where.length > 1 && !live.has(name)).map(([name, where]) => `${name}() in ${where.join(', ')}`);
+  assert.deepEqual(copied, [], `a function defined in more than one migration needs its live file in ${functionsDir}/`);
+});
