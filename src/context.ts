@@ -100,6 +100,7 @@ export function flowContext(db: Database, config: Config, simulatorUrl?: string)
     pspReferences: pspReferenceWriters(db.pool),
     jobReads: jobReaders(db.pool),
     webhooks: config.webhooks,
+    reconcileAfterMs: config.reconcile.afterMs,
     reconcileTerminal: { windowMs: config.reconcile.terminalWindowMs, recheckMs: config.reconcile.terminalRecheckMs, batch: config.reconcile.terminalBatch },
   };
 }

@@ -88,7 +88,7 @@ const pspProgressProperties = {
       'not_sent: no PSP call started yet; sent_awaiting_answer: a call is in flight; unknown_after_timeout: the last call ended without an answer (timeout, lost response, 5xx, network) and FinCore asks again, never failing it for that; accepted: the PSP accepted it and FinCore waits for its webhook; settled: the object is no longer pending. On retrieve and list responses.',
     examples: ['accepted'],
   },
-  next_check_at: { type: ['string', 'null'], format: 'date-time', description: "When FinCore next asks the PSP: its job's next run, or the reconciliation sweep; null once settled." },
+  next_check_at: { type: ['string', 'null'], format: 'date-time', description: "When FinCore next asks the PSP: its job's next run, or the reconciliation sweep (created_at + the configured FINCORE_RECONCILE_AFTER_MS, or now once that has passed); null once settled." },
 } as const;
 
 /** One PSP call for a charge or refund (GET /v1/charges/{id}/attempts, GET /v1/refunds/{id}/attempts). */

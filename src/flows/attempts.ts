@@ -81,11 +81,16 @@ export async function getAttempts(db: Queryable, merchantId: string, objectType:
   return { object: 'list', data: rows.map(attemptObject), has_more: false, url: `/v1/${objectType}s/${encodeURIComponent(objectId)}/attempts` };
 }
 
-/** psp_status and next_check_at of objects, by id (created_at and status from the object itself). */
+/**
+ * psp_status and next_check_at of objects, by id (created_at and status from the object itself).
+ * `reconcileAfterMs` is the configured FINCORE_RECONCILE_AFTER_MS (FlowContext.reconcileAfterMs):
+ * required, since a default here once made next_check_at promise a sweep 30 s after creation
+ * whatever the configuration said.
+ */
 export async function pspProgressOf(
   db: Queryable,
   objects: readonly { id: string; status: string; created_at: Date | string }[],
-  reconcileAfterMs = DEFAULT_RECONCILE_AFTER_MS,
+  reconcileAfterMs: number,
 ): Promise<Map<string, PspProgress>> {
   const rows = await pspProgressRows(db, objects.filter((o) => o.status === 'pending').map((o) => o.id));
   const progress = new Map<string, PspProgress>();

@@ -83,7 +83,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         response: { 200: { $ref: 'Charge#' }, ...errorResponses },
       },
     },
-    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getCharge(ctx.pool, request.scope, request.params.id) }),
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getCharge(ctx.pool, request.scope, request.params.id, ctx.reconcileAfterMs) }),
   );
 
   app.post<{ Params: { id: string }; Body: { metadata?: Metadata; description?: string | null } }>(
@@ -163,7 +163,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         createdGte: instant(query['created[gte]'], 'created[gte]'),
         createdLte: instant(query['created[lte]'], 'created[lte]'),
         reference: query.reference,
-      });
+      }, ctx.reconcileAfterMs);
       return sendApiResponse(reply, { status: 200, body });
     },
   );

@@ -88,7 +88,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         response: { 200: { $ref: 'Refund#' }, ...errorResponses },
       },
     },
-    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getRefund(ctx.pool, request.scope, request.params.id) }),
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getRefund(ctx.pool, request.scope, request.params.id, ctx.reconcileAfterMs) }),
   );
 
   app.post<{ Params: { id: string }; Body: { metadata?: Metadata } }>(
@@ -148,7 +148,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
           createdGte: instant(query['created[gte]'], 'created[gte]'),
           createdLte: instant(query['created[lte]'], 'created[lte]'),
           reference: query.reference,
-        }),
+        }, ctx.reconcileAfterMs),
       });
     },
   );
