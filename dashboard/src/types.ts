@@ -11,11 +11,12 @@ export interface List<T> {
 
 export type Overview = Schemas['Overview'];
 export type Stats = Schemas['Stats'];
-export type StatusCounts = Overview['charges'];
+export type ChargeStatusCounts = Overview['charges'];
+export type RefundStatusCounts = Overview['refunds'];
 export type Merchant = Schemas['AdminMerchant'];
 export type Charge = Schemas['AdminCharge'];
 export type Refund = Schemas['AdminRefund'];
-export type Status = Charge['status'];
+export type Status = Charge['status'] | Refund['status'];
 export type ChargeDetail = Schemas['ChargeDetail'];
 export type LedgerEntry = Schemas['LedgerEntry'];
 export type FinCoreEvent = Schemas['Event'];
