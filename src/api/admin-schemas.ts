@@ -102,7 +102,7 @@ export const ledgerEntrySchema = {
 export const chargeDetailSchema = {
   $id: 'ChargeDetail',
   ...open,
-  required: ['object', 'merchant_id', 'merchant_name', 'charge', 'refundable_amount', 'ledger', 'events'],
+  required: ['object', 'merchant_id', 'merchant_name', 'charge', 'refundable_amount', 'ledger', 'events', 'attempts'],
   properties: {
     object: { type: 'string', enum: ['charge_detail'] },
     merchant_id: { type: 'string' },
@@ -111,6 +111,7 @@ export const chargeDetailSchema = {
     refundable_amount: { ...int, description: 'What a refund may still take (0 unless succeeded).' },
     ledger: { type: 'array', items: { $ref: 'LedgerEntry#' }, description: 'Postings of the charge and of the refunds shown.' },
     events: { type: 'array', items: { $ref: 'Event#' }, description: 'Events of the charge and of the refunds shown, oldest first.' },
+    attempts: { type: 'array', items: { $ref: 'PspAttempt#' }, description: 'The PSP calls made for the charge and for the refunds shown, newest first: the public PSP attempt object (GET /v1/charges/{id}/attempts).' },
   },
 } as const;
 

@@ -93,6 +93,7 @@ const pspProgressProperties = {
 
 /** One PSP call for a charge or refund (GET /v1/charges/{id}/attempts, GET /v1/refunds/{id}/attempts). */
 export const attemptSchema = {
+  $id: 'PspAttempt',
   type: 'object',
   required: ['object', 'object_type', 'object_id', 'attempt_number', 'psp', 'idempotency_key', 'started_at', 'finished_at', 'latency_ms', 'outcome', 'psp_code', 'fincore_code', 'message'],
   properties: {
@@ -122,7 +123,7 @@ export const attemptListSchema = {
   required: ['object', 'data', 'has_more', 'url'],
   properties: {
     object: { type: 'string', enum: ['list'] },
-    data: { type: 'array', items: attemptSchema, description: 'Newest first.' },
+    data: { type: 'array', items: { $ref: 'PspAttempt#' }, description: 'Newest first.' },
     has_more: { type: 'boolean', description: 'Always false: every attempt is listed.' },
     url: { type: 'string' },
   },
