@@ -355,9 +355,10 @@ export const refundabilitySchema = {
 
 /** POST /v1/charges/{id} and /v1/refunds/{id}: metadata to merge (a key set to "" is removed). */
 export const metadataUpdateSchema = {
-  ...metadataSchema,
-  description: 'Merged into the object\'s metadata: keys given are set, a key given "" is removed, keys not given stay. At most 20 keys after the merge.',
-  examples: [{ order_id: '6735', note: '' }],
+  anyOf: [metadataSchema, { type: 'string', enum: [''], description: 'The empty string: every key removed.' }],
+  description: 'Merged into the object\'s metadata: keys given are set, a key given "" is removed, keys not given stay; or metadata "" (the empty string itself) removes every key (Stripe\'s convention). At most 20 keys after the merge.',
+  'x-expected': 'an object of string keys (1-40 characters) to string values (at most 500 characters; "" removes the key), or "" to remove every key',
+  examples: [{ order_id: '6735', note: '' }, ''],
 } as const;
 
 /** The events list's `type` filter: one of the types FinCore writes (an unknown one is a 400, not an empty list). */
