@@ -22,22 +22,36 @@
  * not at every sweep, and a backlog drains a batch per sweep. A PSP error records no check: the
  * next sweep asks again. Objects in review are left to the operator.
  *
+ * Canceled refunds (same window, recheck and batch): a refund is canceled only before any PSP call
+ * (flows/cancel-refund.ts), so its PSP must never hold it. Each one canceled within the window is
+ * looked up at its PSP by its FinCore id, as any refund; one the PSP holds after all (whatever its
+ * status there) is a contradiction FinCore cannot apply (canceled is final, and the amount was
+ * released): a review item (reason canceled_refund_at_psp) with its review.opened event, a
+ * warning and fincore_reviews_opened_total, once per refund. One the PSP does not know is the
+ * normal case: the check is recorded and nothing else happens.
+ *
  * Drift report (reconcileDriftReport, `fincore reconcile --report`): reads the same objects (every
  * one in the window, whatever its last check, and the pending ones older than a threshold whose
- * PSP call was made) and lists where FinCore and the PSP disagree, changing nothing.
+ * PSP call was made) and lists where FinCore and the PSP disagree, changing nothing; canceled
+ * refunds the PSP holds are `canceled_refund_at_psp`, reviewed or not.
  *
  * Sweeps from several workers are harmless: every move re-checks the row under its lock.
  */
 import { newId } from '../domain/ids.ts';
+import { reviewObject } from '../domain/objects.ts';
+import type { ReviewReason } from '../domain/psp-report.ts';
 import { appendEvent } from '../db/events.ts';
 import { requeueFinishedJobOf } from '../db/jobs.ts';
-import { reconciliationActions } from '../metrics.ts';
+import { pspReports, reconciliationActions, reviewsOpened } from '../metrics.ts';
 import { inTransaction } from '../db/pool.ts';
+import { insertReview, lockOpenReviewOf } from '../db/reviews.ts';
+import { lockForSettlement } from '../db/settlements.ts';
 import {
   chargesPendingSince,
   chargesTerminalWithin,
   pendingWithAmounts,
   recordReconcileCheck,
+  refundsCanceledWithin,
   refundsPendingSince,
   refundsTerminalWithin,
   type PendingObject,
@@ -169,6 +183,49 @@ export async function reconcilePending(ctx: FlowContext, olderThanMs: number, li
   return report;
 }
 
+/** The review reason of a canceled refund its PSP holds (src/domain/psp-report.ts REVIEW_REASONS). */
+const CANCELED_AT_PSP: ReviewReason = 'canceled_refund_at_psp';
+
+/**
+ * A canceled refund its PSP holds: a review item, in one transaction with its review.opened event
+ * and the check, unless the refund already has an open one. The refund is not moved (canceled is
+ * final). Null: nothing opened (the refund already has an open review).
+ */
+async function reviewCanceledRefundAtPsp(ctx: FlowContext, refund: TerminalObject, atPsp: PspOutcome, sweepId: string): Promise<string | null> {
+  const reviewId = await inTransaction(ctx.pool, async (tx) => {
+    await recordReconcileCheck(tx, { objectId: refund.id, objectType: 'refund', pspStatus: atPsp.status });
+    // The row lock orders this with anything else about the refund (another sweep included).
+    const locked = await lockForSettlement(tx, 'refunds', refund.id);
+    if (!locked || locked.row.status !== 'canceled' || (await lockOpenReviewOf(tx, refund.id))) return null;
+    const psp = { status: atPsp.status, amount: atPsp.amount ?? null, currency: atPsp.currency ?? null, psp_reference: atPsp.pspReference || null };
+    const review = await insertReview(tx, {
+      id: newId('rev'),
+      merchant_id: refund.merchant_id,
+      object_type: 'refund',
+      object_id: refund.id,
+      psp_event_id: null,
+      reason: CANCELED_AT_PSP,
+      status_before: 'canceled',
+      psp_status: atPsp.status,
+      psp_amount: psp.amount,
+      psp_currency: psp.currency,
+      details: { fincore: { amount: refund.amount, currency: refund.currency, status: 'canceled' }, psp, psp_name: refund.psp ?? ctx.psp.name },
+    });
+    await appendEvent(tx, { merchantId: refund.merchant_id, type: 'review.opened', objectType: 'review', objectId: review.id, data: { review: reviewObject(review) }, cause: { type: 'reconciliation', id: sweepId } });
+    return review.id;
+  });
+  if (reviewId) {
+    reviewsOpened.inc({ object: 'refund', reason: CANCELED_AT_PSP });
+    pspReports.inc({ object: 'refund', result: 'review', detail: CANCELED_AT_PSP });
+    reconciliationActions.inc({ action: 'review_opened' });
+    ctx.log?.warn(
+      { object: 'refund', id: refund.id, reviewId, psp: refund.psp ?? ctx.psp.name, pspStatus: atPsp.status, pspReference: atPsp.pspReference || null, reason: CANCELED_AT_PSP },
+      `reconciliation: the PSP holds refund ${refund.id} (${atPsp.status}), which FinCore canceled before any PSP call: review ${reviewId} opened`,
+    );
+  }
+  return reviewId;
+}
+
 /** Re-reads the recently settled objects from their PSPs and applies what changed (module comment). */
 export async function reconcileTerminal(ctx: FlowContext, options: TerminalSweepOptions): Promise<TerminalReconcileReport> {
   const report: TerminalReconcileReport = { checked: 0, moved: 0, reviews_opened: 0, unknown_at_psp: 0, errors: 0 };
@@ -205,6 +262,24 @@ export async function reconcileTerminal(ctx: FlowContext, options: TerminalSweep
       if (result === 'review_opened') report.reviews_opened++;
     }
   }
+  for (const refund of await refundsCanceledWithin(ctx.pool, options.windowMs, options.recheckMs, options.batch, CANCELED_AT_PSP)) {
+    report.checked++;
+    let atPsp: PspOutcome | null;
+    try {
+      atPsp = await askPsp(ctx, 'refund', refund);
+    } catch (error) {
+      report.errors++;
+      reconciliationActions.inc({ action: 'error' });
+      ctx.log?.warn({ object: 'refund', id: refund.id, psp: refund.psp, err: error instanceof Error ? error.message : String(error) }, 'canceled refund reconciliation: the PSP could not be asked; next sweep asks again');
+      continue;
+    }
+    // The normal case: the PSP never heard of it.
+    if (!atPsp) {
+      await recordReconcileCheck(ctx.pool, { objectId: refund.id, objectType: 'refund', pspStatus: 'unknown' });
+      continue;
+    }
+    if (await reviewCanceledRefundAtPsp(ctx, refund, atPsp, sweepIdOf(refund.merchant_id))) report.reviews_opened++;
+  }
   return report;
 }
 
@@ -221,7 +296,7 @@ export interface DriftItem {
   error?: string;
 }
 
-export const DRIFT_KINDS = ['status_differs', 'amount_or_currency_differs', 'unknown_at_psp'] as const;
+export const DRIFT_KINDS = ['status_differs', 'amount_or_currency_differs', 'unknown_at_psp', 'canceled_refund_at_psp'] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 export interface DriftReport {
@@ -236,6 +311,8 @@ export interface DriftReport {
 
 /** How an object FinCore holds compares with the PSP's answer; null: they agree. */
 function driftOf(object: TerminalObject, outcome: PspOutcome | null): DriftKind | null {
+  // A canceled refund agrees with a PSP that never heard of it, and with nothing else.
+  if (object.status === 'canceled') return outcome ? 'canceled_refund_at_psp' : null;
   if (!outcome) return object.status === 'failed' && object.psp_reference === null ? null : 'unknown_at_psp';
   if ((outcome.currency != null && outcome.currency.toLowerCase() !== object.currency) || (outcome.amount != null && outcome.amount !== object.amount)) return 'amount_or_currency_differs';
   return outcome.status === object.status ? null : 'status_differs';
@@ -247,10 +324,17 @@ function driftOf(object: TerminalObject, outcome: PspOutcome | null): DriftKind 
  * (at most `limit` of each kind and state).
  */
 export async function reconcileDriftReport(ctx: FlowContext, options: { windowMs: number; olderThanMs: number; limit: number }): Promise<DriftReport> {
-  const report: DriftReport = { checked: { charges: 0, refunds: 0 }, drift: { status_differs: [], amount_or_currency_differs: [], unknown_at_psp: [] }, psp_errors: [], has_drift: false };
+  const report: DriftReport = { checked: { charges: 0, refunds: 0 }, drift: { status_differs: [], amount_or_currency_differs: [], unknown_at_psp: [], canceled_refund_at_psp: [] }, psp_errors: [], has_drift: false };
   const work: Array<[Kind, TerminalObject[]]> = [
     ['charge', [...(options.windowMs > 0 ? await chargesTerminalWithin(ctx.pool, options.windowMs, null, options.limit) : []), ...(await pendingWithAmounts(ctx.pool, 'charge', options.olderThanMs, options.limit))]],
-    ['refund', [...(options.windowMs > 0 ? await refundsTerminalWithin(ctx.pool, options.windowMs, null, options.limit) : []), ...(await pendingWithAmounts(ctx.pool, 'refund', options.olderThanMs, options.limit))]],
+    [
+      'refund',
+      [
+        ...(options.windowMs > 0 ? await refundsTerminalWithin(ctx.pool, options.windowMs, null, options.limit) : []),
+        ...(await pendingWithAmounts(ctx.pool, 'refund', options.olderThanMs, options.limit)),
+        ...(options.windowMs > 0 ? await refundsCanceledWithin(ctx.pool, options.windowMs, null, options.limit, null) : []),
+      ],
+    ],
   ];
   for (const [kind, objects] of work) {
     for (const object of objects) {
