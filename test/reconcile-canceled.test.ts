@@ -5,7 +5,8 @@
  * is a contradiction: the drift report (`GET /v1/admin/reconcile/report`, `fincore reconcile
  * --report`) shows it, and the sweep opens one review item `canceled_refund_at_psp` with a
  * review.opened event, a warning and fincore_reviews_opened_total, leaving the refund canceled.
- * A canceled refund the PSP does not know (the normal case) produces nothing.
+ * A canceled refund the PSP does not know (the normal case) produces nothing. The PSP's webhook
+ * about one is answered and opens the same review (it was refused with a 500 for ever).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -163,6 +164,29 @@ describe('reconciliation of canceled refunds', () => {
     assert.ok(warning, JSON.stringify(lines));
     assert.equal(warning.level, 40, 'a warning');
     assert.match(warning.msg, new RegExp(`PSP holds refund ${contradicted.id}.*canceled`));
+  });
+
+  it("the PSP's webhook about a canceled refund is answered (not refused for ever) and opens the same review item, the refund staying canceled", async () => {
+    const refund = await canceledRefund(600);
+    const sim = fincore.simulatorUrl!;
+    const webhooks = async () => ((await (await fetch(`${sim}/sim/state`)).json()) as { webhooks: { pending: number; acknowledged: number } }).webhooks;
+    assert.equal((await fetch(`${sim}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_drop_rate: 0 }) })).status, 200);
+    try {
+      const acknowledged = (await webhooks()).acknowledged;
+      await refundAtPsp(refund);
+      // Its refund.succeeded, acknowledged by FinCore (a 500 would be retried for ever).
+      await eventually(async () => {
+        const now = await webhooks();
+        return now.acknowledged > acknowledged && now.pending === 0 ? true : undefined;
+      }, 15_000, 'the webhook acknowledged');
+    } finally {
+      await fetch(`${sim}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ webhook_drop_rate: 1 }) });
+    }
+    const reviews = await reviewsOf(refund.id);
+    assert.deepEqual(reviews.map((r) => [r.reason, r.status, r.status_before]), [[REASON, 'open', 'canceled']]);
+    assert.equal((await call<RefundBody>(fincore.url, 'GET', `/v1/refunds/${refund.id}`, { key: apiKey })).body.status, 'canceled');
+    const { rows } = await fincore.db.pool.query<{ cause_type: string }>(`SELECT cause_type FROM events WHERE type = 'review.opened' AND data->'review'->>'object_id' = $1`, [refund.id]);
+    assert.deepEqual(rows, [{ cause_type: 'psp_event' }]);
   });
 });
 

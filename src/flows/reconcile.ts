@@ -26,9 +26,10 @@
  * (flows/cancel-refund.ts), so its PSP must never hold it. Each one canceled within the window is
  * looked up at its PSP by its FinCore id, as any refund; one the PSP holds after all (whatever its
  * status there) is a contradiction FinCore cannot apply (canceled is final, and the amount was
- * released): a review item (reason canceled_refund_at_psp) with its review.opened event, a
- * warning and fincore_reviews_opened_total, once per refund. One the PSP does not know is the
- * normal case: the check is recorded and nothing else happens.
+ * released): settleRefund opens a review item (reason canceled_refund_at_psp) with its
+ * review.opened event, a warning and fincore_reviews_opened_total, as for a webhook saying so;
+ * a refund that has had one is not read again. One the PSP does not know is the normal case: the
+ * check is recorded and nothing else happens.
  *
  * Drift report (reconcileDriftReport, `fincore reconcile --report`): reads the same objects (every
  * one in the window, whatever its last check, and the pending ones older than a threshold whose
@@ -38,14 +39,10 @@
  * Sweeps from several workers are harmless: every move re-checks the row under its lock.
  */
 import { newId } from '../domain/ids.ts';
-import { reviewObject } from '../domain/objects.ts';
-import type { ReviewReason } from '../domain/psp-report.ts';
 import { appendEvent } from '../db/events.ts';
 import { requeueFinishedJobOf } from '../db/jobs.ts';
-import { pspReports, reconciliationActions, reviewsOpened } from '../metrics.ts';
+import { reconciliationActions } from '../metrics.ts';
 import { inTransaction } from '../db/pool.ts';
-import { insertReview, lockOpenReviewOf } from '../db/reviews.ts';
-import { lockForSettlement } from '../db/settlements.ts';
 import {
   chargesPendingSince,
   chargesTerminalWithin,
@@ -59,7 +56,7 @@ import {
 } from '../db/reconciliation.ts';
 import type { PspGateway, PspLookup, PspOutcome } from '../psp/gateway.ts';
 import { pspOf, type FlowContext } from './context.ts';
-import { settleCharge, settleRefund, type SettleResult } from './settle.ts';
+import { CANCELED_AT_PSP, settleCharge, settleRefund, type SettleResult } from './settle.ts';
 
 export interface ReconcileReport {
   checked: number;
@@ -183,49 +180,6 @@ export async function reconcilePending(ctx: FlowContext, olderThanMs: number, li
   return report;
 }
 
-/** The review reason of a canceled refund its PSP holds (src/domain/psp-report.ts REVIEW_REASONS). */
-const CANCELED_AT_PSP: ReviewReason = 'canceled_refund_at_psp';
-
-/**
- * A canceled refund its PSP holds: a review item, in one transaction with its review.opened event
- * and the check, unless the refund already has an open one. The refund is not moved (canceled is
- * final). Null: nothing opened (the refund already has an open review).
- */
-async function reviewCanceledRefundAtPsp(ctx: FlowContext, refund: TerminalObject, atPsp: PspOutcome, sweepId: string): Promise<string | null> {
-  const reviewId = await inTransaction(ctx.pool, async (tx) => {
-    await recordReconcileCheck(tx, { objectId: refund.id, objectType: 'refund', pspStatus: atPsp.status });
-    // The row lock orders this with anything else about the refund (another sweep included).
-    const locked = await lockForSettlement(tx, 'refunds', refund.id);
-    if (!locked || locked.row.status !== 'canceled' || (await lockOpenReviewOf(tx, refund.id))) return null;
-    const psp = { status: atPsp.status, amount: atPsp.amount ?? null, currency: atPsp.currency ?? null, psp_reference: atPsp.pspReference || null };
-    const review = await insertReview(tx, {
-      id: newId('rev'),
-      merchant_id: refund.merchant_id,
-      object_type: 'refund',
-      object_id: refund.id,
-      psp_event_id: null,
-      reason: CANCELED_AT_PSP,
-      status_before: 'canceled',
-      psp_status: atPsp.status,
-      psp_amount: psp.amount,
-      psp_currency: psp.currency,
-      details: { fincore: { amount: refund.amount, currency: refund.currency, status: 'canceled' }, psp, psp_name: refund.psp ?? ctx.psp.name },
-    });
-    await appendEvent(tx, { merchantId: refund.merchant_id, type: 'review.opened', objectType: 'review', objectId: review.id, data: { review: reviewObject(review) }, cause: { type: 'reconciliation', id: sweepId } });
-    return review.id;
-  });
-  if (reviewId) {
-    reviewsOpened.inc({ object: 'refund', reason: CANCELED_AT_PSP });
-    pspReports.inc({ object: 'refund', result: 'review', detail: CANCELED_AT_PSP });
-    reconciliationActions.inc({ action: 'review_opened' });
-    ctx.log?.warn(
-      { object: 'refund', id: refund.id, reviewId, psp: refund.psp ?? ctx.psp.name, pspStatus: atPsp.status, pspReference: atPsp.pspReference || null, reason: CANCELED_AT_PSP },
-      `reconciliation: the PSP holds refund ${refund.id} (${atPsp.status}), which FinCore canceled before any PSP call: review ${reviewId} opened`,
-    );
-  }
-  return reviewId;
-}
-
 /** Re-reads the recently settled objects from their PSPs and applies what changed (module comment). */
 export async function reconcileTerminal(ctx: FlowContext, options: TerminalSweepOptions): Promise<TerminalReconcileReport> {
   const report: TerminalReconcileReport = { checked: 0, moved: 0, reviews_opened: 0, unknown_at_psp: 0, errors: 0 };
@@ -278,7 +232,10 @@ export async function reconcileTerminal(ctx: FlowContext, options: TerminalSweep
       await recordReconcileCheck(ctx.pool, { objectId: refund.id, objectType: 'refund', pspStatus: 'unknown' });
       continue;
     }
-    if (await reviewCanceledRefundAtPsp(ctx, refund, atPsp, sweepIdOf(refund.merchant_id))) report.reviews_opened++;
+    // settleRefund opens the review (flows/settle.ts canceledRefundAtPsp), once while one is open.
+    const result = await applyAnswer(ctx, 'refund', refund, atPsp, sweepIdOf(refund.merchant_id), { pspStatus: atPsp.status });
+    reconciliationActions.inc({ action: result === 'unknown_object' ? 'ignored' : result });
+    if (result === 'review_opened') report.reviews_opened++;
   }
   return report;
 }
