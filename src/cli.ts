@@ -199,7 +199,7 @@ export function buildProgram(config: () => Config, setExitCode: (code: number) =
     }));
   program.command('reconcile').description('one reconciliation sweep now (pending, then recently settled objects); exits 1 if the PSP could not be asked. --report: print the drift, change nothing, exit 1 if any')
     .option('--all', 'every pending charge and refund, whatever its age (default: older than FINCORE_RECONCILE_AFTER_MS), and every one settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS, whatever its last check')
-    .option('--report', 'change nothing: print the drift between FinCore and the PSP (status_differs, amount_or_currency_differs, unknown_at_psp: counts and ids), exit 1 when there is any')
+    .option('--report', 'change nothing: print the drift between FinCore and the PSP (status_differs, amount_or_currency_differs, unknown_at_psp, canceled_refund_at_psp: counts and ids), exit 1 when there is any')
     .addOption(urlOption())
     .action(async (options: { all?: boolean; report?: boolean; url?: string }) => {
       const c = config();

@@ -110,6 +110,7 @@ export function flowContext(db: Database, config: Config, simulatorUrl?: string)
     attempts: attemptWriters(db.pool),
     jobReads: jobReaders(db.pool),
     webhooks: config.webhooks,
+    reconcileAfterMs: config.reconcile.afterMs,
     reconcileTerminal: { windowMs: config.reconcile.terminalWindowMs, recheckMs: config.reconcile.terminalRecheckMs, batch: config.reconcile.terminalBatch },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Updating the merchant's own fields (issue 17 item 6) over real HTTP: POST /v1/charges/{id}
  * (metadata, description) and POST /v1/refunds/{id} (metadata), Stripe's semantics (keys merged,
- * "" removes a key, description null clears), each change with its charge.updated / refund.updated
+ * "" removes a key, metadata "" removes every key, description null clears), each change with its charge.updated / refund.updated
  * event (previous_attributes: the fields before), nothing about the money changed, and
  * Idempotency-Key as on the other POSTs. Worker off: nothing moves behind the test's back.
  */
@@ -145,6 +145,56 @@ describe('charge and refund updates', () => {
     await assert.rejects(fincore.db.pool.query(`UPDATE refunds SET reason = 'duplicate' WHERE id = $1`, [refund.body.id]), /never change/);
     const unknown = await post<RefundBody>(`/v1/refunds/${refund.body.id}`, { amount: 1 });
     assert.equal(unknown.body.error.code, 'parameter_unknown');
+  });
+
+  it('metadata "" clears every key (Stripe\'s convention), with charge.updated / refund.updated carrying the keys before; clearing empty metadata writes nothing', async () => {
+    const charge = await newCharge({ order_id: '6735', gift: 'yes' });
+    const cleared = await post<ChargeBody>(`/v1/charges/${charge.id}`, { metadata: '' });
+    assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
+    assert.deepEqual(cleared.body.metadata, {});
+    assert.equal(cleared.body.description, 'Order 6735', 'only metadata changes');
+    const chargeEvents = await eventsOf(charge.id);
+    assert.deepEqual(chargeEvents.map((e) => e.type), ['charge.updated', 'charge.created']);
+    assert.deepEqual(chargeEvents[0]?.data.previous_attributes, { metadata: { order_id: '6735', gift: 'yes' } });
+    assert.deepEqual(chargeEvents[0]?.data.object.metadata, {});
+    assert.equal((await post<ChargeBody>(`/v1/charges/${charge.id}`, { metadata: '' })).status, 200);
+    assert.equal((await eventsOf(charge.id)).length, 2, 'already empty: no event');
+    // Keys can be set again after a clear.
+    assert.deepEqual((await post<ChargeBody>(`/v1/charges/${charge.id}`, { metadata: { order_id: '6736' } })).body.metadata, { order_id: '6736' });
+
+    const paid = await newCharge();
+    await inTransaction(fincore.db.pool, (tx) =>
+      settleCharge(tx, paid.id, { pspReference: `psp_${paid.id}`, status: 'succeeded', failureCode: null, failureMessage: null }, { type: 'psp_event', id: `evt_${paid.id}` }),
+    );
+    const refund = await post<RefundBody>('/v1/refunds', { charge_id: paid.id, amount: 700, metadata: { ticket: 'T-2', agent: 'ana' } });
+    assert.equal(refund.status, 201, JSON.stringify(refund.body));
+    const refundCleared = await post<RefundBody>(`/v1/refunds/${refund.body.id}`, { metadata: '' }, { idempotencyKey: `clear-${refund.body.id}` });
+    assert.equal(refundCleared.status, 200, JSON.stringify(refundCleared.body));
+    assert.deepEqual(refundCleared.body.metadata, {});
+    assert.equal(refundCleared.body.amount, 700);
+    const refundEvents = await eventsOf(refund.body.id);
+    assert.deepEqual(refundEvents.map((e) => e.type), ['refund.updated', 'refund.created']);
+    assert.deepEqual(refundEvents[0]?.data.previous_attributes, { metadata: { ticket: 'T-2', agent: 'ana' } });
+    const got = await call<RefundBody>(fincore.url, 'GET', `/v1/refunds/${refund.body.id}`, { key: shop.apiKey });
+    assert.deepEqual(got.body.metadata, {});
+  });
+
+  it('metadata that is neither an object nor "" is a 400 parameter_invalid naming metadata and what it may be; nothing changes', async () => {
+    const charge = await newCharge({ order_id: '6735' });
+    for (const metadata of ['x', ' ', 5, true, null, ['a'], { k: 5 }]) {
+      const refused = await post<ChargeBody>(`/v1/charges/${charge.id}`, { metadata });
+      assert.equal(refused.status, 400, `${JSON.stringify(metadata)}: ${JSON.stringify(refused.body)}`);
+      assert.equal(refused.body.error.code, 'parameter_invalid', JSON.stringify(metadata));
+      assert.equal(refused.body.error.type, 'invalid_request_error');
+      assert.equal(refused.body.error.param, 'metadata');
+      if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+        assert.match(refused.body.error.message, /^Invalid metadata: metadata must be an object of string keys .* or "" to remove every key\.$/, JSON.stringify(metadata));
+      }
+    }
+    const refund = await post<RefundBody & ErrorBody>('/v1/refunds/re_whatever', { metadata: 'x' });
+    assert.equal(refund.status, 400, 'validated before the refund is looked up');
+    assert.equal(refund.body.error.param, 'metadata');
+    assert.deepEqual((await eventsOf(charge.id)).map((e) => e.type), ['charge.created']);
   });
 });
 

@@ -22,7 +22,7 @@ describe('database unreachable', () => {
     // A real pool to a port where no PostgreSQL listens: every connection is refused.
     pool = new pg.Pool({ host: '127.0.0.1', port: 9, user: 'postgres', connectionTimeoutMillis: 2000 });
     pool.on('error', () => {});
-    const ctx = { pool, psp: createSimulatorGateway({ baseUrl: 'http://127.0.0.1:9', webhookSecret: 'x' }), wakeup: new JobWakeup(pool, false), jobMaxAttempts: 3, refundFacts: new RefundFactsCache(), pspReferences: pspReferenceWriters(pool), attempts: attemptWriters(pool), jobReads: jobReaders(pool), webhooks: loadConfig({}).webhooks };
+    const ctx = { pool, psp: createSimulatorGateway({ baseUrl: 'http://127.0.0.1:9', webhookSecret: 'x' }), wakeup: new JobWakeup(pool, false), jobMaxAttempts: 3, refundFacts: new RefundFactsCache(), pspReferences: pspReferenceWriters(pool), attempts: attemptWriters(pool), jobReads: jobReaders(pool), webhooks: loadConfig({}).webhooks, reconcileAfterMs: loadConfig({}).reconcile.afterMs };
     app = await buildApp({ ctx, adminKey: 'adm', bodyLimitBytes: 65536, logger: pino({ level: 'silent' }), version: 'test' });
   });
   after(async () => {

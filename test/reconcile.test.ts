@@ -162,7 +162,7 @@ describe('terminal sweep: a refund FinCore holds as succeeded that the PSP faile
     const env = { FINCORE_ADMIN_KEY: ADMIN_KEY, ...fincore.database.env };
     const before = await cli(['reconcile', '--report', '--url', fincore.url], env);
     assert.equal(before.status, 1, before.stderr + before.stdout);
-    assert.match(before.stdout, /drift: status_differs=1 amount_or_currency_differs=0 unknown_at_psp=0 psp_errors=0/);
+    assert.match(before.stdout, /drift: status_differs=1 amount_or_currency_differs=0 unknown_at_psp=0 canceled_refund_at_psp=0 psp_errors=0/);
     assert.match(before.stdout, new RegExp(`status_differs  refund ${refund.body.id}  psp=simulator  fincore=succeeded 1000 usd  at_psp=failed`));
     assert.equal((await call<RefundBody>(fincore.url, 'GET', `/v1/refunds/${refund.body.id}`, { key: merchant.apiKey })).body.status, 'succeeded', 'the report changes nothing');
 
@@ -190,7 +190,7 @@ describe('terminal sweep: a refund FinCore holds as succeeded that the PSP faile
 
     const afterward = await cli(['reconcile', '--report', '--url', fincore.url], env);
     assert.equal(afterward.status, 0, afterward.stderr + afterward.stdout);
-    assert.match(afterward.stdout, /drift: status_differs=0 amount_or_currency_differs=0 unknown_at_psp=0 psp_errors=0/);
+    assert.match(afterward.stdout, /drift: status_differs=0 amount_or_currency_differs=0 unknown_at_psp=0 canceled_refund_at_psp=0 psp_errors=0/);
     assert.match(afterward.stdout, /no drift/);
   });
 });

@@ -2,6 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { answer, api, type ApiError } from './api.ts';
 import { usePolled } from './hooks.ts';
+import { CHARGE_STATUSES, REFUND_STATUSES } from '../../src/domain/status.ts';
 import type { List, Merchant, Status } from './types.ts';
 
 export function StatusBadge({ status }: { status: string }) {
@@ -138,7 +139,8 @@ export function createdRange(filters: ListFilters): { 'created[gte]'?: string; '
   return range;
 }
 
-export function FilterBar({ filters, onChange, merchants }: { filters: ListFilters; onChange: (f: ListFilters) => void; merchants: Merchant[] }) {
+/** `statuses`: what the list's status filter offers, the object's own (useFilteredList's `statuses`). */
+export function FilterBar({ filters, onChange, merchants, statuses }: { filters: ListFilters; onChange: (f: ListFilters) => void; merchants: Merchant[]; statuses: readonly Status[] }) {
   const set = (patch: Partial<ListFilters>) => onChange({ ...filters, ...patch });
   return (
     <form class="filters" onSubmit={(e) => e.preventDefault()}>
@@ -147,9 +149,11 @@ export function FilterBar({ filters, onChange, merchants }: { filters: ListFilte
         Status
         <select value={filters.status} onChange={(e) => set({ status: e.currentTarget.value })}>
           <option value="">Any</option>
-          <option value="pending">pending</option>
-          <option value="succeeded">succeeded</option>
-          <option value="failed">failed</option>
+          {statuses.map((status) => (
+            <option key={status} value={status}>
+              {status}
+            </option>
+          ))}
         </select>
       </label>
       <label>
@@ -186,6 +190,9 @@ export function FilterBar({ filters, onChange, merchants }: { filters: ListFilte
  * refreshed every 2 s (a pending charge or refund turns terminal in place).
  */
 export function useFilteredList<T>(path: '/v1/admin/charges' | '/v1/admin/refunds', pageSize: number) {
+  // The domain's lists (src/domain/status.ts), the same the API's status enum derives from: a
+  // refund can be canceled, a charge cannot.
+  const statuses: readonly Status[] = path === '/v1/admin/charges' ? CHARGE_STATUSES : REFUND_STATUSES;
   const merchants = useMerchants();
   const [filters, setFilters] = useState<ListFilters>(emptyFilters);
   const filterKey = JSON.stringify(filters);
@@ -209,5 +216,5 @@ export function useFilteredList<T>(path: '/v1/admin/charges' | '/v1/admin/refund
     [filterKey, pages.cursor],
     2000,
   );
-  return { merchants, filters, setFilters, pages, list, rows: list.data?.data ?? [], names: new Map(merchants.map((m) => [m.id, m.name])) };
+  return { merchants, filters, setFilters, statuses, pages, list, rows: list.data?.data ?? [], names: new Map(merchants.map((m) => [m.id, m.name])) };
 }

@@ -1,7 +1,6 @@
 // The admin API's answers as the dashboard reads them: names for the types `npm run openapi`
 // generates from the OpenAPI document (openapi/types.ts), nothing restated by hand.
 import type { Schemas } from '../../openapi/client.ts';
-import type { operations } from '../../openapi/types.ts';
 
 export interface List<T> {
   object: 'list';
@@ -11,11 +10,12 @@ export interface List<T> {
 
 export type Overview = Schemas['Overview'];
 export type Stats = Schemas['Stats'];
-export type StatusCounts = Overview['charges'];
+export type ChargeStatusCounts = Overview['charges'];
+export type RefundStatusCounts = Overview['refunds'];
 export type Merchant = Schemas['AdminMerchant'];
 export type Charge = Schemas['AdminCharge'];
 export type Refund = Schemas['AdminRefund'];
-export type Status = Charge['status'];
+export type Status = Charge['status'] | Refund['status'];
 export type ChargeDetail = Schemas['ChargeDetail'];
 export type LedgerEntry = Schemas['LedgerEntry'];
 export type FinCoreEvent = Schemas['Event'];
@@ -28,7 +28,5 @@ export type ReviewDecision = NonNullable<Review['decision']>;
 /** The decisions an operator may take, in the order the form offers them (the schema's enum). */
 export const REVIEW_DECISIONS = ['accept_psp', 'keep_fincore'] as const satisfies readonly ReviewDecision[];
 
-/** One PSP call for a charge or refund, as GET /v1/charges/{id}/attempts lists it. */
-export type PspAttempt = operations['listChargeAttempts']['responses'][200]['content']['application/json']['data'][number];
-/** The charge detail with its PSP attempts (flows/admin.ts adds them; the ChargeDetail schema is open). */
-export type ChargeDetailWithAttempts = ChargeDetail & { attempts?: PspAttempt[] };
+/** One PSP call for a charge or refund, as GET /v1/charges/{id}/attempts lists it and the charge detail shows it. */
+export type PspAttempt = Schemas['PspAttempt'];

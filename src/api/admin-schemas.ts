@@ -4,6 +4,7 @@
  * object keeps `additionalProperties: true`: these schemas also serialize the answers, and a
  * field added to a flow must never be dropped silently by a schema that did not list it yet.
  */
+import { CHARGE_STATUSES, REFUND_STATUSES } from '../domain/status.ts';
 import { chargeSchema, refundSchema } from './schemas.ts';
 
 const int = { type: 'integer' } as const;
@@ -11,7 +12,13 @@ const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableTimestamp = { type: ['string', 'null'], format: 'date-time' } as const;
 const open = { type: 'object', additionalProperties: true } as const;
 
-const statusCounts = { ...open, required: ['pending', 'succeeded', 'failed'], properties: { pending: int, succeeded: int, failed: int } } as const;
+/** One count per status of `statuses` (src/domain/status.ts), each required: a status is never left out. */
+function statusCounts<S extends string>(statuses: readonly S[], description: string) {
+  return { ...open, description, required: statuses, properties: Object.fromEntries(statuses.map((status) => [status, int])) as Record<S, typeof int> };
+}
+
+/** A webhook endpoint's deliveries by outcome. */
+const deliveryCounts = { ...open, required: ['pending', 'succeeded', 'failed'], properties: { pending: int, succeeded: int, failed: int } } as const;
 
 export const overviewSchema = {
   $id: 'Overview',
@@ -20,8 +27,8 @@ export const overviewSchema = {
   properties: {
     object: { type: 'string', enum: ['overview'] },
     merchants: int,
-    charges: statusCounts,
-    refunds: statusCounts,
+    charges: statusCounts(CHARGE_STATUSES, 'Charges by status, every status listed (0 when none).'),
+    refunds: statusCounts(REFUND_STATUSES, 'Refunds by status, every status listed (0 when none), canceled and requires_review included.'),
     volume: {
       type: 'array',
       description: 'Money by currency, minor units: charged (succeeded charges), refunded (succeeded refunds), refund_pending.',
@@ -95,7 +102,7 @@ export const ledgerEntrySchema = {
 export const chargeDetailSchema = {
   $id: 'ChargeDetail',
   ...open,
-  required: ['object', 'merchant_id', 'merchant_name', 'charge', 'refundable_amount', 'ledger', 'events'],
+  required: ['object', 'merchant_id', 'merchant_name', 'charge', 'refundable_amount', 'ledger', 'events', 'attempts'],
   properties: {
     object: { type: 'string', enum: ['charge_detail'] },
     merchant_id: { type: 'string' },
@@ -104,6 +111,7 @@ export const chargeDetailSchema = {
     refundable_amount: { ...int, description: 'What a refund may still take (0 unless succeeded).' },
     ledger: { type: 'array', items: { $ref: 'LedgerEntry#' }, description: 'Postings of the charge and of the refunds shown.' },
     events: { type: 'array', items: { $ref: 'Event#' }, description: 'Events of the charge and of the refunds shown, oldest first.' },
+    attempts: { type: 'array', items: { $ref: 'PspAttempt#' }, description: 'The PSP calls made for the charge and for the refunds shown, newest first: the public PSP attempt object (GET /v1/charges/{id}/attempts).' },
   },
 } as const;
 
@@ -138,7 +146,7 @@ export const adminWebhookEndpointSchema = {
     enabled_events: { type: 'array', items: { type: 'string' } },
     status: { type: 'string' },
     created_at: timestamp,
-    deliveries: statusCounts,
+    deliveries: deliveryCounts,
     last_delivery_at: nullableTimestamp,
   },
 } as const;

@@ -35,7 +35,7 @@ import { apiKeyRoutes } from './routes/api-keys.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
-import { chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema, reviewSchema } from './schemas.ts';
+import { attemptSchema, chargeSchema, errorSchema, eventSchema, merchantSchema, refundSchema, reviewSchema } from './schemas.ts';
 
 export interface AppOptions {
   ctx: FlowContext;
@@ -92,7 +92,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerJsonBodyParser(app);
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
-  for (const schema of [errorSchema, refundSchema, chargeSchema, merchantSchema, eventSchema, reviewSchema]) {
+  for (const schema of [errorSchema, refundSchema, chargeSchema, merchantSchema, eventSchema, reviewSchema, attemptSchema]) {
     app.addSchema(schema);
     bodyAjv.addSchema(schema);
     queryAjv.addSchema(schema);

@@ -71,7 +71,22 @@ export function validationError(issues: readonly AjvIssue[], part: string): Cont
     return new AmountTooLarge(`Amount must be no more than ${MAX_AMOUNT}.`, 'amount');
   }
   if (param === '') return new ParameterInvalid(`The request ${part} must be a JSON object.`);
+  const alternatives = noAlternativeMatched(issues, issue);
+  if (alternatives) return new ParameterInvalid(`Invalid ${param}: ${param} must be ${alternatives}.`, param);
   return new ParameterInvalid(`Invalid ${param}: ${param} ${inWords(issue)}.`, param);
+}
+
+/**
+ * A value of the wrong kind for a schema with alternatives (anyOf, e.g. metadata: an object, or
+ * "" to clear it): the first alternative's complaint ("must be object") would hide the others, so
+ * say what is expected in words (the schema's `x-expected`). A value of the right kind that breaks
+ * a rule inside one (too many keys, a value too long) keeps that rule's own message.
+ */
+function noAlternativeMatched(issues: readonly AjvIssue[], first: AjvIssue): string | undefined {
+  if (first.keyword !== 'type') return undefined;
+  const failed = issues.find((i) => (i.keyword === 'anyOf' || i.keyword === 'oneOf') && i.instancePath === first.instancePath);
+  const expected = failed?.parentSchema?.['x-expected'];
+  return typeof expected === 'string' ? expected : undefined;
 }
 
 /**

@@ -88,11 +88,12 @@ const pspProgressProperties = {
       'not_sent: no PSP call started yet; sent_awaiting_answer: a call is in flight; unknown_after_timeout: the last call ended without an answer (timeout, lost response, 5xx, network) and FinCore asks again, never failing it for that; accepted: the PSP accepted it and FinCore waits for its webhook; settled: the object is no longer pending. On retrieve and list responses.',
     examples: ['accepted'],
   },
-  next_check_at: { type: ['string', 'null'], format: 'date-time', description: "When FinCore next asks the PSP: its job's next run, or the reconciliation sweep; null once settled." },
+  next_check_at: { type: ['string', 'null'], format: 'date-time', description: "When FinCore next asks the PSP: its job's next run, or the reconciliation sweep (created_at + the configured FINCORE_RECONCILE_AFTER_MS, or now once that has passed); null once settled." },
 } as const;
 
 /** One PSP call for a charge or refund (GET /v1/charges/{id}/attempts, GET /v1/refunds/{id}/attempts). */
 export const attemptSchema = {
+  $id: 'PspAttempt',
   type: 'object',
   required: ['object', 'object_type', 'object_id', 'attempt_number', 'psp', 'idempotency_key', 'started_at', 'finished_at', 'latency_ms', 'outcome', 'psp_code', 'fincore_code', 'message'],
   properties: {
@@ -122,7 +123,7 @@ export const attemptListSchema = {
   required: ['object', 'data', 'has_more', 'url'],
   properties: {
     object: { type: 'string', enum: ['list'] },
-    data: { type: 'array', items: attemptSchema, description: 'Newest first.' },
+    data: { type: 'array', items: { $ref: 'PspAttempt#' }, description: 'Newest first.' },
     has_more: { type: 'boolean', description: 'Always false: every attempt is listed.' },
     url: { type: 'string' },
   },
@@ -354,9 +355,10 @@ export const refundabilitySchema = {
 
 /** POST /v1/charges/{id} and /v1/refunds/{id}: metadata to merge (a key set to "" is removed). */
 export const metadataUpdateSchema = {
-  ...metadataSchema,
-  description: 'Merged into the object\'s metadata: keys given are set, a key given "" is removed, keys not given stay. At most 20 keys after the merge.',
-  examples: [{ order_id: '6735', note: '' }],
+  anyOf: [metadataSchema, { type: 'string', enum: [''], description: 'The empty string: every key removed.' }],
+  description: 'Merged into the object\'s metadata: keys given are set, a key given "" is removed, keys not given stay; or metadata "" (the empty string itself) removes every key (Stripe\'s convention). At most 20 keys after the merge.',
+  'x-expected': 'an object of string keys (1-40 characters) to string values (at most 500 characters; "" removes the key), or "" to remove every key',
+  examples: [{ order_id: '6735', note: '' }, ''],
 } as const;
 
 /** The events list's `type` filter: one of the types FinCore writes (an unknown one is a 400, not an empty list). */

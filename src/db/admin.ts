@@ -3,6 +3,7 @@
  * newest first by id with a cursor, like the merchant API's lists.
  */
 import type { ChargeRecord, RefundRecord } from '../domain/objects.ts';
+import { CHARGE_STATUSES, REFUND_STATUSES, type ChargeStatus, type RefundStatus } from '../domain/status.ts';
 import type pg from 'pg';
 import type { Queryable } from './pool.ts';
 
@@ -49,24 +50,23 @@ export async function findCharge(db: Queryable, chargeId: string): Promise<Charg
   return rows[0];
 }
 
-export interface StatusCounts {
-  pending: number;
-  succeeded: number;
-  failed: number;
-}
+/** One count per status of the list, zeros included, so a status no row has yet still shows. */
+export type StatusCounts<S extends string> = Record<S, number>;
 
 export interface Overview {
   merchants: number;
-  charges: StatusCounts;
-  refunds: StatusCounts;
+  /** Every charge status (CHARGE_STATUSES). */
+  charges: StatusCounts<ChargeStatus>;
+  /** Every refund status (REFUND_STATUSES), canceled and requires_review included. */
+  refunds: StatusCounts<RefundStatus>;
   volume: { currency: string; charged: number; refunded: number; refund_pending: number }[];
   queue: { queued: number; running: number; dead: number; oldest_due_age_seconds: number | null };
   audit: { pending_seal: number };
 }
 
-function counts(rows: { status: string; n: number }[]): StatusCounts {
-  const found = (status: string) => rows.find((r) => r.status === status)?.n ?? 0;
-  return { pending: found('pending'), succeeded: found('succeeded'), failed: found('failed') };
+/** Keyed by the domain's status list (src/domain/status.ts): a status added there is counted here. */
+function counts<S extends string>(statuses: readonly S[], rows: { status: string; n: number }[]): StatusCounts<S> {
+  return Object.fromEntries(statuses.map((status) => [status, rows.find((r) => r.status === status)?.n ?? 0])) as StatusCounts<S>;
 }
 
 /** Whole-table counts: fine for an operator's screen refreshed every few seconds, not for a hot path. */
@@ -94,8 +94,8 @@ export async function overview(db: Queryable): Promise<Overview> {
   const queueCount = (status: string) => queue.rows.find((r) => r.status === status)?.n ?? 0;
   return {
     merchants: merchants.rows[0]?.n ?? 0,
-    charges: counts(charges.rows),
-    refunds: counts(refunds.rows),
+    charges: counts(CHARGE_STATUSES, charges.rows),
+    refunds: counts(REFUND_STATUSES, refunds.rows),
     volume: volume.rows,
     queue: { queued: queueCount('queued'), running: queueCount('running'), dead: queueCount('dead'), oldest_due_age_seconds: oldest.rows[0]?.age ?? null },
     audit: { pending_seal: seal.rows[0]?.n ?? 0 },

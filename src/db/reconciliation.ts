@@ -88,6 +88,29 @@ export async function refundsTerminalWithin(db: Queryable, windowMs: number, rec
   return rows;
 }
 
+/**
+ * Refunds canceled within the last `windowMs` (a canceled refund's updated_at is its cancel: the
+ * status is final) and not re-read for `recheckMs`, never-read first, then newest first: the
+ * terminal sweep's window and recheck, for refunds the PSP must never have. `skipReviewedFor`:
+ * leave out those that already have a review item of this reason, open or resolved (the sweep
+ * opens one per refund; the drift report, null, shows every one).
+ */
+export async function refundsCanceledWithin(db: Queryable, windowMs: number, recheckMs: number | null, limit: number, skipReviewedFor: string | null): Promise<TerminalObject[]> {
+  const { rows } = await db.query<TerminalObject>(
+    `SELECT r.id, r.merchant_id, r.psp_reference, p.psp_reference AS charge_psp_reference, p.psp, r.status, r.amount, r.currency
+       FROM refunds r
+       JOIN payments p ON p.id = r.payment_id
+       LEFT JOIN reconcile_checks c ON c.object_id = r.id
+      WHERE r.status = 'canceled' AND r.updated_at > now() - make_interval(secs => $1::double precision / 1000)
+        AND ($2::double precision IS NULL OR c.checked_at IS NULL OR c.checked_at < now() - make_interval(secs => $2::double precision / 1000))
+        AND ($4::text IS NULL OR NOT EXISTS (SELECT 1 FROM reviews v WHERE v.object_id = r.id AND v.reason = $4))
+      ORDER BY c.checked_at NULLS FIRST, r.updated_at DESC
+      LIMIT $3`,
+    [windowMs, recheckMs, limit, skipReviewedFor],
+  );
+  return rows;
+}
+
 /** Pending objects for the drift report: both kinds, with what FinCore holds. */
 export async function pendingWithAmounts(db: Queryable, kind: 'charge' | 'refund', olderThanMs: number, limit: number): Promise<TerminalObject[]> {
   const sql =

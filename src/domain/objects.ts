@@ -286,7 +286,14 @@ export function refundabilityObject(
  * Stripe's metadata update: keys given are set, a key given "" is removed, keys not given stay.
  * Undefined when nothing changes.
  */
-export function mergeMetadata(current: Metadata, update: Metadata): Metadata {
+/**
+ * A metadata update (POST /v1/charges/{id}, POST /v1/refunds/{id}), Stripe's convention: keys to
+ * set, a key given "" removed, keys not given kept; or the empty string itself: every key removed.
+ */
+export type MetadataUpdate = Metadata | '';
+
+export function mergeMetadata(current: Metadata, update: MetadataUpdate): Metadata {
+  if (update === '') return {};
   const merged: Metadata = { ...current };
   for (const [key, value] of Object.entries(update)) {
     if (value === '') delete merged[key];

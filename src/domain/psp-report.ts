@@ -27,9 +27,24 @@ export const REVIEW_REASONS = [
   'unmatched_event',
   /** A refund made at the PSP that would take the charge over its amount. */
   'over_refund',
+  /**
+   * The PSP holds a refund FinCore canceled (canceled only before any PSP call, so the PSP must
+   * never have it): money may have left although FinCore released the amount. Found by the
+   * reconciliation sweep (flows/reconcile.ts); the refund stays canceled (a final status).
+   */
+  'canceled_refund_at_psp',
 ] as const;
 
 export type ReviewReason = (typeof REVIEW_REASONS)[number];
+
+/**
+ * Whether opening a review of this reason put its object in requires_review, so that resolving
+ * it moves the object out. A canceled refund is final: its review only records the contradiction,
+ * and resolving it records the operator's decision and note and moves nothing.
+ */
+export function reviewHoldsObject(reason: ReviewReason): boolean {
+  return reason !== 'canceled_refund_at_psp';
+}
 
 /** The operator's decisions on a review item, declared once. */
 export const REVIEW_DECISIONS = ['accept_psp', 'keep_fincore'] as const;

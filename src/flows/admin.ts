@@ -71,7 +71,8 @@ export interface ChargeDetail {
  * Bounded whatever the charge: one charge with 4,000 refunds made this page 10.9 MB when it
  * listed them all. amount_refunded and refundable_amount still count every refund.
  */
-export async function adminChargeDetail(db: Queryable, chargeId: string): Promise<ChargeDetail> {
+/** `reconcileAfterMs`: FINCORE_RECONCILE_AFTER_MS (FlowContext.reconcileAfterMs), which next_check_at promises. */
+export async function adminChargeDetail(db: Queryable, chargeId: string, reconcileAfterMs: number): Promise<ChargeDetail> {
   const charge = await findCharge(db, chargeId);
   if (!charge) throw new ResourceMissing(`No such charge: '${chargeId}'`, 'id');
   const { amounts, first } = await refundsOfCharges(db, [charge.id], DETAIL_REFUNDS);
@@ -83,7 +84,7 @@ export async function adminChargeDetail(db: Queryable, chargeId: string): Promis
   const disputes = await disputesOfCharge(db, charge.id);
   const detailCharge = { ...chargeObject(charge, refundAmounts, undefined, disputes), refunds: refundList(charge.id, refunds, DETAIL_REFUNDS) };
   // What FinCore knows about each PSP call: psp_status on the charge and its refunds, and the history.
-  const progress = await pspProgressOf(db, [detailCharge, ...detailCharge.refunds.data]);
+  const progress = await pspProgressOf(db, [detailCharge, ...detailCharge.refunds.data], reconcileAfterMs);
   const shownCharge = { ...withPspProgress(detailCharge, progress.get(charge.id)), refunds: { ...detailCharge.refunds, data: detailCharge.refunds.data.map((r) => withPspProgress(r, progress.get(r.id))) } };
   const attempts = (await attemptsOfObjects(db, [charge.id, ...shownRefundIds])).map(attemptObject);
   return {

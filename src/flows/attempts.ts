@@ -11,7 +11,7 @@
  * own objects only), and psp_status / next_check_at of charge and refund objects, derived from
  * the latest attempt and the job row (src/domain/attempts.ts pspProgress).
  */
-import { attemptObject, attemptOutcomeOf, DEFAULT_RECONCILE_AFTER_MS, pspProgress, type AttemptObject, type AttemptObjectType, type CallResult, type PspProgress } from '../domain/attempts.ts';
+import { attemptObject, attemptOutcomeOf, pspProgress, type AttemptObject, type AttemptObjectType, type CallResult, type PspProgress } from '../domain/attempts.ts';
 import { ResourceMissing } from '../domain/errors.ts';
 import { attemptsOf, pspProgressRows } from '../db/attempts.ts';
 import { findChargeWithRefunds } from '../db/charges.ts';
@@ -84,11 +84,16 @@ export async function getAttempts(db: Queryable, merchantId: string, objectType:
   return { object: 'list', data: rows.map(attemptObject), has_more: false, url: `/v1/${objectType}s/${encodeURIComponent(objectId)}/attempts` };
 }
 
-/** psp_status and next_check_at of objects, by id (created_at and status from the object itself). */
+/**
+ * psp_status and next_check_at of objects, by id (created_at and status from the object itself).
+ * `reconcileAfterMs` is the configured FINCORE_RECONCILE_AFTER_MS (FlowContext.reconcileAfterMs):
+ * required, since a default here once made next_check_at promise a sweep 30 s after creation
+ * whatever the configuration said.
+ */
 export async function pspProgressOf(
   db: Queryable,
   objects: readonly { id: string; status: string; created_at: Date | string }[],
-  reconcileAfterMs = DEFAULT_RECONCILE_AFTER_MS,
+  reconcileAfterMs: number,
 ): Promise<Map<string, PspProgress>> {
   const rows = await pspProgressRows(db, objects.filter((o) => o.status === 'pending').map((o) => o.id));
   const progress = new Map<string, PspProgress>();

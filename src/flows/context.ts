@@ -56,6 +56,12 @@ export interface FlowContext {
   jobReads: { charges: ReadById<ChargeRecord>; refunds: ReadById<RefundWithChargePspReference> };
   /** Outbound merchant webhooks: delivery timeout, retry schedule, which addresses are allowed. */
   webhooks: WebhookDeliverySettings & { jobMaxAttempts: number };
+  /**
+   * FINCORE_RECONCILE_AFTER_MS: how long a pending object waits before the reconciliation sweep
+   * asks the PSP about it. psp_status / next_check_at (flows/attempts.ts pspProgressOf) promise
+   * that moment, so they read it from here rather than assume the default.
+   */
+  reconcileAfterMs: number;
   /** The terminal reconciliation sweep's settings (FINCORE_RECONCILE_TERMINAL_*); absent: the defaults (flows/reconcile.ts). */
   reconcileTerminal?: { windowMs: number; recheckMs: number; batch: number } | undefined;
   /** Where flows log what an operator must hear about (PSP contradictions, late moves, parked events). */

@@ -25,20 +25,21 @@ function page<R, T>(rows: R[], limit: number, toObject: (row: R) => T, cursor: P
   return { object: 'list', data: shown.map(toObject), has_more: rows.length > limit };
 }
 
-export async function getCharge(db: Queryable, merchantId: string, chargeId: string): Promise<ChargeObject> {
+/** `reconcileAfterMs`: FINCORE_RECONCILE_AFTER_MS (FlowContext.reconcileAfterMs), which next_check_at promises. */
+export async function getCharge(db: Queryable, merchantId: string, chargeId: string, reconcileAfterMs: number): Promise<ChargeObject> {
   const found = await findChargeWithRefunds(db, merchantId, chargeId, EMBEDDED_REFUNDS);
   if (!found) throw new ResourceMissing(`No such charge: '${chargeId}'`, 'id');
   // Found (so the merchant's): its disputes, all of them (a charge has very few).
   const object = chargeObject(found.charge, found.amounts, found.refunds, await disputesOfCharge(db, chargeId));
-  return (await withProgress(db, [object]))[0]!;
+  return (await withProgress(db, [object], reconcileAfterMs))[0]!;
 }
 
 /**
  * psp_status and next_check_at (flows/attempts.ts) of a charge and its embedded refunds, or of
  * refunds: one query for all the pending ones, none for settled ones.
  */
-async function withProgress(db: Queryable, charges: ChargeObject[]): Promise<ChargeObject[]> {
-  const progress = await pspProgressOf(db, charges.flatMap((charge) => [charge, ...(charge.refunds?.data ?? [])]));
+async function withProgress(db: Queryable, charges: ChargeObject[], reconcileAfterMs: number): Promise<ChargeObject[]> {
+  const progress = await pspProgressOf(db, charges.flatMap((charge) => [charge, ...(charge.refunds?.data ?? [])]), reconcileAfterMs);
   return charges.map((charge) => {
     const object = withPspProgress(charge, progress.get(charge.id));
     if (object.refunds) object.refunds = { ...object.refunds, data: object.refunds.data.map((refund) => withPspProgress(refund, progress.get(refund.id))) };
@@ -46,8 +47,8 @@ async function withProgress(db: Queryable, charges: ChargeObject[]): Promise<Cha
   });
 }
 
-async function refundsWithProgress(db: Queryable, refunds: RefundObject[]): Promise<RefundObject[]> {
-  const progress = await pspProgressOf(db, refunds);
+async function refundsWithProgress(db: Queryable, refunds: RefundObject[], reconcileAfterMs: number): Promise<RefundObject[]> {
+  const progress = await pspProgressOf(db, refunds, reconcileAfterMs);
   return refunds.map((refund) => withPspProgress(refund, progress.get(refund.id)));
 }
 
@@ -62,25 +63,25 @@ export async function getRefundability(db: Queryable, merchantId: string, charge
   return refundabilityObject(chargeId, { charge: facts.charge, reserved: facts.reserved, disputes: facts.disputes }, requested);
 }
 
-export async function getChargesPage(db: Queryable, merchantId: string, filter: ChargeFilter & PageCursor & { limit: number }): Promise<ListPage<ChargeObject>> {
+export async function getChargesPage(db: Queryable, merchantId: string, filter: ChargeFilter & PageCursor & { limit: number }, reconcileAfterMs: number): Promise<ListPage<ChargeObject>> {
   const cursor = { startingAfter: filter.startingAfter, endingBefore: filter.endingBefore };
   const charges = await listCharges(db, merchantId, filter.limit, cursor, filter);
   const refunds = await refundsOfCharges(db, charges.slice(0, filter.limit).map((c) => c.id), EMBEDDED_REFUNDS);
   const listed = page(charges, filter.limit, (charge) => chargeObject(charge, refunds.amounts.get(charge.id) ?? [], refunds.first.get(charge.id) ?? []), cursor);
-  return { ...listed, data: await withProgress(db, listed.data) };
+  return { ...listed, data: await withProgress(db, listed.data, reconcileAfterMs) };
 }
 
-export async function getRefund(db: Queryable, merchantId: string, refundId: string): Promise<RefundObject> {
+export async function getRefund(db: Queryable, merchantId: string, refundId: string, reconcileAfterMs: number): Promise<RefundObject> {
   const refund = await findRefundOfMerchant(db, merchantId, refundId);
   if (!refund) throw new ResourceMissing(`No such refund: '${refundId}'`, 'id');
-  return (await refundsWithProgress(db, [refundObject(refund)]))[0]!;
+  return (await refundsWithProgress(db, [refundObject(refund)], reconcileAfterMs))[0]!;
 }
 
-export async function getRefundsPage(db: Queryable, merchantId: string, filter: RefundFilter & PageCursor & { limit: number }): Promise<ListPage<RefundObject>> {
+export async function getRefundsPage(db: Queryable, merchantId: string, filter: RefundFilter & PageCursor & { limit: number }, reconcileAfterMs: number): Promise<ListPage<RefundObject>> {
   const cursor = { startingAfter: filter.startingAfter, endingBefore: filter.endingBefore };
   const rows = await listRefunds(db, merchantId, filter, filter.limit, cursor);
   const listed = page(rows, filter.limit, refundObject, cursor);
-  return { ...listed, data: await refundsWithProgress(db, listed.data) };
+  return { ...listed, data: await refundsWithProgress(db, listed.data, reconcileAfterMs) };
 }
 
 export async function getEvent(db: Queryable, merchantId: string, eventId: string): Promise<EventObject> {

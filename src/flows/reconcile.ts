@@ -22,9 +22,19 @@
  * not at every sweep, and a backlog drains a batch per sweep. A PSP error records no check: the
  * next sweep asks again. Objects in review are left to the operator.
  *
+ * Canceled refunds (same window, recheck and batch): a refund is canceled only before any PSP call
+ * (flows/cancel-refund.ts), so its PSP must never hold it. Each one canceled within the window is
+ * looked up at its PSP by its FinCore id, as any refund; one the PSP holds after all (whatever its
+ * status there) is a contradiction FinCore cannot apply (canceled is final, and the amount was
+ * released): settleRefund opens a review item (reason canceled_refund_at_psp) with its
+ * review.opened event, a warning and fincore_reviews_opened_total, as for a webhook saying so;
+ * a refund that has had one is not read again. One the PSP does not know is the normal case: the
+ * check is recorded and nothing else happens.
+ *
  * Drift report (reconcileDriftReport, `fincore reconcile --report`): reads the same objects (every
  * one in the window, whatever its last check, and the pending ones older than a threshold whose
- * PSP call was made) and lists where FinCore and the PSP disagree, changing nothing.
+ * PSP call was made) and lists where FinCore and the PSP disagree, changing nothing; canceled
+ * refunds the PSP holds are `canceled_refund_at_psp`, reviewed or not.
  *
  * Sweeps from several workers are harmless: every move re-checks the row under its lock.
  */
@@ -38,6 +48,7 @@ import {
   chargesTerminalWithin,
   pendingWithAmounts,
   recordReconcileCheck,
+  refundsCanceledWithin,
   refundsPendingSince,
   refundsTerminalWithin,
   type PendingObject,
@@ -45,7 +56,7 @@ import {
 } from '../db/reconciliation.ts';
 import type { PspGateway, PspLookup, PspOutcome } from '../psp/gateway.ts';
 import { pspOf, type FlowContext } from './context.ts';
-import { settleCharge, settleRefund, type SettleResult } from './settle.ts';
+import { CANCELED_AT_PSP, settleCharge, settleRefund, type SettleResult } from './settle.ts';
 
 export interface ReconcileReport {
   checked: number;
@@ -205,6 +216,27 @@ export async function reconcileTerminal(ctx: FlowContext, options: TerminalSweep
       if (result === 'review_opened') report.reviews_opened++;
     }
   }
+  for (const refund of await refundsCanceledWithin(ctx.pool, options.windowMs, options.recheckMs, options.batch, CANCELED_AT_PSP)) {
+    report.checked++;
+    let atPsp: PspOutcome | null;
+    try {
+      atPsp = await askPsp(ctx, 'refund', refund);
+    } catch (error) {
+      report.errors++;
+      reconciliationActions.inc({ action: 'error' });
+      ctx.log?.warn({ object: 'refund', id: refund.id, psp: refund.psp, err: error instanceof Error ? error.message : String(error) }, 'canceled refund reconciliation: the PSP could not be asked; next sweep asks again');
+      continue;
+    }
+    // The normal case: the PSP never heard of it.
+    if (!atPsp) {
+      await recordReconcileCheck(ctx.pool, { objectId: refund.id, objectType: 'refund', pspStatus: 'unknown' });
+      continue;
+    }
+    // settleRefund opens the review (flows/settle.ts canceledRefundAtPsp), once while one is open.
+    const result = await applyAnswer(ctx, 'refund', refund, atPsp, sweepIdOf(refund.merchant_id), { pspStatus: atPsp.status });
+    reconciliationActions.inc({ action: result === 'unknown_object' ? 'ignored' : result });
+    if (result === 'review_opened') report.reviews_opened++;
+  }
   return report;
 }
 
@@ -221,7 +253,7 @@ export interface DriftItem {
   error?: string;
 }
 
-export const DRIFT_KINDS = ['status_differs', 'amount_or_currency_differs', 'unknown_at_psp'] as const;
+export const DRIFT_KINDS = ['status_differs', 'amount_or_currency_differs', 'unknown_at_psp', 'canceled_refund_at_psp'] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 export interface DriftReport {
@@ -236,6 +268,8 @@ export interface DriftReport {
 
 /** How an object FinCore holds compares with the PSP's answer; null: they agree. */
 function driftOf(object: TerminalObject, outcome: PspOutcome | null): DriftKind | null {
+  // A canceled refund agrees with a PSP that never heard of it, and with nothing else.
+  if (object.status === 'canceled') return outcome ? 'canceled_refund_at_psp' : null;
   if (!outcome) return object.status === 'failed' && object.psp_reference === null ? null : 'unknown_at_psp';
   if ((outcome.currency != null && outcome.currency.toLowerCase() !== object.currency) || (outcome.amount != null && outcome.amount !== object.amount)) return 'amount_or_currency_differs';
   return outcome.status === object.status ? null : 'status_differs';
@@ -247,10 +281,17 @@ function driftOf(object: TerminalObject, outcome: PspOutcome | null): DriftKind 
  * (at most `limit` of each kind and state).
  */
 export async function reconcileDriftReport(ctx: FlowContext, options: { windowMs: number; olderThanMs: number; limit: number }): Promise<DriftReport> {
-  const report: DriftReport = { checked: { charges: 0, refunds: 0 }, drift: { status_differs: [], amount_or_currency_differs: [], unknown_at_psp: [] }, psp_errors: [], has_drift: false };
+  const report: DriftReport = { checked: { charges: 0, refunds: 0 }, drift: { status_differs: [], amount_or_currency_differs: [], unknown_at_psp: [], canceled_refund_at_psp: [] }, psp_errors: [], has_drift: false };
   const work: Array<[Kind, TerminalObject[]]> = [
     ['charge', [...(options.windowMs > 0 ? await chargesTerminalWithin(ctx.pool, options.windowMs, null, options.limit) : []), ...(await pendingWithAmounts(ctx.pool, 'charge', options.olderThanMs, options.limit))]],
-    ['refund', [...(options.windowMs > 0 ? await refundsTerminalWithin(ctx.pool, options.windowMs, null, options.limit) : []), ...(await pendingWithAmounts(ctx.pool, 'refund', options.olderThanMs, options.limit))]],
+    [
+      'refund',
+      [
+        ...(options.windowMs > 0 ? await refundsTerminalWithin(ctx.pool, options.windowMs, null, options.limit) : []),
+        ...(await pendingWithAmounts(ctx.pool, 'refund', options.olderThanMs, options.limit)),
+        ...(options.windowMs > 0 ? await refundsCanceledWithin(ctx.pool, options.windowMs, null, options.limit, null) : []),
+      ],
+    ],
   ];
   for (const [kind, objects] of work) {
     for (const object of objects) {

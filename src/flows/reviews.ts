@@ -11,7 +11,7 @@ import { statusEventType } from '../domain/events.ts';
 import { newId } from '../domain/ids.ts';
 import { chargeCounted, chargeMovement, journalEntryFor, refundMovement } from '../domain/ledger.ts';
 import { chargeObject, refundObject, reviewObject, type ChargeRecord, type RefundRecord, type ReviewObject } from '../domain/objects.ts';
-import { decideResolution, type ReviewDecision } from '../domain/psp-report.ts';
+import { decideResolution, reviewHoldsObject, type ReviewDecision } from '../domain/psp-report.ts';
 import { canMove, type ChargeStatus, type MoneyMovementStatus, type RefundStatus } from '../domain/status.ts';
 import { appendEvent, type Cause } from '../db/events.ts';
 import { inTransaction, type Queryable } from '../db/pool.ts';
@@ -49,9 +49,11 @@ export async function resolveReview(ctx: Pick<FlowContext, 'pool'>, reviewId: st
     const review = await lockReview(tx, reviewId);
     if (!review) throw new ResourceMissing(`No such review: '${reviewId}'`, 'id');
     if (review.status !== 'open') throw new ReviewAlreadyResolved(`Review ${reviewId} was already resolved (${review.decision ?? 'no decision'}).`, 'id');
-    if (review.object_type === 'refund' && review.object_id) await resolveRefund(tx, review, decision, note, cause);
-    if (review.object_type === 'charge' && review.object_id) await resolveCharge(tx, review, decision, note, cause);
-    // A PSP event FinCore could not match moves nothing: the decision and note are the record.
+    const holds = reviewHoldsObject(review.reason);
+    if (holds && review.object_type === 'refund' && review.object_id) await resolveRefund(tx, review, decision, note, cause);
+    if (holds && review.object_type === 'charge' && review.object_id) await resolveCharge(tx, review, decision, note, cause);
+    // A PSP event FinCore could not match, or a canceled refund the PSP holds (canceled is final),
+    // moves nothing: the decision and note are the record.
     const resolved = await resolveReviewRow(tx, reviewId, decision, note);
     const body = reviewObject(resolved);
     await appendEvent(tx, { merchantId: resolved.merchant_id, type: 'review.resolved', objectType: 'review', objectId: resolved.id, data: { review: body }, cause });

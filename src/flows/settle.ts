@@ -7,17 +7,22 @@
  * amount; a contradiction opens a review item and holds the money where it was until an operator
  * decides (flows/reviews.ts). Every outcome is counted (fincore_psp_reports_total), and every
  * late move or review is logged as a warning.
+ *
+ * A report about a refund FinCore canceled (whatever it says) is a contradiction of its own: a
+ * refund is canceled only before any PSP call, so its PSP must never hold it. Canceled is final,
+ * so nothing moves: a review item `canceled_refund_at_psp` is opened (once while one is open) with
+ * a review.opened event, counted and logged; a webhook saying so is answered, not refused for ever.
  */
 import type { Logger } from 'pino';
 import { statusEventType } from '../domain/events.ts';
 import { newId } from '../domain/ids.ts';
 import { chargeCounted, chargeMovement, journalEntryFor, refundMovement } from '../domain/ledger.ts';
-import { chargeObject, refundObject, type ChargeRecord, type RefundRecord } from '../domain/objects.ts';
+import { chargeObject, refundObject, reviewObject, type ChargeRecord, type RefundRecord } from '../domain/objects.ts';
 import { decidePspReport, type ReportDecision, type ReviewReason } from '../domain/psp-report.ts';
 import type { ChargeStatus, RefundStatus } from '../domain/status.ts';
-import type { Cause } from '../db/events.ts';
+import { appendEvent, type Cause } from '../db/events.ts';
 import type { Queryable } from '../db/pool.ts';
-import { insertReview } from '../db/reviews.ts';
+import { insertReview, lockOpenReviewOf } from '../db/reviews.ts';
 import { lockForSettlement, settleChargeRow, settleRefundRow } from '../db/settlements.ts';
 import { moneyMovementsSettled, pspReports, reviewsOpened, secondsSince, settleLatency } from '../metrics.ts';
 import type { PspOutcome } from '../psp/gateway.ts';
@@ -82,6 +87,7 @@ export async function settleRefund(tx: Queryable, refundId: string, outcome: Psp
   const locked = await lockForSettlement(tx, 'refunds', refundId);
   if (!locked) return 'unknown_object';
   const { row: refund, lockedAt } = locked;
+  if (refund.status === 'canceled') return canceledRefundAtPsp(tx, refund, outcome, { cause, pspEventId, log });
   const decision: ReportDecision<RefundStatus> = forced ? forcedReview(refund.status, forced) : decidePspReport('refund', refund, outcome);
   if (decision.kind === 'ignore') return ignored('refund', refundId, decision.why, log);
 
@@ -112,6 +118,44 @@ export async function settleRefund(tx: Queryable, refundId: string, outcome: Psp
     journalEntryFor(refundMovement(refund.status, to), settled.amount, { merchantId: settled.merchant_id, currency: settled.currency, chargeId: settled.payment_id, refundId }),
   );
   return counted('refund', refund.status, to, decision, settled.currency, settled.created_at, refundId, log);
+}
+
+/** The review reason of a PSP report about a canceled refund (src/domain/psp-report.ts REVIEW_REASONS). */
+export const CANCELED_AT_PSP: ReviewReason = 'canceled_refund_at_psp';
+
+/**
+ * The PSP reports (a webhook, or what a reconciliation query returns) a refund FinCore canceled,
+ * locked by the caller: a review item with its review.opened event in the caller's transaction,
+ * unless one is open already; the refund does not move (module comment).
+ */
+async function canceledRefundAtPsp(tx: Queryable, refund: RefundRecord, outcome: PspOutcome, origin: ReportOrigin): Promise<SettleResult> {
+  if (await lockOpenReviewOf(tx, refund.id)) {
+    pspReports.inc({ object: 'refund', result: 'ignored', detail: 'under_review' });
+    origin.log?.warn({ object: 'refund', id: refund.id, pspStatus: outcome.status }, 'PSP report for a canceled refund already in review: kept with its event, nothing moves');
+    return 'ignored';
+  }
+  const psp = { status: outcome.status, amount: outcome.amount ?? null, currency: outcome.currency ?? null, psp_reference: outcome.pspReference || null };
+  const review = await insertReview(tx, {
+    id: newId('rev'),
+    merchant_id: refund.merchant_id,
+    object_type: 'refund',
+    object_id: refund.id,
+    psp_event_id: origin.pspEventId ?? null,
+    reason: CANCELED_AT_PSP,
+    status_before: 'canceled',
+    psp_status: outcome.status,
+    psp_amount: psp.amount,
+    psp_currency: psp.currency,
+    details: { fincore: { amount: refund.amount, currency: refund.currency, status: 'canceled' }, psp },
+  });
+  await appendEvent(tx, { merchantId: refund.merchant_id, type: 'review.opened', objectType: 'review', objectId: review.id, data: { review: reviewObject(review) }, cause: origin.cause });
+  pspReports.inc({ object: 'refund', result: 'review', detail: CANCELED_AT_PSP });
+  reviewsOpened.inc({ object: 'refund', reason: CANCELED_AT_PSP });
+  origin.log?.warn(
+    { object: 'refund', id: refund.id, reviewId: review.id, pspStatus: outcome.status, pspReference: psp.psp_reference, reason: CANCELED_AT_PSP, cause: origin.cause.type },
+    `the PSP holds refund ${refund.id} (${outcome.status}), which FinCore canceled before any PSP call: review ${review.id} opened`,
+  );
+  return 'review_opened';
 }
 
 function forcedReview<S extends string>(status: S, reason: ReviewReason): ReportDecision<never> {

@@ -1,13 +1,13 @@
 /**
  * POST /v1/charges/{id} and POST /v1/refunds/{id}: the merchant's own fields (metadata; a charge's
  * description), with Stripe's semantics: metadata keys given are merged in, a key given "" is
- * removed, `description: null` clears it. One transaction: idempotency key, the row locked, the
+ * removed, `metadata: ""` removes every key, `description: null` clears it. One transaction: idempotency key, the row locked, the
  * update, its `charge.updated` / `refund.updated` event (previous_attributes: the fields as they
  * were) and the stored response. Money fields never change here; an update that changes nothing
  * writes no event and answers the object as it is.
  */
 import { ParameterInvalid, ResourceMissing } from '../domain/errors.ts';
-import { chargeObject, EMBEDDED_REFUNDS, mergeMetadata, refundObject, sameMetadata, type Metadata } from '../domain/objects.ts';
+import { chargeObject, EMBEDDED_REFUNDS, mergeMetadata, refundObject, sameMetadata, type Metadata, type MetadataUpdate } from '../domain/objects.ts';
 import { findChargeWithRefunds, lockChargeOfMerchant, updateChargeDetails } from '../db/charges.ts';
 import { disputesOfCharge } from '../db/disputes.ts';
 import { appendEvent, type Cause } from '../db/events.ts';
@@ -20,13 +20,14 @@ import { claimIdempotencyKey, storeIdempotentResponse, type ApiResponse, type Id
 export const MAX_METADATA_KEYS = 20;
 
 export interface ChargeUpdate {
-  metadata?: Metadata;
+  /** undefined: unchanged; "": every key removed. */
+  metadata?: MetadataUpdate;
   /** undefined: unchanged; null: cleared. */
   description?: string | null;
 }
 
-function merged(current: Metadata, update: Metadata | undefined): Metadata {
-  if (!update) return current;
+function merged(current: Metadata, update: MetadataUpdate | undefined): Metadata {
+  if (update === undefined) return current;
   const next = mergeMetadata(current, update);
   if (Object.keys(next).length > MAX_METADATA_KEYS) throw new ParameterInvalid(`Invalid metadata: at most ${MAX_METADATA_KEYS} keys after the update (it would hold ${Object.keys(next).length}).`, 'metadata');
   return next;
@@ -57,7 +58,7 @@ export async function updateCharge(ctx: FlowContext, merchantId: string, chargeI
   });
 }
 
-export async function updateRefund(ctx: FlowContext, merchantId: string, refundId: string, update: { metadata?: Metadata }, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
+export async function updateRefund(ctx: FlowContext, merchantId: string, refundId: string, update: { metadata?: MetadataUpdate }, cause: Cause, idempotency?: IdempotentRequest): Promise<ApiResponse> {
   return inTransaction(ctx.pool, async (tx) => {
     await claimIdempotencyKey(tx, idempotency);
     const before = (await lockRefundOfMerchant(tx, merchantId, refundId))?.row;

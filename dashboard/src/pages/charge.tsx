@@ -4,8 +4,7 @@ import { formatTime } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { accountBalances, groupMovements } from '../ledger.ts';
 import { formatAmount } from '../money.ts';
-import type { ChargeDetail, EventCause } from '../types.ts';
-import type { ChargeDetailWithAttempts } from '../types.ts';
+import type { ChargeDetail, EventCause, PspAttempt } from '../types.ts';
 
 function CauseText({ cause }: { cause: EventCause }) {
   switch (cause.type) {
@@ -152,7 +151,7 @@ export function ChargePage({ id }: { id: string }) {
         </DataTable>
       </section>
 
-      <PspAttempts attempts={(d as ChargeDetailWithAttempts).attempts ?? []} />
+      <PspAttempts attempts={d.attempts} />
 
       <section>
         <h3>Ledger postings</h3>
@@ -245,7 +244,7 @@ export function ChargePage({ id }: { id: string }) {
  * key is the object id), how it ended (success, pending, decline, timeout, server_error, network;
  * "in flight" while the call runs), how long it took and what the PSP said.
  */
-function PspAttempts({ attempts }: { attempts: NonNullable<ChargeDetailWithAttempts['attempts']> }) {
+function PspAttempts({ attempts }: { attempts: PspAttempt[] }) {
   return (
     <section>
       <h3>PSP attempts ({attempts.length})</h3>

@@ -7,12 +7,12 @@ import type { Charge } from '../types.ts';
 const PAGE_SIZE = 25;
 
 export function Charges() {
-  const { merchants, filters, setFilters, pages, list, rows, names } = useFilteredList<Charge>('/v1/admin/charges', PAGE_SIZE);
+  const { merchants, filters, setFilters, statuses, pages, list, rows, names } = useFilteredList<Charge>('/v1/admin/charges', PAGE_SIZE);
 
   return (
     <div class="page">
       <h2>Charges</h2>
-      <FilterBar filters={filters} onChange={setFilters} merchants={merchants} />
+      <FilterBar filters={filters} onChange={setFilters} merchants={merchants} statuses={statuses} />
       <ErrorNote error={list.error} />
       <DataTable label="Charges" testId="charges-table" columns={['Charge', 'Merchant', num('Amount'), num('Refunded'), 'Status', 'Payment method', 'Created']} empty={rows.length === 0 && !list.loading ? 'No charges match.' : null}>
         {rows.map((c) => (

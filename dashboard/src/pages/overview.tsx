@@ -6,25 +6,27 @@ import { formatCount, formatSeconds } from '../format.ts';
 import { usePolled } from '../hooks.ts';
 import { formatAmount } from '../money.ts';
 import { appendPoint, toPoint, type StatsPoint } from '../stats.ts';
-import type { Overview as OverviewBody, Stats, StatusCounts } from '../types.ts';
+import { CHARGE_STATUSES, REFUND_STATUSES } from '../../../src/domain/status.ts';
+import type { Overview as OverviewBody, Stats } from '../types.ts';
 
 const POLL_MS = 2000;
 
-function Counts({ counts, noun }: { counts: StatusCounts; noun: string }) {
+/** Statuses an operator must look at when any object is in them. */
+const WARN_STATUSES: readonly string[] = ['failed', 'requires_review'];
+
+/**
+ * One count per status, in the domain's order (src/domain/status.ts): a status the domain adds
+ * (canceled refunds, requires_review) is shown without this page naming it.
+ */
+function Counts<S extends string>({ counts, statuses, noun }: { counts: Record<S, number>; statuses: readonly S[]; noun: string }) {
   return (
     <dl class="counts" data-testid={`${noun}-counts`}>
-      <div>
-        <dt>pending</dt>
-        <dd>{formatCount(counts.pending)}</dd>
-      </div>
-      <div>
-        <dt>succeeded</dt>
-        <dd>{formatCount(counts.succeeded)}</dd>
-      </div>
-      <div>
-        <dt>failed</dt>
-        <dd class={counts.failed > 0 ? 'warn' : ''}>{formatCount(counts.failed)}</dd>
-      </div>
+      {statuses.map((status) => (
+        <div key={status} data-status={status}>
+          <dt>{status}</dt>
+          <dd class={WARN_STATUSES.includes(status) && counts[status] > 0 ? 'warn' : ''}>{formatCount(counts[status])}</dd>
+        </div>
+      ))}
     </dl>
   );
 }
@@ -92,10 +94,10 @@ export function Overview() {
             <p class="big">{formatCount(o.merchants)}</p>
           </Card>
           <Card title="Charges" testId="card-charges">
-            <Counts counts={o.charges} noun="charges" />
+            <Counts counts={o.charges} statuses={CHARGE_STATUSES} noun="charges" />
           </Card>
           <Card title="Refunds" testId="card-refunds">
-            <Counts counts={o.refunds} noun="refunds" />
+            <Counts counts={o.refunds} statuses={REFUND_STATUSES} noun="refunds" />
           </Card>
           <Card title="Job queue" testId="card-queue">
             <dl class="counts">

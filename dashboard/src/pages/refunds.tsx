@@ -7,12 +7,12 @@ import type { Refund } from '../types.ts';
 const PAGE_SIZE = 25;
 
 export function Refunds() {
-  const { merchants, filters, setFilters, pages, list, rows, names } = useFilteredList<Refund>('/v1/admin/refunds', PAGE_SIZE);
+  const { merchants, filters, setFilters, statuses, pages, list, rows, names } = useFilteredList<Refund>('/v1/admin/refunds', PAGE_SIZE);
 
   return (
     <div class="page">
       <h2>Refunds</h2>
-      <FilterBar filters={filters} onChange={setFilters} merchants={merchants} />
+      <FilterBar filters={filters} onChange={setFilters} merchants={merchants} statuses={statuses} />
       <ErrorNote error={list.error} />
       <DataTable label="Refunds" testId="refunds-table" columns={['Refund', 'Charge', 'Merchant', num('Amount'), 'Status', 'Reason', 'Created']} empty={rows.length === 0 && !list.loading ? 'No refunds match.' : null}>
         {rows.map((r) => (

@@ -83,7 +83,7 @@ export function adminRoutes(app: FastifyInstance, ctx: FlowContext): void {
   app.get<{ Params: { id: string } }>(
     '/v1/admin/charges/:id',
     { config: admin, schema: schema('retrieveAdminCharge', one('ChargeDetail'), 'A charge with its refunds, refundable amount, ledger postings and event timeline', { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } }) },
-    async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminChargeDetail(ctx.pool, request.params.id) }),
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await adminChargeDetail(ctx.pool, request.params.id, ctx.reconcileAfterMs) }),
   );
 
   app.get<{ Querystring: { status: 'dead'; limit: number } }>(

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ParameterInvalid } from '../../domain/errors.ts';
 import { normalizeCurrency } from '../../domain/money.ts';
-import type { Metadata } from '../../domain/objects.ts';
+import type { Metadata, MetadataUpdate } from '../../domain/objects.ts';
 import type { FlowContext } from '../../flows/context.ts';
 import type { Failpoints } from '../failpoints.ts';
 import { createCharge } from '../../flows/create-charge.ts';
@@ -83,17 +83,17 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         response: { 200: { $ref: 'Charge#' }, ...errorResponses },
       },
     },
-    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getCharge(ctx.pool, request.scope, request.params.id) }),
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getCharge(ctx.pool, request.scope, request.params.id, ctx.reconcileAfterMs) }),
   );
 
-  app.post<{ Params: { id: string }; Body: { metadata?: Metadata; description?: string | null } }>(
+  app.post<{ Params: { id: string }; Body: { metadata?: MetadataUpdate; description?: string | null } }>(
     '/v1/charges/:id',
     {
       schema: {
         tags: ['charges'], operationId: 'updateCharge',
         summary: "Update a charge's metadata and description",
         description:
-          'Stripe semantics: metadata keys given are merged in, a key given "" is removed, keys not given stay; description null clears it. Nothing about the money changes. A change writes a charge.updated event (previous_attributes: the fields before); an update that changes nothing writes none.',
+          'Stripe semantics: metadata keys given are merged in, a key given "" is removed, keys not given stay; metadata "" removes every key; description null clears it. Nothing about the money changes. A change writes a charge.updated event (previous_attributes: the fields before); an update that changes nothing writes none.',
         headers: idempotencyHeader,
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         body: {
@@ -163,7 +163,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         createdGte: instant(query['created[gte]'], 'created[gte]'),
         createdLte: instant(query['created[lte]'], 'created[lte]'),
         reference: query.reference,
-      });
+      }, ctx.reconcileAfterMs);
       return sendApiResponse(reply, { status: 200, body });
     },
   );

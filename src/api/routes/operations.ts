@@ -20,7 +20,7 @@ export function operationRoutes(app: FastifyInstance, ctx: FlowContext): void {
         tags: ['admin'],
         operationId: 'runReconciliation',
         summary:
-          'One reconciliation sweep now: pending charges and refunds older than older_than_ms (0: all) are asked about at their PSP; then the charges and refunds settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS are re-read (recheck_all: whatever their last check) and late moves or reviews applied',
+          'One reconciliation sweep now: pending charges and refunds older than older_than_ms (0: all) are asked about at their PSP; then the charges and refunds settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS are re-read (recheck_all: whatever their last check) and late moves or reviews applied; refunds canceled within the window are looked up too, and one the PSP holds opens a canceled_refund_at_psp review',
         body: {
           type: 'object',
           additionalProperties: false,
@@ -40,7 +40,7 @@ export function operationRoutes(app: FastifyInstance, ctx: FlowContext): void {
         tags: ['admin'],
         operationId: 'getReconciliationReport',
         summary:
-          'The drift between FinCore and its PSPs, changing nothing: charges and refunds settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS and those pending longer than older_than_ms, compared with what their PSP holds (status_differs, amount_or_currency_differs, unknown_at_psp, psp_errors)',
+          'The drift between FinCore and its PSPs, changing nothing: charges and refunds settled within FINCORE_RECONCILE_TERMINAL_WINDOW_MS and those pending longer than older_than_ms, compared with what their PSP holds (status_differs, amount_or_currency_differs, unknown_at_psp, canceled_refund_at_psp: a canceled refund the PSP holds, psp_errors)',
         querystring: {
           type: 'object',
           additionalProperties: false,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Metadata, RefundRecord } from '../../domain/objects.ts';
+import type { Metadata, MetadataUpdate, RefundRecord } from '../../domain/objects.ts';
 import type { FlowContext } from '../../flows/context.ts';
 import type { Failpoints } from '../failpoints.ts';
 import { cancelRefund } from '../../flows/cancel-refund.ts';
@@ -88,17 +88,17 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         response: { 200: { $ref: 'Refund#' }, ...errorResponses },
       },
     },
-    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getRefund(ctx.pool, request.scope, request.params.id) }),
+    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getRefund(ctx.pool, request.scope, request.params.id, ctx.reconcileAfterMs) }),
   );
 
-  app.post<{ Params: { id: string }; Body: { metadata?: Metadata } }>(
+  app.post<{ Params: { id: string }; Body: { metadata?: MetadataUpdate } }>(
     '/v1/refunds/:id',
     {
       schema: {
         tags: ['refunds'], operationId: 'updateRefund',
         summary: "Update a refund's metadata",
         description:
-          'Stripe semantics: metadata keys given are merged in, a key given "" is removed, keys not given stay. Nothing else of a refund changes. A change writes a refund.updated event (previous_attributes: { metadata: <before> }); an update that changes nothing writes none.',
+          'Stripe semantics: metadata keys given are merged in, a key given "" is removed, keys not given stay; metadata "" removes every key. Nothing else of a refund changes. A change writes a refund.updated event (previous_attributes: { metadata: <before> }); an update that changes nothing writes none.',
         headers: idempotencyHeader,
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         body: {
@@ -148,7 +148,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
           createdGte: instant(query['created[gte]'], 'created[gte]'),
           createdLte: instant(query['created[lte]'], 'created[lte]'),
           reference: query.reference,
-        }),
+        }, ctx.reconcileAfterMs),
       });
     },
   );
