@@ -110,17 +110,21 @@ export interface Totals {
   queue_depth: number;
 }
 
-/** Cumulative totals (a caller polling twice derives rates) and recent settle latency, from the database. */
+/**
+ * Cumulative totals (a caller polling twice derives rates) and recent settle latency, from the
+ * database. "Settled" is what the PSP decided (succeeded, failed, or in review of its report): a
+ * canceled refund never reached the PSP, so it is neither a settlement nor a settle latency.
+ */
 export async function totals(db: Queryable, windowSeconds: number): Promise<Totals> {
   const [created, latency, depth] = await Promise.all([
     db.query<{ charges: number; refunds: number; settled: number }>(
       `SELECT (SELECT count(*) FROM payments)::int AS charges, (SELECT count(*) FROM refunds)::int AS refunds,
-              (SELECT count(*) FROM refunds WHERE status <> 'pending')::int AS settled`,
+              (SELECT count(*) FROM refunds WHERE status NOT IN ('pending', 'canceled'))::int AS settled`,
     ),
     db.query<{ p50: number | null; p99: number | null; n: number }>(
       `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, count(*)::int AS n
          FROM (SELECT extract(epoch FROM updated_at - created_at) * 1000 AS ms
-                 FROM refunds WHERE status <> 'pending' AND updated_at > now() - make_interval(secs => $1)) AS settled`,
+                 FROM refunds WHERE status NOT IN ('pending', 'canceled') AND updated_at > now() - make_interval(secs => $1)) AS settled`,
       [windowSeconds],
     ),
     db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE status = 'queued'`),
