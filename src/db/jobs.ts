@@ -326,6 +326,20 @@ export async function withdrawJob(db: Queryable, jobId: string): Promise<boolean
   return rowCount === 1;
 }
 
+/**
+ * Withdraws a job whose every attempt failed before reaching the PSP (attempts all `not_sent`;
+ * the caller holds its row lock and checked the history): waiting for its retry (queued) or
+ * dead-lettered, it is marked done, like withdrawJob, so no claim, relay or queue delivery runs it.
+ */
+export async function withdrawUnsentJob(db: Queryable, jobId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE jobs SET status = 'done', last_error = $2, locked_by = NULL, locked_until = NULL, publish_lease_until = NULL, updated_at = now()
+      WHERE id = $1 AND status IN ('queued', 'dead')`,
+    [jobId, WITHDRAWN],
+  );
+  return rowCount === 1;
+}
+
 // --- SQS transport: the jobs table as outbox -------------------------------------------------
 
 /**
