@@ -160,7 +160,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         tags: ['refunds'], operationId: 'listRefundAttempts',
         summary: 'List the PSP calls made for a refund, newest first',
         description:
-          'Every PSP call FinCore made for the refund: when, how long, the idempotency key sent (always the refund id), the outcome class (success, pending, decline, timeout, server_error, network) and the PSP code mapped to FinCore\'s. A call in flight has outcome null.',
+          'Every PSP call FinCore made for the refund: when, how long, the idempotency key sent (always the refund id), the outcome class (success, pending, decline, timeout, server_error, network, not_sent: the connection could not be opened, nothing reached the PSP) and the PSP code mapped to FinCore\'s. A call in flight has outcome null.',
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         response: { 200: { ...attemptListSchema, description: 'The refund\'s PSP attempts, newest first.' }, ...errorResponses },
       },
