@@ -281,6 +281,30 @@ describe('POST /v1/refunds/{id}/cancel', () => {
     assert.equal((await pspCalls())[`refunds ${timedOut.id}`] !== undefined, true);
   });
 
+  it('a claim that recorded no attempt is unknown: refused until every claim has its not_sent attempt; a dead-lettered job is withdrawn too', async () => {
+    const charge = await succeededCharge(800);
+    const lost = await refund(charge.id, 300);
+    // A worker claimed the job and died before recording its call (or the call predates attempt
+    // history); its lease then ended and the job waits again, counted as attempted.
+    const claimed = await claimDueJobs(fincore.db.pool, 'wrk_gone', 100, 30_000, ['REFUND']);
+    assert.ok(claimed.some((j) => j.ref === lost.id));
+    await fincore.db.pool.query(`UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL WHERE locked_by = 'wrk_gone'`);
+    const unknown = await cancel(lost.id);
+    assert.equal(unknown.status, 400, JSON.stringify(unknown.body));
+    assert.match(unknown.body.error.message, /no attempt of it is recorded/);
+
+    // With that claim's attempt recorded as never sent, and the job dead-lettered since: canceled.
+    await fincore.db.pool.query(
+      `INSERT INTO psp_attempts (object_type, object_id, merchant_id, attempt_number, psp, idempotency_key, finished_at, latency_ms, outcome, message)
+       SELECT 'refund', id, merchant_id, 1, 'simulator', id, clock_timestamp(), 1, 'not_sent', 'connect ECONNREFUSED' FROM refunds WHERE id = $1`,
+      [lost.id],
+    );
+    await fincore.db.pool.query(`UPDATE jobs SET status = 'dead' WHERE ref = $1`, [lost.id]);
+    const canceled = await cancel(lost.id);
+    assert.equal(canceled.status, 200, JSON.stringify(canceled.body));
+    assert.deepEqual([(await refundJob(lost.id)).status, (await refundJob(lost.id)).last_error], ['done', WITHDRAWN]);
+  });
+
   /** For every refund exactly one won: canceled and unknown to the PSP, or sent and the cancel refused. */
   async function assertExactlyOneWon(refunds: RefundBody[], answers: Array<{ status: number; body: RefundBody & ErrorBody }>): Promise<{ canceled: number; sent: number }> {
     const settled = await Promise.all(refunds.map((r) => waitForRefund(fincore.url, apiKey, r.id)));

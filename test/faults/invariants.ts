@@ -153,11 +153,12 @@ export async function checkAttemptHistory(
   const violations: string[] = [];
   const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> => (await pool.query<T>(sql, params)).rows;
 
-  const run = await q<{ id: string; attempts: number }>(`
-      SELECT o.id, (SELECT count(*) FROM psp_attempts a WHERE a.object_id = o.id)::int AS attempts
-        FROM (SELECT id FROM payments UNION ALL SELECT id FROM refunds WHERE origin = 'api') o
+  const run = await q<{ id: string; status: string; attempts: number; job: string }>(`
+      SELECT o.id, o.status, (SELECT count(*) FROM psp_attempts a WHERE a.object_id = o.id)::int AS attempts,
+             (SELECT string_agg(j.status || ' attempts=' || j.attempts || ' last_error=' || coalesce(j.last_error, '-') || ' updated=' || j.updated_at, '; ') FROM jobs j WHERE j.ref = o.id) AS job
+        FROM (SELECT id, status FROM payments UNION ALL SELECT id, status FROM refunds WHERE origin = 'api') o
        WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.ref = o.id AND j.job_type IN ('CHARGE', 'REFUND') AND j.attempts > 0)`);
-  for (const row of run) if (row.attempts === 0) violations.push(`A1 ${row.id}: its job ran, yet no PSP attempt is recorded`);
+  for (const row of run) if (row.attempts === 0) violations.push(`A1 ${row.id} (${row.status}; job ${row.job}): its job ran, yet no PSP attempt is recorded`);
 
   for (const row of await q<{ object_id: string; n: number; first: number; last: number }>(`
       SELECT object_id, count(*)::int AS n, min(attempt_number) AS first, max(attempt_number) AS last

@@ -154,11 +154,16 @@ export async function runFaultScenario(options: {
       }
     };
 
-    // The PSP goes down as the refunds are created: every call is refused at connect until it is back.
-    const outage = await fetch(`${sim}/sim/outage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ duration_ms: OUTAGE_MS }) });
-    if (outage.status !== 200) throw new Error(`could not start the PSP outage: ${outage.status} ${await outage.text()}`);
-    const outageEnd = Date.parse(((await outage.json()) as { outage: { until: string } }).outage.until);
-    const cancelDeadline = outageEnd - OUTAGE_CANCEL_MARGIN_MS;
+    // The PSP goes down once the first refund is created (how long the phase takes before that
+    // varies with the load), for OUTAGE_MS: every call is refused at connect until it is back.
+    let cancelDeadline = 0;
+    let outageStarted: Promise<void> | undefined;
+    const startOutage = (): Promise<void> =>
+      (outageStarted ??= (async () => {
+        const outage = await fetch(`${sim}/sim/outage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ duration_ms: OUTAGE_MS }) });
+        if (outage.status !== 200) throw new Error(`could not start the PSP outage: ${outage.status} ${await outage.text()}`);
+        cancelDeadline = Date.parse(((await outage.json()) as { outage: { until: string } }).outage.until) - OUTAGE_CANCEL_MARGIN_MS;
+      })());
     let outageCancels = 0;
     let outageCanceled = 0;
 
@@ -219,6 +224,7 @@ export async function runFaultScenario(options: {
           const answers = await Promise.all(
             requests.map(async (r) => {
               const a = await post<RefundBody & { error?: { code: string; message: string } }>(charge.key, '/v1/refunds', r.body, r.key);
+              if (a.status === 201) await startOutage();
               // A cancel racing the worker (which claims the new job at once): it wins only if no PSP
               // call was started; either answer is fine, the invariants check the outcome.
               if (a.status === 201 && r.cancelAfterMs !== undefined) {
@@ -254,6 +260,7 @@ export async function runFaultScenario(options: {
         }),
     );
 
+    await startOutage();
     // The PSP is back before it is told anything more (a refund phase may end before the outage).
     await eventually(() => fetch(`${sim}/sim/state`).then(() => true, () => undefined), 10_000, 'the PSP simulator listening again after the outage');
     // Faults stop; within a reconciliation interval or two everything must be terminal.
