@@ -133,7 +133,8 @@ function sentWhy(refund: RefundRecord, jobs: readonly LockedJob[], attempts: rea
   // claim recorded its attempt and the job waits (queued for its retry, or dead-lettered).
   const claims = jobs.reduce((sum, job) => sum + job.attempts, 0);
   const settledJob = jobs.find((job) => job.status !== 'queued' && job.status !== 'dead' && !jobNeverStarted(job));
-  if (attempts.length === 0 || attempts.length < claims || settledJob) {
+  if (settledJob) return `This refund's request to the payment service provider has finished (its job is ${settledJob.status}); it cannot be canceled.`;
+  if (attempts.length === 0 || attempts.length < claims) {
     const what = attempts.length === 0 ? 'it was taken up before and no attempt of it is recorded' : `${claims} attempt${claims === 1 ? '' : 's'} started, ${attempts.length} recorded`;
     return `This refund may have been sent to the payment service provider (${what}); the provider may have it, so it cannot be canceled.`;
   }
