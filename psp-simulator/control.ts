@@ -1,5 +1,6 @@
 /**
- * The simulator's own control routes: GET /sim/state, GET/POST/DELETE /sim/faults, and the PSP's
+ * The simulator's own control routes: GET /sim/state, GET/POST/DELETE /sim/faults, POST
+ * /sim/outage (the PSP unreachable for a while: connections refused), and the PSP's
  * truth cases (issue 16), each for a native object or a Stripe-mode one (found by the PSP's id or
  * by the merchant's reference):
  * - GET/POST /sim/settings: `late_failure_ms`, `early_webhook_hold_ms`;
@@ -46,7 +47,12 @@ export interface ControlDeps {
   webhooks: WebhookSender;
   faults: FaultInjector;
   logger: SimLogger;
+  /** Takes the simulator off the network for durationMs once this request's answer is sent (server.ts). */
+  outage(req: IncomingMessage, durationMs: number): void;
 }
+
+/** The longest outage POST /sim/outage accepts: a test's outage, not a way to stop the simulator. */
+export const MAX_OUTAGE_MS = 600_000;
 
 function addStats(a: WebhookStats, b: WebhookStats | null): WebhookStats {
   if (b === null) return a;
@@ -93,6 +99,16 @@ export async function controlRoute(deps: ControlDeps, req: IncomingMessage, meth
       return { status: 200, body: settings };
     }
     throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}.`);
+  }
+  if (path === '/sim/outage') {
+    if (method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}.`);
+    const durationMs = (await jsonBody(req))['duration_ms'];
+    if (typeof durationMs !== 'number' || !Number.isSafeInteger(durationMs) || durationMs < 1 || durationMs > MAX_OUTAGE_MS) {
+      throw new HttpError(400, 'parameter_invalid', `duration_ms must be an integer from 1 to ${MAX_OUTAGE_MS}.`);
+    }
+    deps.outage(req, durationMs);
+    logger.info({ duration_ms: durationMs }, 'psp simulator outage: connections refused after this answer');
+    return { status: 200, body: { outage: { duration_ms: durationMs, until: new Date(Date.now() + durationMs).toISOString() } } };
   }
   return scenarioRoute(deps, req, method, path);
 }

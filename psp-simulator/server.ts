@@ -85,7 +85,14 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     scenarios,
   });
   const nativeDeps = { store, later: settlement.later, emit: createEmitter(faults, webhooks), logger, scenarios };
-  const controlDeps = { store, native: nativeDeps, stripe, webhooks, faults, logger };
+  // POST /sim/outage: the listener closes at once (a client that got the answer is refused), the
+  // open connections are cut once the answer is sent (see beginOutage).
+  const outageAnswers = new WeakSet<IncomingMessage>();
+  const outage = (req: IncomingMessage, ms: number): void => {
+    outageAnswers.add(req);
+    beginOutage(ms);
+  };
+  const controlDeps = { store, native: nativeDeps, stripe, webhooks, faults, logger, outage };
 
   async function route(req: IncomingMessage): Promise<StoredResponse> {
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');
@@ -154,6 +161,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       });
       return;
     }
+    if (outageAnswers.has(req)) res.once('finish', () => server.closeAllConnections());
     faultAnswers.answer(req, res, fault, () => sendJson(res, result.status, result.body));
   }
 
@@ -195,15 +203,52 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     'psp simulator listening',
   );
 
+  /**
+   * An outage as a client sees a PSP that is down: the listener is closed and every open socket
+   * destroyed (requests in flight lose their answer: a reset; the socket of the request that
+   * asked for the outage once its answer is sent), so new connections are refused
+   * (ECONNREFUSED, nothing sent); after durationMs the simulator listens on the same port again.
+   * Its state (objects, idempotency keys, settle timers, webhooks, which it keeps sending) is
+   * kept. A second outage during one extends it to end durationMs from now.
+   */
+  let outageTimer: NodeJS.Timeout | null = null;
+  function beginOutage(durationMs: number): void {
+    if (closing !== null) return;
+    if (outageTimer !== null) clearTimeout(outageTimer);
+    else {
+      server.close();
+      // Idle kept-alive sockets now; the busy ones (requests in flight) when the answer is sent.
+      server.closeIdleConnections();
+      logger.info({ duration_ms: durationMs }, 'psp simulator outage: not listening');
+    }
+    outageTimer = setTimeout(() => listenAgain(), durationMs);
+  }
+  function listenAgain(): void {
+    if (closing !== null) return;
+    const retry = (err: Error): void => {
+      // The port may be briefly held (another bind racing us): keep trying, the port is the contract.
+      logger.warn({ error: err.message }, 'psp simulator: could not listen again after the outage; retrying');
+      outageTimer = setTimeout(listenAgain, 50);
+    };
+    server.once('error', retry);
+    server.listen(port, host, () => {
+      server.off('error', retry);
+      outageTimer = null;
+      logger.info({ url }, 'psp simulator outage over: listening again');
+    });
+  }
+
   let closing: Promise<void> | null = null;
   function close(): Promise<void> {
     if (closing !== null) return closing;
+    if (outageTimer !== null) clearTimeout(outageTimer);
     settlement.close();
     scenarios.close();
     faultAnswers.close();
     webhooks.stop();
     stripe.close();
     closing = new Promise<void>((resolve) => {
+      // During an outage the listener is already closed (the callback then gets an error: done).
       server.close(() => resolve());
       server.closeIdleConnections();
       // Requests still in flight get a short grace period, then their sockets are cut.

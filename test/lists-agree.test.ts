@@ -24,6 +24,7 @@ import { allowedMoves, CHARGE_STATUSES, REFUND_STATUSES, statusesOf } from '../s
 import { MOVEMENT_NAMES } from '../src/domain/ledger.ts';
 import { REVIEW_DECISIONS, REVIEW_REASONS } from '../src/domain/psp-report.ts';
 import { DISPUTE_STATUSES } from '../src/domain/dispute.ts';
+import { ATTEMPT_OBJECT_TYPES, ATTEMPT_OUTCOMES } from '../src/domain/attempts.ts';
 import type { FlowContext } from '../src/flows/context.ts';
 import { JOB_HANDLERS } from '../src/jobs/router.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
@@ -147,6 +148,11 @@ describe('lists: the SQL CHECKs of a migrated database are the domain lists', ()
     assertSameList('CHECK on disputes.status', 'DISPUTE_STATUSES', DISPUTE_STATUSES, await checkedList(db.pool, 'disputes', 'status'));
   });
 
+  it('psp_attempts.outcome and psp_attempts.object_type allow exactly ATTEMPT_OUTCOMES and ATTEMPT_OBJECT_TYPES (src/domain/attempts.ts)', async () => {
+    assertSameList('CHECK on psp_attempts.outcome', 'ATTEMPT_OUTCOMES', ATTEMPT_OUTCOMES, await checkedList(db.pool, 'psp_attempts', 'outcome'));
+    assertSameList('CHECK on psp_attempts.object_type', 'ATTEMPT_OBJECT_TYPES', ATTEMPT_OBJECT_TYPES, await checkedList(db.pool, 'psp_attempts', 'object_type'));
+  });
+
   it('status_move_allowed() (src/db/functions/, the row triggers) allows exactly the moves of the transition tables (src/domain/status.ts), every pair', async () => {
     for (const kind of ['charge', 'refund'] as const) {
       const statuses = statusesOf(kind);
@@ -246,6 +252,14 @@ describe('lists: the OpenAPI document carries exactly the domain enums', () => {
   it('error types: the Error object', () => {
     const error = doc.components.schemas.Error?.properties?.error;
     assertSameList('Error.error.type', 'ERROR_TYPES', ERROR_TYPES, enumOf('components.schemas.Error.error.type', error?.properties?.type));
+  });
+
+  it('attempt outcomes: the attempt object of both attempts lists (and null, in flight)', () => {
+    for (const path of ['/v1/charges/{id}/attempts', '/v1/refunds/{id}/attempts']) {
+      const list = (doc.paths[path]?.get as { responses?: Record<string, { content?: Record<string, { schema: Schema & { properties?: { data?: { items?: Schema } } } }> }> } | undefined)?.responses?.['200']?.content?.['application/json']?.schema;
+      const outcome = list?.properties?.data?.items?.properties?.outcome;
+      assertSameList(`GET ${path} data[].outcome`, 'ATTEMPT_OUTCOMES', [...ATTEMPT_OUTCOMES, null], enumOf(`GET ${path} data[].outcome`, outcome));
+    }
   });
 
   it('amount bounds: the POST /v1/charges and /v1/refunds bodies', () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { IgnoredWebhookEvent, PspPermanentError, PspTransientError, WebhookVerificationError, type PspGateway, type PspOutcome, type PspObjectEvent, type PspWebhookEvent } from '../src/psp/gateway.ts';
 import { createSimulatorGateway } from '../src/psp/simulator/adapter.ts';
@@ -150,6 +150,39 @@ for (const adapter of ADAPTERS) {
       const down = adapter.make('http://127.0.0.1:9', 500);
       await assert.rejects(down.createCharge({ reference: ref('ch'), amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' }), PspTransientError);
       await assert.rejects(down.getCharge({ reference: ref('ch'), pspReference: null }), PspTransientError);
+    });
+
+    it('a connection that could not be opened is not_sent (the request never left); one cut after the request was written is network (unknown)', async () => {
+      const kindOf = async (call: Promise<unknown>): Promise<string> => {
+        const error = await call.then(() => assert.fail('the call succeeded'), (e: unknown) => e);
+        assert.ok(error instanceof PspTransientError, String(error));
+        return error.kind;
+      };
+      const charge = (gateway: PspGateway) => gateway.createCharge({ reference: ref('ch'), amount: 100, currency: 'usd', paymentMethod: 'pm_card_visa' });
+      const refund = (gateway: PspGateway) => gateway.createRefund({ reference: ref('re'), chargeReference: ref('ch'), chargePspReference: 'pi_contract', amount: 100, currency: 'usd' });
+      // Refused: nothing listens on the port.
+      assert.equal(await kindOf(charge(adapter.make('http://127.0.0.1:9', 1000))), 'not_sent');
+      assert.equal(await kindOf(refund(adapter.make('http://127.0.0.1:9', 1000))), 'not_sent');
+      // The host name does not resolve (.invalid never does).
+      assert.equal(await kindOf(charge(adapter.make('http://fincore-psp.invalid:4010', 3000))), 'not_sent');
+      // The PSP read the request, then the connection was reset, and nothing listens any more: a
+      // client retry (stripe-node retries a reset once) is refused, but the first request was
+      // written, so the outcome is unknown.
+      const sockets = new Set<import('node:net').Socket>();
+      const resetter = createTcpServer((socket) => {
+        sockets.add(socket);
+        socket.once('data', () => {
+          resetter.close();
+          socket.resetAndDestroy();
+        });
+      });
+      await new Promise<void>((resolve) => resetter.listen(0, '127.0.0.1', resolve));
+      try {
+        assert.equal(await kindOf(charge(adapter.make(`http://127.0.0.1:${(resetter.address() as AddressInfo).port}`, 3000))), 'network');
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        resetter.close();
+      }
     });
 
     it('a PSP 5xx is transient and moves nothing', async () => {

@@ -384,3 +384,46 @@ test('DELETE /sim/faults turns every fault off, including those set at start-up;
   // The counters are history, not settings: the failure injected before the reset is still counted.
   assert.equal((await state(sim)).faults_injected.failure, 1);
 });
+
+test('POST /sim/outage: answered 200, then connections are refused (not_sent: nothing reached it) until it listens again on the same port, with its charges kept', async () => {
+  const sim = await startSim();
+  const gateway = gatewayFor(sim);
+  const before = await gateway.createCharge(charge(uniqueRef()));
+  // A kept-alive connection is open now: the outage must cut it too.
+
+  for (const body of [{}, { duration_ms: 0 }, { duration_ms: 1.5 }, { duration_ms: '100' }, { duration_ms: 600_001 }]) {
+    const refused = await fetch(`${sim.url}/sim/outage`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(refused.status, 400, JSON.stringify(body));
+  }
+  const started = Date.now();
+  const res = await fetch(`${sim.url}/sim/outage`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ duration_ms: 600 }) });
+  assert.equal(res.status, 200);
+  const answer = (await res.json()) as { outage: { duration_ms: number; until: string } };
+  assert.equal(answer.outage.duration_ms, 600);
+
+  // During the outage: refused at connect, by any client. (The adapter's kept-alive socket was
+  // closed by the simulator; reused in the very same instant, before the client read the close,
+  // it would hang up after the request was written: network, unknown. A moment later the agent
+  // has dropped it.)
+  await sleep(50);
+  const refusedReference = uniqueRef();
+  const error = await gateway.createCharge(charge(refusedReference)).then(() => assert.fail('answered during the outage'), (e: unknown) => e);
+  assert.ok(error instanceof PspTransientError);
+  assert.equal(error.kind, 'not_sent', error.message);
+  assert.match(error.message, /ECONNREFUSED/);
+  const raw = await fetch(`${sim.url}/sim/state`).then(() => 'answered', (e: unknown) => String((e as { cause?: { code?: string } }).cause?.code));
+  assert.equal(raw, 'ECONNREFUSED');
+
+  // After it: the same port answers, and the simulator still knows its charges.
+  await waitFor('the simulator to listen again', () => Date.now() - started > 650, 5000);
+  let s: PspSimulatorState | undefined;
+  const deadline = Date.now() + 5000;
+  while (!s) {
+    s = await state(sim).catch(async () => (Date.now() > deadline ? assert.fail('not listening after the outage') : (await sleep(20), undefined)));
+  }
+  assert.ok(Date.now() - started >= 600, 'not before the outage ends');
+  assert.ok(s.charges.some((c) => c.id === before.pspReference), 'charges made before the outage are kept');
+  assert.equal(s.create_requests[`charges ${refusedReference}`], undefined, 'the refused call never reached it');
+  const after = await gateway.createCharge(charge(refusedReference));
+  assert.ok(after.pspReference);
+});

@@ -85,7 +85,7 @@ const pspProgressProperties = {
     type: 'string',
     enum: PSP_STATUSES,
     description:
-      'not_sent: no PSP call started yet; sent_awaiting_answer: a call is in flight; unknown_after_timeout: the last call ended without an answer (timeout, lost response, 5xx, network) and FinCore asks again, never failing it for that; accepted: the PSP accepted it and FinCore waits for its webhook; settled: the object is no longer pending. On retrieve and list responses.',
+      'not_sent: nothing reached the PSP: no call started yet, or every call so far failed to open its connection (attempts all not_sent); sent_awaiting_answer: a call is in flight; unknown_after_timeout: the last call ended without an answer (timeout, lost response, 5xx, network) and FinCore asks again, never failing it for that; accepted: the PSP accepted it and FinCore waits for its webhook; settled: the object is no longer pending. On retrieve and list responses.',
     examples: ['accepted'],
   },
   next_check_at: { type: ['string', 'null'], format: 'date-time', description: "When FinCore next asks the PSP: its job's next run, or the reconciliation sweep (created_at + the configured FINCORE_RECONCILE_AFTER_MS, or now once that has passed); null once settled." },
@@ -109,7 +109,7 @@ export const attemptSchema = {
     outcome: {
       type: ['string', 'null'],
       enum: [...ATTEMPT_OUTCOMES, null],
-      description: 'success: decided; pending: accepted, answer by webhook; decline: the PSP refused (4xx); timeout: no answer in time, or the answer was lost; server_error: 5xx (or 409/429, an unreadable answer); network: the connection failed. null while in flight.',
+      description: 'success: decided; pending: accepted, answer by webhook; decline: the PSP refused (4xx); timeout: no answer in time, or the answer was lost; server_error: 5xx (or 409/429, an unreadable answer); network: the connection failed after it was open (the request may have reached the PSP); not_sent: the connection could not be opened (refused, host not resolved, no route), so the request never left FinCore and the PSP cannot have it. null while in flight.',
     },
     psp_code: { ...nullableString, description: "What the PSP said (its error code or HTTP status), when it said something.", examples: ['HTTP 503 internal_error'] },
     fincore_code: { ...nullableString, description: "What FinCore made of it: the object's status for an answer, the failure code for a decline; null when nothing was decided.", examples: ['pending'] },

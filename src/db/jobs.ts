@@ -269,13 +269,15 @@ export async function findJob(db: Queryable, jobId: string): Promise<JobRecord |
  * Queues a finished job of this object again (reconciliation found the PSP has no record of it).
  * Jobs still queued, running or dead are left alone: they are in hand or an operator's call. Only
  * a job that finished before the PSP was asked counts: one finishing while the question was on
- * its way has just reached the PSP, and sending it again would be a second create call.
+ * its way has just reached the PSP, and sending it again would be a second create call. A job
+ * withdrawn by a cancel (WITHDRAWN) never runs again: the sweep may have listed its refund as
+ * pending just before the cancel committed.
  */
 export async function requeueFinishedJobOf(db: Queryable, ref: string, finishedBefore: Date): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), updated_at = now(), published_at = NULL
-      WHERE ref = $1 AND status = 'done' AND updated_at < $2`,
-    [ref, finishedBefore],
+      WHERE ref = $1 AND status = 'done' AND updated_at < $2 AND last_error IS DISTINCT FROM $3`,
+    [ref, finishedBefore, WITHDRAWN],
   );
   return (rowCount ?? 0) > 0;
 }
@@ -321,6 +323,20 @@ export async function withdrawJob(db: Queryable, jobId: string): Promise<boolean
   const { rowCount } = await db.query(
     `UPDATE jobs SET status = 'done', last_error = $2, publish_lease_until = NULL, updated_at = now()
       WHERE id = $1 AND status = 'queued' AND attempts = 0`,
+    [jobId, WITHDRAWN],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Withdraws a job whose every attempt failed before reaching the PSP (attempts all `not_sent`;
+ * the caller holds its row lock and checked the history): waiting for its retry (queued) or
+ * dead-lettered, it is marked done, like withdrawJob, so no claim, relay or queue delivery runs it.
+ */
+export async function withdrawUnsentJob(db: Queryable, jobId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE jobs SET status = 'done', last_error = $2, locked_by = NULL, locked_until = NULL, publish_lease_until = NULL, updated_at = now()
+      WHERE id = $1 AND status IN ('queued', 'dead')`,
     [jobId, WITHDRAWN],
   );
   return rowCount === 1;

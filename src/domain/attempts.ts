@@ -10,8 +10,12 @@
 export const ATTEMPT_OBJECT_TYPES = ['charge', 'refund'] as const;
 export type AttemptObjectType = (typeof ATTEMPT_OBJECT_TYPES)[number];
 
-/** Why a PSP call ended without an answer (PspTransientError.kind). The outcome is unknown. */
-export const PSP_FAILURE_KINDS = ['timeout', 'server_error', 'network'] as const;
+/**
+ * Why a PSP call ended without an answer (PspTransientError.kind). The outcome is unknown, except
+ * for `not_sent`: the connection to the PSP could not be opened (refused, host not resolved, no
+ * route), so no byte of the request left FinCore and the PSP cannot have acted on it.
+ */
+export const PSP_FAILURE_KINDS = ['timeout', 'server_error', 'network', 'not_sent'] as const;
 export type PspFailureKind = (typeof PSP_FAILURE_KINDS)[number];
 
 /**
@@ -21,14 +25,19 @@ export type PspFailureKind = (typeof PSP_FAILURE_KINDS)[number];
  * - decline: the PSP refused (4xx, PspPermanentError, or a card decline answer);
  * - timeout: no answer in time, or the answer was lost on the way (it may have acted);
  * - server_error: the PSP answered 5xx (or 409/429, or a body FinCore cannot read);
- * - network: the connection failed before an answer.
+ * - network: the connection failed before an answer (after the request may have been written:
+ *   a reset, a hang-up on a reused keep-alive socket);
+ * - not_sent: the connection could not be opened (ECONNREFUSED, ENOTFOUND, EAI_AGAIN,
+ *   EHOSTUNREACH, ENETUNREACH while connecting): the request never left FinCore. The only
+ *   failure after which FinCore knows the PSP has nothing (a refund may still be canceled).
  */
 export const ATTEMPT_OUTCOMES = ['success', 'pending', 'decline', ...PSP_FAILURE_KINDS] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 /**
  * What FinCore knows about an object's PSP call:
- * - not_sent: no PSP call started yet (its job waits);
+ * - not_sent: nothing reached the PSP: no call started yet, or every call so far failed to open
+ *   the connection (attempts all `not_sent`); its job waits;
  * - sent_awaiting_answer: a call is in flight now;
  * - unknown_after_timeout: the last call ended without an answer (timeout, lost response, 5xx,
  *   network): the PSP may or may not have acted; FinCore asks again (never fails it for that);
@@ -51,9 +60,14 @@ export function attemptOutcomeOf(result: CallResult): AttemptOutcome {
   return result.transient ?? 'network';
 }
 
-/** An attempt that ended without telling FinCore what the PSP did. */
+/** An attempt that ended without telling FinCore what the PSP did (not_sent tells: nothing). */
 export function isUnknownOutcome(outcome: AttemptOutcome): boolean {
-  return (PSP_FAILURE_KINDS as readonly string[]).includes(outcome);
+  return outcome !== 'not_sent' && (PSP_FAILURE_KINDS as readonly string[]).includes(outcome);
+}
+
+/** An attempt whose request may have reached the PSP: every outcome but not_sent, and in flight (null). */
+export function mayHaveReachedPsp(outcome: AttemptOutcome | null): boolean {
+  return outcome !== 'not_sent';
 }
 
 /** The reconciliation threshold when the caller does not know the configured one (FINCORE_RECONCILE_AFTER_MS default). */
@@ -63,8 +77,12 @@ export interface PspProgressInput {
   /** The object's status (charge or refund). Only `pending` is waiting for the PSP. */
   status: string;
   created_at: Date;
-  /** The latest attempt (highest attempt number), or null when none started. */
-  latestAttempt: { outcome: AttemptOutcome | null; finished_at: Date | null } | null;
+  /**
+   * The latest attempt (highest attempt number), or null when none started. `reachedBefore`:
+   * whether an earlier attempt may have reached the PSP (an outcome other than not_sent, or
+   * still in flight); undefined when the caller read the latest attempt only.
+   */
+  latestAttempt: { outcome: AttemptOutcome | null; finished_at: Date | null; reachedBefore?: boolean } | null;
   /** The object's CHARGE / REFUND job, or null (imported objects have none). */
   job: { status: string; run_at: Date; locked_until: Date | null } | null;
   reconcileAfterMs: number;
@@ -92,6 +110,12 @@ export function pspProgress(input: PspProgressInput): PspProgress {
   }
   if (attempt.finished_at === null || attempt.outcome === null) {
     return { psp_status: 'sent_awaiting_answer', next_check_at: jobNext ?? reconcileAt };
+  }
+  if (attempt.outcome === 'not_sent') {
+    // The connection could not be opened: this call never reached the PSP. Unless an earlier one
+    // may have, nothing did, and the next check is the job's retry (a refund may be canceled).
+    const status: PspStatus = attempt.reachedBefore === true ? 'unknown_after_timeout' : 'not_sent';
+    return { psp_status: status, next_check_at: jobNext ?? reconcileAt };
   }
   if (isUnknownOutcome(attempt.outcome)) return { psp_status: 'unknown_after_timeout', next_check_at: jobNext ?? reconcileAt };
   // pending (or an answer whose settlement is being recorded): the webhook, else reconciliation.

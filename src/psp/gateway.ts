@@ -112,7 +112,9 @@ export class PspPermanentError extends Error {
  * The outcome is unknown or the PSP is unavailable (5xx, timeout, network). Retry later.
  * `kind` (src/domain/attempts.ts PSP_FAILURE_KINDS) classes the attempt in the history: `timeout`
  * (no answer in time, or the answer lost), `server_error` (5xx, 409/429, an unreadable answer),
- * `network` (the connection failed). `pspCode`: what the PSP said, when it said something.
+ * `network` (the connection failed after it was open), `not_sent` (it could not be opened: the
+ * request never left FinCore, the one kind after which the PSP is known to have nothing).
+ * `pspCode`: what the PSP said, when it said something.
  */
 export class PspTransientError extends Error {
   constructor(

@@ -124,3 +124,66 @@ export async function checkInvariants(pool: pg.Pool, sim: SimState): Promise<str
   }
   return violations;
 }
+
+export interface AttemptSummary {
+  /** PSP calls recorded, and how many ended each way (`in_flight`: no outcome). */
+  total: number;
+  outcomes: Record<string, number>;
+  /** Objects whose job ran (claimed at least once), and objects with attempts. */
+  objectsRun: number;
+  objectsWithAttempts: number;
+}
+
+/**
+ * The PSP attempt history (psp_attempts), once everything settled:
+ * - every charge and refund whose job ran (claimed at least once) has at least one attempt;
+ * - an object's attempt numbers are 1..n without gaps, and every idempotency key is the object id;
+ * - no attempt is left in flight (finished_at NULL). The fault suite stops no worker mid-call (its
+ *   workers are stopped gracefully, after the drain), so every started call was completed; a
+ *   scenario that kills workers could leave the killed worker's row in flight, and only that;
+ * - when timeouts were injected at least one attempt ended `timeout` (the PSP held its answer past
+ *   FinCore's timeout); when responses were lost (the PSP cut the socket after acting) at least one
+ *   ended `network` or `timeout`;
+ * - a canceled refund has only `not_sent` attempts (or none): nothing of it reached the PSP.
+ */
+export async function checkAttemptHistory(
+  pool: pg.Pool,
+  options: { timeoutsInjected: number; lostResponsesInjected: number },
+): Promise<{ violations: string[]; summary: AttemptSummary }> {
+  const violations: string[] = [];
+  const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> => (await pool.query<T>(sql, params)).rows;
+
+  const run = await q<{ id: string; status: string; attempts: number; job: string }>(`
+      SELECT o.id, o.status, (SELECT count(*) FROM psp_attempts a WHERE a.object_id = o.id)::int AS attempts,
+             (SELECT string_agg(j.status || ' attempts=' || j.attempts || ' last_error=' || coalesce(j.last_error, '-') || ' updated=' || j.updated_at, '; ') FROM jobs j WHERE j.ref = o.id) AS job
+        FROM (SELECT id, status FROM payments UNION ALL SELECT id, status FROM refunds WHERE origin = 'api') o
+       WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.ref = o.id AND j.job_type IN ('CHARGE', 'REFUND') AND j.attempts > 0)`);
+  for (const row of run) if (row.attempts === 0) violations.push(`A1 ${row.id} (${row.status}; job ${row.job}): its job ran, yet no PSP attempt is recorded`);
+
+  for (const row of await q<{ object_id: string; n: number; first: number; last: number }>(`
+      SELECT object_id, count(*)::int AS n, min(attempt_number) AS first, max(attempt_number) AS last
+        FROM psp_attempts GROUP BY object_id HAVING min(attempt_number) <> 1 OR max(attempt_number) <> count(*)`)) {
+    violations.push(`A2 ${row.object_id}: attempt numbers ${row.first}..${row.last} for ${row.n} attempts (gaps)`);
+  }
+  for (const row of await q<{ object_id: string; attempt_number: number; idempotency_key: string }>(`SELECT object_id, attempt_number, idempotency_key FROM psp_attempts WHERE idempotency_key <> object_id`)) {
+    violations.push(`A3 ${row.object_id} attempt ${row.attempt_number}: idempotency key ${row.idempotency_key}, not the object id`);
+  }
+  for (const row of await q<{ object_id: string; attempt_number: number }>(`SELECT object_id, attempt_number FROM psp_attempts WHERE finished_at IS NULL`)) {
+    violations.push(`A4 ${row.object_id} attempt ${row.attempt_number} is still in flight after the drain`);
+  }
+  const outcomes: Record<string, number> = {};
+  for (const row of await q<{ outcome: string | null; n: number }>(`SELECT outcome, count(*)::int AS n FROM psp_attempts GROUP BY outcome ORDER BY outcome`)) outcomes[row.outcome ?? 'in_flight'] = row.n;
+  if (options.timeoutsInjected > 0 && !outcomes['timeout']) violations.push(`A5 ${options.timeoutsInjected} timeouts injected, yet no attempt ended timeout: ${JSON.stringify(outcomes)}`);
+  if (options.lostResponsesInjected > 0 && !outcomes['timeout'] && !outcomes['network']) {
+    violations.push(`A5 ${options.lostResponsesInjected} responses lost, yet no attempt ended network or timeout: ${JSON.stringify(outcomes)}`);
+  }
+  for (const row of await q<{ object_id: string; outcomes: string }>(
+    `SELECT a.object_id, string_agg(coalesce(a.outcome, 'in flight'), ', ' ORDER BY a.attempt_number) AS outcomes
+       FROM psp_attempts a JOIN refunds r ON r.id = a.object_id
+      WHERE r.status = 'canceled' GROUP BY a.object_id HAVING bool_or(a.outcome IS DISTINCT FROM 'not_sent')`,
+  )) {
+    violations.push(`A6 canceled refund ${row.object_id} has attempts that may have reached the PSP: ${row.outcomes}`);
+  }
+  const [counts] = await q<{ total: number; objects: number }>(`SELECT count(*)::int AS total, count(DISTINCT object_id)::int AS objects FROM psp_attempts`);
+  return { violations, summary: { total: counts?.total ?? 0, outcomes, objectsRun: run.length, objectsWithAttempts: counts?.objects ?? 0 } };
+}

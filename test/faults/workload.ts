@@ -2,14 +2,17 @@
  * A randomized, seeded workload against a real FinCore whose PSP simulator injects faults:
  * charges across merchants and payment methods, concurrent partial and full refunds, clients
  * that retry with the same Idempotency-Key, and cancels racing the worker (some refunds get
- * POST /v1/refunds/{id}/cancel right after they are created). Then faults stop, everything must settle, and the
- * invariant checker compares FinCore with the PSP's own record.
+ * POST /v1/refunds/{id}/cancel right after they are created). The PSP is down (POST /sim/outage:
+ * connections refused) while the refunds are created: their calls end `not_sent`, and a share of
+ * those refunds is canceled once every attempt so far is not_sent, a cancel that must win. Then
+ * faults stop, everything must settle, and the invariant checker compares FinCore with the PSP's
+ * own record and checks the PSP attempt history.
  */
 import { randomUUID } from 'node:crypto';
 import { call, createMerchant, eventually, startTestFinCore, type ChargeBody, type RefundBody } from '../helpers.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { mulberry32 } from '../../psp-simulator/index.ts';
-import { checkInvariants, type SimState } from './invariants.ts';
+import { checkAttemptHistory, checkInvariants, type AttemptSummary, type SimState } from './invariants.ts';
 
 export interface Faults {
   latency_ms?: number;
@@ -35,7 +38,18 @@ export interface ScenarioResult {
   canceled: number;
   /** Refund requests answered reference_already_used: references met concurrent creates. */
   referenceRefusals: number;
+  /** Cancels sent during the PSP outage for refunds whose every attempt was not_sent, and how many won. */
+  outageCancels: number;
+  outageCanceled: number;
+  /** The PSP attempt history once everything settled. */
+  attempts: AttemptSummary;
 }
+
+/** How long the PSP is down during the refund phase; cancels are sent until OUTAGE_CANCEL_MARGIN_MS before its end. */
+const OUTAGE_MS = 2000;
+const OUTAGE_CANCEL_MARGIN_MS = 150;
+/** The share of refunds created during the outage that are canceled once their attempts are all not_sent. */
+const OUTAGE_CANCEL_SHARE = 0.35;
 
 // pm_card_refundFailsLater / pm_card_refundReversed: the PSP reports the refund succeeded, then
 // failed (its late webhook as exposed to the faults as any other: dropped, duplicated, reordered).
@@ -57,6 +71,8 @@ export async function runFaultScenario(options: {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   // Which refund requests carry a reference: its own PRNG, so the rest of a seed's workload is unchanged.
   const referenceRandom = mulberry32(options.seed ^ 0x5eed);
+  // Which refunds created during the PSP outage are canceled: its own PRNG too.
+  const outageRandom = mulberry32(options.seed ^ 0x0a7a9e);
   const violations: string[] = [];
   const fincore = await startTestFinCore({
     FINCORE_PSP_TIMEOUT_MS: '300',
@@ -121,6 +137,67 @@ export async function runFaultScenario(options: {
     const mismatch = await fetch(`${sim}/sim/next-refund`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount: 1 }) });
     if (mismatch.status !== 200) throw new Error(`could not set the next refund's amount: ${mismatch.status}`);
 
+    type Attempt = { outcome: string | null; finished_at: string | null };
+    const attemptsOf = async (key: string, refundId: string): Promise<Attempt[]> => {
+      const answer = await call<{ data: Attempt[] }>(fincore.url, 'GET', `/v1/refunds/${refundId}/attempts`, { key });
+      if (answer.status !== 200) throw new Error(`attempts of ${refundId}: ${answer.status} ${JSON.stringify(answer.body)}`);
+      return answer.body.data;
+    };
+    const allNotSent = (attempts: readonly Attempt[]) => attempts.length > 0 && attempts.every((a) => a.outcome === 'not_sent');
+    /** Waits until every attempt of the refund so far ended not_sent; false once one did not, or the outage is about to end. */
+    const untilAllNotSent = async (key: string, refundId: string, deadline: number): Promise<boolean> => {
+      for (;;) {
+        const attempts = await attemptsOf(key, refundId);
+        if (allNotSent(attempts)) return true;
+        if (attempts.some((a) => a.outcome !== null && a.outcome !== 'not_sent') || Date.now() > deadline) return false;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+
+    // The PSP goes down once the first refund is created (how long the phase takes before that
+    // varies with the load), for OUTAGE_MS: every call is refused at connect until it is back.
+    let cancelDeadline = 0;
+    let outageStarted: Promise<void> | undefined;
+    const startOutage = (): Promise<void> =>
+      (outageStarted ??= (async () => {
+        const outage = await fetch(`${sim}/sim/outage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ duration_ms: OUTAGE_MS }) });
+        if (outage.status !== 200) throw new Error(`could not start the PSP outage: ${outage.status} ${await outage.text()}`);
+        cancelDeadline = Date.parse(((await outage.json()) as { outage: { until: string } }).outage.until) - OUTAGE_CANCEL_MARGIN_MS;
+      })());
+    let outageCancels = 0;
+    let outageCanceled = 0;
+
+    /**
+     * A cancel during the outage of a refund whose every attempt so far is not_sent: it must win.
+     * The one fair refusal is a retry running at that instant (the job is claimed: "being sent
+     * right now"; its attempt may be in flight): the cancel is sent again while the outage lasts.
+     * Any other refusal must rest on an attempt that may have reached the PSP, and attempt rows
+     * never go away nor change once finished: if every attempt read after it is still not_sent,
+     * the refusal had no ground, a violation.
+     */
+    async function cancelDuringOutage(key: string, refundId: string): Promise<void> {
+      if (!(await untilAllNotSent(key, refundId, cancelDeadline))) return;
+      outageCancels++;
+      for (;;) {
+        cancelRequests++;
+        const c = await post<RefundBody & { error?: { code: string; message: string } }>(key, `/v1/refunds/${refundId}/cancel`, undefined, randomUUID());
+        if (c.status === 200 && c.body.status === 'canceled') {
+          canceledIds.push(refundId);
+          outageCanceled++;
+          return;
+        }
+        if (!(c.status === 400 && c.body.error?.code === 'refund_not_cancelable')) {
+          violations.push(`cancel during the outage of ${refundId} answered ${c.status} ${JSON.stringify(c.body)}`);
+          return;
+        }
+        const after = await attemptsOf(key, refundId);
+        const running = /right now/.test(c.body.error.message);
+        if (running && after.every((a) => a.outcome === null || a.outcome === 'not_sent') && Date.now() < cancelDeadline) continue;
+        if (!running && allNotSent(after)) violations.push(`cancel of ${refundId} refused though every attempt of it is not_sent: ${c.body.error.message}`);
+        return;
+      }
+    }
+
     // Refunds: concurrent partial and full refunds per succeeded charge, with retries.
     let refundRequests = 0;
     let cancelRequests = 0;
@@ -140,12 +217,14 @@ export async function runFaultScenario(options: {
             if (withReferences && referenceRandom() < 0.8) body.reference = `ret-${Math.floor(referenceRandom() * 2)}`;
             // Decided here, before any await, so the workload stays one per seed.
             const cancelAfterMs = random() < 0.3 ? Math.floor(random() * 40) : undefined;
-            return { body, key: randomUUID(), cancelAfterMs };
+            const cancelInOutage = outageRandom() < OUTAGE_CANCEL_SHARE;
+            return { body, key: randomUUID(), cancelAfterMs, cancelInOutage };
           });
           refundRequests += count;
           const answers = await Promise.all(
             requests.map(async (r) => {
               const a = await post<RefundBody & { error?: { code: string; message: string } }>(charge.key, '/v1/refunds', r.body, r.key);
+              if (a.status === 201) await startOutage();
               // A cancel racing the worker (which claims the new job at once): it wins only if no PSP
               // call was started; either answer is fine, the invariants check the outcome.
               if (a.status === 201 && r.cancelAfterMs !== undefined) {
@@ -154,6 +233,8 @@ export async function runFaultScenario(options: {
                 const c = await post<RefundBody & { error?: { code: string } }>(charge.key, `/v1/refunds/${a.body.id}/cancel`, undefined, randomUUID());
                 if (c.status === 200 && c.body.status === 'canceled') canceledIds.push(a.body.id);
                 else if (!(c.status === 400 && c.body.error?.code === 'refund_not_cancelable')) violations.push(`cancel of ${a.body.id} answered ${c.status} ${JSON.stringify(c.body)}`);
+              } else if (a.status === 201 && r.cancelInOutage && Date.now() < cancelDeadline) {
+                await cancelDuringOutage(charge.key, a.body.id);
               }
               return a;
             }),
@@ -179,6 +260,9 @@ export async function runFaultScenario(options: {
         }),
     );
 
+    await startOutage();
+    // The PSP is back before it is told anything more (a refund phase may end before the outage).
+    await eventually(() => fetch(`${sim}/sim/state`).then(() => true, () => undefined), 10_000, 'the PSP simulator listening again after the outage');
     // Faults stop; within a reconciliation interval or two everything must be terminal.
     await setFaults({ latency_ms: 0, failure_rate: 0, timeout_rate: 0, lost_response_rate: 0, webhook_drop_rate: 0, webhook_duplicate_rate: 0, webhook_reorder: false });
     try {
@@ -204,11 +288,28 @@ export async function runFaultScenario(options: {
     // A cancel answered 200 stays canceled (nothing moves a canceled refund).
     const { rows: notCanceled } = await fincore.db.pool.query<{ id: string; status: string }>(`SELECT id, status FROM refunds WHERE id = ANY($1::text[]) AND status <> 'canceled'`, [canceledIds]);
     for (const row of notCanceled) violations.push(`cancel of ${row.id} answered 200, yet it is ${row.status}`);
+    const injected = state.faults_injected ?? {};
+    const history = await checkAttemptHistory(fincore.db.pool, { timeoutsInjected: injected['timeout'] ?? 0, lostResponsesInjected: injected['lost_response'] ?? 0 });
+    violations.push(...history.violations);
     const { rows: truth } = await fincore.db.pool.query<{ late: number; reviews: number }>(
       `SELECT (SELECT count(*) FROM events WHERE type = 'refund.failed' AND data->'previous_attributes'->>'status' = 'succeeded')::int AS late,
               (SELECT count(*) FROM reviews)::int AS reviews`,
     );
-    return { seed: options.seed, charges: charges.length, refundRequests, violations, injected: state.faults_injected ?? {}, lateFailures: truth[0]?.late ?? 0, reviews: truth[0]?.reviews ?? 0, cancelRequests, canceled: canceledIds.length, referenceRefusals };
+    return {
+      seed: options.seed,
+      charges: charges.length,
+      refundRequests,
+      violations,
+      injected,
+      lateFailures: truth[0]?.late ?? 0,
+      reviews: truth[0]?.reviews ?? 0,
+      cancelRequests,
+      canceled: canceledIds.length,
+      referenceRefusals,
+      outageCancels,
+      outageCanceled,
+      attempts: history.summary,
+    };
   } finally {
     for (const worker of extraWorkers) await worker.stop();
     await fincore.stop();

@@ -175,7 +175,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         tags: ['charges'], operationId: 'listChargeAttempts',
         summary: 'List the PSP calls made for a charge, newest first',
         description:
-          'Every PSP call FinCore made for the charge: when, how long, the idempotency key sent (always the charge id), the outcome class (success, pending, decline, timeout, server_error, network) and the PSP code mapped to FinCore\'s. A call in flight has outcome null.',
+          'Every PSP call FinCore made for the charge: when, how long, the idempotency key sent (always the charge id), the outcome class (success, pending, decline, timeout, server_error, network, not_sent: the connection could not be opened, nothing reached the PSP) and the PSP code mapped to FinCore\'s. A call in flight has outcome null.',
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         response: { 200: { ...attemptListSchema, description: 'The charge\'s PSP attempts, newest first.' }, ...errorResponses },
       },

@@ -69,7 +69,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         tags: ['refunds'], operationId: 'cancelRefund',
         summary: 'Cancel a refund before it is sent to the PSP',
         description:
-          'Succeeds only while no PSP call for the refund has been started (its job not yet taken by a worker): the refund becomes canceled, its amount is refundable again and refund.canceled is sent. Once the PSP may have seen it (being sent, sent, or settled): 400 refund_not_cancelable, saying why. Racing the worker, exactly one of the two wins.',
+          'Succeeds only while no PSP call for the refund has been started (its job not yet taken by a worker), or while every call so far failed before its request could reach the PSP (its job waits and every attempt ended not_sent: the connection could not be opened): the refund becomes canceled, its amount is refundable again and refund.canceled is sent. Once the PSP may have seen it (being sent, an attempt that may have reached the PSP such as a timeout, or settled): 400 refund_not_cancelable, saying why (naming the attempt and its outcome). Racing the worker, exactly one of the two wins.',
         headers: idempotencyHeader,
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         response: { 200: { $ref: 'Refund#' }, ...errorResponses },
@@ -160,7 +160,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         tags: ['refunds'], operationId: 'listRefundAttempts',
         summary: 'List the PSP calls made for a refund, newest first',
         description:
-          'Every PSP call FinCore made for the refund: when, how long, the idempotency key sent (always the refund id), the outcome class (success, pending, decline, timeout, server_error, network) and the PSP code mapped to FinCore\'s. A call in flight has outcome null.',
+          'Every PSP call FinCore made for the refund: when, how long, the idempotency key sent (always the refund id), the outcome class (success, pending, decline, timeout, server_error, network, not_sent: the connection could not be opened, nothing reached the PSP) and the PSP code mapped to FinCore\'s. A call in flight has outcome null.',
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         response: { 200: { ...attemptListSchema, description: 'The refund\'s PSP attempts, newest first.' }, ...errorResponses },
       },

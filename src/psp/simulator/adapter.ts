@@ -31,6 +31,17 @@ export const SIMULATOR_PAYMENT_METHODS: ReadonlySet<string> = new Set([
   'pm_card_refundReversed',
 ]);
 
+/**
+ * Errors that mean the connection to the PSP could not be opened: refused, host name not
+ * resolved (for good or for now), no route. Raised while connecting, before a byte of the
+ * request is written, they make the attempt `not_sent`; the same code on a socket that was open
+ * (not expected, but a kernel may report EHOSTUNREACH late) stays `network`: unknown.
+ */
+const NOT_CONNECTED_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** send() failed before its socket connected: the request never left FinCore. */
+class NotConnected extends Error {}
+
 /** 4xx statuses that mean "try again later" rather than "this request is wrong". */
 const RETRYABLE_4XX = new Set([408, 409, 425, 429]);
 
@@ -76,8 +87,10 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
       ({ status, text } = await send(method, path, headers, body === undefined ? undefined : JSON.stringify(body)));
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      // send() destroys a request past timeoutMs with "timed out"; anything else is the connection.
-      throw new PspTransientError(`PSP simulator ${what} failed: ${message}`, /timed out/i.test(message) ? 'timeout' : 'network');
+      // send() destroys a request past timeoutMs with "timed out"; a connection never opened is
+      // not_sent; anything else broke an open connection (a reset, a hang-up): unknown.
+      const kind = err instanceof NotConnected ? 'not_sent' : /timed out/i.test(message) ? 'timeout' : 'network';
+      throw new PspTransientError(`PSP simulator ${what} failed: ${message}`, kind);
     }
     let parsed: unknown = null;
     if (text.length > 0) {
@@ -100,6 +113,14 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
   function send(method: string, path: string, headers: Record<string, string>, payload: string | undefined): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
       const req = request(`${baseUrl}${path}`, { method, agent, headers: payload === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(payload)) } });
+      // Whether the socket ever connected: a kept-alive socket the agent reuses already is (a
+      // reset on it may come after the PSP read the request); a new one is once 'connect' fires.
+      // node:http writes the request only to a connected socket.
+      let connected = false;
+      req.once('socket', (socket) => {
+        if (!socket.connecting) connected = true;
+        else socket.once('connect', () => (connected = true));
+      });
       const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
@@ -113,9 +134,11 @@ export function createSimulatorGateway(options: SimulatorGatewayOptions): PspGat
           reject(err);
         });
       });
-      req.on('error', (err) => {
+      req.on('error', (err: Error & { code?: string }) => {
         clearTimeout(timer);
-        reject(err);
+        if (!connected && err.code !== undefined && NOT_CONNECTED_CODES.has(err.code)) {
+          reject(Object.assign(new NotConnected(err.message), { code: err.code }));
+        } else reject(err);
       });
       req.end(payload);
     });

@@ -24,7 +24,7 @@ import {
   type MappedWebhookEvent,
   type PspWebhookEvent,
 } from '../gateway.ts';
-import { FINCORE_CHARGE_ID, FINCORE_ID, StripeShapeError, isStripeErrorLike, mapPaymentIntent, mapRefund, mapStripeEvent, outcomeOfCreateError } from './mapping.ts';
+import { FINCORE_CHARGE_ID, FINCORE_ID, StripeShapeError, isStripeErrorLike, mapPaymentIntent, mapRefund, mapStripeEvent, outcomeOfCreateError, type StripeErrorLike } from './mapping.ts';
 
 /** The Stripe API version FinCore is written and tested against (the SDK's own pin). */
 export const STRIPE_API_VERSION = '2026-10-28.endive';
@@ -51,9 +51,32 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
 }
 
 /**
+ * Connection errors stripe-node raises while opening the connection, before the request is
+ * written. The SDK (NodeHttpClient) passes node's error through as StripeConnectionError.detail,
+ * but does not say whether the request had been written when an error came, so only codes that
+ * cannot come from an open connection count: refused, and the host name not resolved (the DNS
+ * lookup precedes the connection). EHOSTUNREACH / ENETUNREACH can also end an open connection
+ * (and a TLS handshake failure comes after connecting): those stay `network`, unknown.
+ */
+const NOT_CONNECTED_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * The connection to Stripe was never opened, so the request never left FinCore. stripe-node
+ * retries a closed connection (ECONNRESET, EPIPE) once even with maxNetworkRetries 0: a refused
+ * retry after a request that was written says nothing about the first one. Its message is the
+ * only trace of a retry ("Request was retried 1 times."), hence the test on it.
+ */
+function neverConnected(error: StripeErrorLike & { detail?: unknown }): boolean {
+  if (error.type !== 'StripeConnectionError' || /retried/i.test(error.message)) return false;
+  const code = typeof error.detail === 'object' && error.detail !== null ? (error.detail as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && NOT_CONNECTED_CODES.has(code);
+}
+
+/**
  * outcomeOfCreateError (mapping.ts) decides decline or retry; this adds the attempt history's
- * class to a retry: a connection error is `timeout` when the SDK gave up waiting (its message says
- * "timeout"), else `network`; any other Stripe error (5xx, 409, 429, ...) is `server_error`.
+ * class to a retry: a connection error is `not_sent` when the connection never opened
+ * (neverConnected), `timeout` when the SDK gave up waiting (its message says "timeout"), else
+ * `network`; any other Stripe error (5xx, 409, 429, ...) is `server_error`.
  */
 function classifiedCreateError(error: unknown, what: string): PspOutcome {
   try {
@@ -62,7 +85,7 @@ function classifiedCreateError(error: unknown, what: string): PspOutcome {
     if (!(mapped instanceof PspTransientError)) throw mapped;
     if (error instanceof PspTransientError) throw new PspTransientError(mapped.message, error.kind, error.pspCode);
     if (!isStripeErrorLike(error)) throw new PspTransientError(mapped.message, 'network');
-    const kind = error.type === 'StripeConnectionError' ? (/timeout|timed out/i.test(error.message) ? 'timeout' : 'network') : 'server_error';
+    const kind = error.type !== 'StripeConnectionError' ? 'server_error' : neverConnected(error) ? 'not_sent' : /timeout|timed out/i.test(error.message) ? 'timeout' : 'network';
     const code = [error.statusCode ? `HTTP ${error.statusCode}` : null, error.code ?? error.type].filter(Boolean).join(' ');
     throw new PspTransientError(mapped.message, kind, code || null);
   }
