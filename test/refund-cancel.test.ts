@@ -18,7 +18,7 @@ import { relayOnce } from '../src/jobs/outbox-relay.ts';
 import type { JobMessage } from '../src/jobs/message.ts';
 import { startWorker, type RunningWorker } from '../src/jobs/worker.ts';
 import { createHandler } from '../src/lambda.ts';
-import { call, createMerchant, eventually, startTestFinCore, testConfig, waitForRefund, type ChargeBody, type ErrorBody, type RefundBody, type TestFinCore } from './helpers.ts';
+import { ADMIN_KEY, call, createMerchant, eventually, startTestFinCore, testConfig, waitForRefund, type ChargeBody, type ErrorBody, type RefundBody, type TestFinCore } from './helpers.ts';
 
 const silent = pino({ level: 'silent' });
 const workerOptions = { pollIntervalMs: 10, leaseMs: 30_000, batchSize: 4, concurrency: 8, backoffBaseMs: 5, backoffMaxMs: 20 };
@@ -117,8 +117,15 @@ describe('POST /v1/refunds/{id}/cancel', () => {
     const charge = await succeededCharge(5000);
     const queued = await refund(charge.id, 1500);
 
+    type Stats = { refunds_settled_total: number; settle_latency_ms: { count: number } };
+    const stats = async () => (await call<Stats>(fincore.url, 'GET', '/v1/admin/stats', { key: ADMIN_KEY })).body;
+    const before = await stats();
     const canceled = await cancel(queued.id, 'cancel-once');
     assert.equal(canceled.status, 200, JSON.stringify(canceled.body));
+    // A canceled refund never reached the PSP: not a settlement, and no settle latency.
+    const afterCancel = await stats();
+    assert.equal(afterCancel.refunds_settled_total, before.refunds_settled_total);
+    assert.equal(afterCancel.settle_latency_ms.count, before.settle_latency_ms.count);
     assert.equal(canceled.body.status, 'canceled');
     assert.equal(canceled.body.id, queued.id);
     assert.equal((await call<RefundBody>(fincore.url, 'GET', `/v1/refunds/${queued.id}`, { key: apiKey })).body.status, 'canceled');
@@ -266,6 +273,8 @@ describe('POST /v1/refunds/{id}/cancel', () => {
     assert.equal(again.status, 400, JSON.stringify(again.body));
     assert.match(again.body.error.message, /attempt 1 .*ended timeout/);
     assert.equal((await pspStatusOf(timedOut.id)).status, 'pending');
+    // The latest attempt never left FinCore, but attempt 1 may have reached the PSP: still unknown.
+    assert.equal((await pspStatusOf(timedOut.id)).psp_status, 'unknown_after_timeout');
     await simulatorBack();
     // The timed-out call was carried out at the PSP: it has the refund FinCore did not cancel, and
     // the next retry (the same key) is its replay: accepted (its webhook was dropped, so it stays

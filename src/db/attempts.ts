@@ -120,6 +120,8 @@ export interface PspProgressRow {
   attempt_outcome: AttemptOutcome | null;
   attempt_finished_at: Date | null;
   has_attempt: boolean;
+  /** An attempt before the latest may have reached the PSP (its outcome is not not_sent). */
+  earlier_reached: boolean;
   job_status: string | null;
   job_run_at: Date | null;
   job_locked_until: Date | null;
@@ -132,11 +134,15 @@ export async function pspProgressRows(db: Queryable, objectIds: readonly string[
   const { rows } = await db.query<PspProgressRow>(
     `SELECT o.id AS object_id,
             a.outcome AS attempt_outcome, a.finished_at AS attempt_finished_at, (a.object_id IS NOT NULL) AS has_attempt,
+            -- Whether an earlier call may have reached the PSP (anything but not_sent, or in flight).
+            EXISTS (SELECT 1 FROM psp_attempts e
+                     WHERE e.object_id = o.id AND e.attempt_number < a.attempt_number
+                       AND e.outcome IS DISTINCT FROM 'not_sent') AS earlier_reached,
             j.status AS job_status, j.run_at AS job_run_at, j.locked_until AS job_locked_until,
             now() AS now
        FROM unnest($1::text[]) AS o(id)
        LEFT JOIN LATERAL (
-         SELECT outcome, finished_at, object_id FROM psp_attempts WHERE object_id = o.id ORDER BY attempt_number DESC LIMIT 1
+         SELECT outcome, finished_at, object_id, attempt_number FROM psp_attempts WHERE object_id = o.id ORDER BY attempt_number DESC LIMIT 1
        ) a ON true
        LEFT JOIN LATERAL (
          SELECT status, run_at, locked_until FROM jobs WHERE ref = o.id AND job_type IN ('CHARGE', 'REFUND') ORDER BY created_at DESC LIMIT 1

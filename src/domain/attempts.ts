@@ -70,9 +70,6 @@ export function mayHaveReachedPsp(outcome: AttemptOutcome | null): boolean {
   return outcome !== 'not_sent';
 }
 
-/** The reconciliation threshold when the caller does not know the configured one (FINCORE_RECONCILE_AFTER_MS default). */
-export const DEFAULT_RECONCILE_AFTER_MS = 30_000;
-
 export interface PspProgressInput {
   /** The object's status (charge or refund). Only `pending` is waiting for the PSP. */
   status: string;

@@ -104,7 +104,7 @@ export async function pspProgressOf(
       pspProgress({
         status: object.status,
         created_at: new Date(object.created_at),
-        latestAttempt: row?.has_attempt ? { outcome: row.attempt_outcome, finished_at: row.attempt_finished_at } : null,
+        latestAttempt: row?.has_attempt ? { outcome: row.attempt_outcome, finished_at: row.attempt_finished_at, reachedBefore: row.earlier_reached } : null,
         job: row?.job_status && row.job_run_at ? { status: row.job_status, run_at: row.job_run_at, locked_until: row.job_locked_until } : null,
         reconcileAfterMs,
         now: row?.now ?? new Date(),

@@ -241,7 +241,7 @@ export function ChargePage({ id }: { id: string }) {
 
 /**
  * Every PSP call for the charge and its refunds, newest first: what FinCore sent (the idempotency
- * key is the object id), how it ended (success, pending, decline, timeout, server_error, network;
+ * key is the object id), how it ended (success, pending, decline, timeout, server_error, network, not_sent;
  * "in flight" while the call runs), how long it took and what the PSP said.
  */
 function PspAttempts({ attempts }: { attempts: PspAttempt[] }) {
