@@ -61,4 +61,39 @@ describe('dashboard charge page: PSP attempts', { skip: browserSkip, timeout: 12
     assert.equal(await status.getAttribute('data-psp-status'), 'settled');
     await page.close();
   });
+
+  it("shows a pending refund's psp_status, its reference and what is pending at the PSP on the charge page", async () => {
+    const merchant = await createMerchant(fincore.url, 'Unknown Dashboard Shop');
+    const charge = await settledCharge(fincore.url, merchant.apiKey);
+    const sim = fincore.simulatorUrl!;
+    // Every call answers 5xx: the refund stays pending with an unknown outcome, retried.
+    await fetch(`${sim}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ failure_rate: 1 }) });
+    try {
+      const created = await call<RefundBody>(fincore.url, 'POST', '/v1/refunds', { key: merchant.apiKey, body: { charge_id: charge.id, amount: 900, reference: 'rma-dash-1' } });
+      assert.equal(created.status, 201);
+      const refund = created.body;
+      await eventually(async () => {
+        const { body } = await call<{ data: { outcome: string | null }[] }>(fincore.url, 'GET', `/v1/refunds/${refund.id}/attempts`, { key: merchant.apiKey });
+        return body.data.some((a) => a.outcome === 'server_error') ? true : undefined;
+      }, 10_000, 'a server_error attempt');
+
+      const page = await browser.newPage();
+      await page.goto(`${fincore.url}/dashboard/`);
+      await page.getByLabel('Admin key').fill(ADMIN_KEY);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.goto(`${fincore.url}/dashboard/#/charges/${charge.id}`);
+      const row = page.getByTestId('charge-refunds').locator(`tr[data-id="${refund.id}"]`);
+      await row.waitFor({ timeout: 10_000 });
+      // Between retries the outcome is unknown; during one it is in flight.
+      const pspStatus = await row.locator('td[data-psp-status]').getAttribute('data-psp-status');
+      assert.ok(['unknown_after_timeout', 'sent_awaiting_answer'].includes(pspStatus ?? ''), String(pspStatus));
+      const text = (await row.textContent()) ?? '';
+      assert.match(text, /next check/);
+      assert.match(text, /rma-dash-1/);
+      assert.match((await page.getByTestId('charge-refund-pending').textContent()) ?? '', /9\.00/);
+      await page.close();
+    } finally {
+      await fetch(`${sim}/sim/faults`, { method: 'DELETE' });
+    }
+  });
 });

@@ -116,6 +116,11 @@ export function ChargePage({ id }: { id: string }) {
         <Card title="Refundable" testId="charge-refundable">
           <p class="big">{formatAmount(d.refundable_amount, c.currency)}</p>
           <p class="muted">refunded {formatAmount(c.amount_refunded, c.currency)}</p>
+          {c.amount_refund_pending ? (
+            <p class="muted" data-testid="charge-refund-pending">
+              pending at the PSP {formatAmount(c.amount_refund_pending, c.currency)}
+            </p>
+          ) : null}
         </Card>
         <Card title="Merchant" testId="charge-merchant">
           <p class="big wrap">{d.merchant_name}</p>
@@ -132,7 +137,7 @@ export function ChargePage({ id }: { id: string }) {
             <a href="#/refunds">Refunds</a> page lists them all. Refunded {formatAmount(c.amount_refunded, c.currency)} counts every one.
           </p>
         ) : null}
-        <DataTable label="Refunds of this charge" testId="charge-refunds" columns={['Refund', num('Amount'), 'Status', 'Reason', 'Origin', 'Created', 'Updated']} empty={refunds.length === 0 ? 'No refunds.' : null}>
+        <DataTable label="Refunds of this charge" testId="charge-refunds" columns={['Refund', num('Amount'), 'Status', 'PSP', 'Reason', 'Reference', 'Origin', 'Created', 'Updated']} empty={refunds.length === 0 ? 'No refunds.' : null}>
           {refunds.map((r) => (
             <tr key={r.id} data-id={r.id}>
               <td class="mono">{r.id}</td>
@@ -142,7 +147,19 @@ export function ChargePage({ id }: { id: string }) {
                 {r.review_reason ? <span class="small" data-review-reason={r.review_reason}> {r.review_reason}</span> : null}
                 {r.failure_reason ? <span class="muted small"> {r.failure_reason}</span> : null}
               </td>
+              <td data-psp-status={r.psp_status ?? ''}>
+                {/* What FinCore knows of a pending refund's PSP call: not sent yet, sent and unanswered, accepted. */}
+                {r.status === 'pending' && r.psp_status ? (
+                  <>
+                    {r.psp_status.replaceAll('_', ' ')}
+                    {r.next_check_at ? <span class="muted small"> · next check {formatTime(r.next_check_at)}</span> : null}
+                  </>
+                ) : (
+                  '—'
+                )}
+              </td>
               <td>{r.reason ?? '—'}</td>
+              <td class="mono">{r.reference ?? '—'}</td>
               <td data-origin={r.origin}>{r.origin === 'psp' ? 'made at the PSP' : 'API'}</td>
               <td>{formatTime(r.created_at)}</td>
               <td>{formatTime(r.updated_at)}</td>
