@@ -257,7 +257,10 @@ describe('lists: the OpenAPI document carries exactly the domain enums', () => {
   it('attempt outcomes: the attempt object of both attempts lists (and null, in flight)', () => {
     for (const path of ['/v1/charges/{id}/attempts', '/v1/refunds/{id}/attempts']) {
       const list = (doc.paths[path]?.get as { responses?: Record<string, { content?: Record<string, { schema: Schema & { properties?: { data?: { items?: Schema } } } }> }> } | undefined)?.responses?.['200']?.content?.['application/json']?.schema;
-      const outcome = list?.properties?.data?.items?.properties?.outcome;
+      // The list's items are the named PspAttempt component (a $ref), or written inline.
+      const items = list?.properties?.data?.items as (Schema & { $ref?: string }) | undefined;
+      const attempt = items?.$ref ? doc.components.schemas[items.$ref.split('/').pop() ?? ''] : items;
+      const outcome = attempt?.properties?.outcome;
       assertSameList(`GET ${path} data[].outcome`, 'ATTEMPT_OUTCOMES', [...ATTEMPT_OUTCOMES, null], enumOf(`GET ${path} data[].outcome`, outcome));
     }
   });
