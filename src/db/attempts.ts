@@ -151,16 +151,3 @@ export async function pspProgressRows(db: Queryable, objectIds: readonly string[
   );
   return new Map(rows.map((row) => [row.object_id, row]));
 }
-
-/**
- * Every attempt of one refund, oldest first, for POST /v1/refunds/{id}/cancel: read inside the
- * cancel's transaction after the refund and its job are locked (flows/cancel-refund.ts says why
- * what it reads then cannot change under it).
- */
-export async function attemptOutcomesOfRefund(db: Queryable, refundId: string): Promise<{ attempt_number: number; outcome: AttemptOutcome | null }[]> {
-  const { rows } = await db.query<{ attempt_number: number; outcome: AttemptOutcome | null }>(
-    `SELECT attempt_number, outcome FROM psp_attempts WHERE object_id = $1 AND object_type = 'refund' ORDER BY attempt_number`,
-    [refundId],
-  );
-  return rows;
-}

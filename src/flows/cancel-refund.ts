@@ -50,7 +50,7 @@ import { refundObject, type RefundObject, type RefundRecord } from '../domain/ob
 import { mayHaveReachedPsp, type AttemptOutcome } from '../domain/attempts.ts';
 import { canMove } from '../domain/status.ts';
 import type { Cause } from '../db/events.ts';
-import { attemptOutcomesOfRefund } from '../db/attempts.ts';
+import { attemptsOf } from '../db/attempts.ts';
 import { jobNeverStarted, lockJobsOfRef, withdrawJob, withdrawUnsentJob, type LockedJob } from '../db/jobs.ts';
 import { inTransaction } from '../db/pool.ts';
 import { lockRefundOfMerchant } from '../db/refunds.ts';
@@ -67,7 +67,8 @@ export async function cancelRefund(ctx: FlowContext, merchantId: string, refundI
     if (!canMove('refund', refund.status, 'canceled', 'merchant')) throw new RefundNotCancelable(settledWhy(refund), 'id');
     const jobs = await lockJobsOfRef(tx, 'REFUND', refund.id);
     // After both locks: no claim can start a call for this refund until this commits.
-    const attempts = await attemptOutcomesOfRefund(tx, refund.id);
+    // Oldest first: a refusal names the first attempt that may have reached the PSP.
+    const attempts = (await attemptsOf(tx, merchantId, 'refund', refund.id)).reverse();
     const why = sentWhy(refund, jobs, attempts);
     if (why) throw new RefundNotCancelable(why, 'id');
     for (const job of jobs) {
