@@ -413,6 +413,17 @@ export function instantFilter(description: string) {
   return { type: 'string', pattern: ISO_8601_PATTERN, 'x-expected': INSTANT_WORDS, description } as const;
 }
 
+/** The `created[gte]` / `created[lte]` query filters of the merchant lists (charges, refunds, events). */
+export const createdFilterQuery = {
+  'created[gte]': instantFilter('Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z; no zone: UTC).'),
+  'created[lte]': instantFilter('Created at or before (ISO 8601).'),
+} as const;
+
+/** What a merchant list's `created[...]` filters name (createdFilterQuery), each checked by instant(). */
+export function createdFilter(query: { 'created[gte]'?: string; 'created[lte]'?: string }): { createdGte: Date | undefined; createdLte: Date | undefined } {
+  return { createdGte: instant(query['created[gte]'], 'created[gte]'), createdLte: instant(query['created[lte]'], 'created[lte]') };
+}
+
 /** A timestamp filter that matched the pattern but names no real instant (2026-02-30, 2026-13-45, 24:00) is refused too. */
 export function instant(value: string | undefined, param: string): Date | undefined {
   if (value === undefined) return undefined;

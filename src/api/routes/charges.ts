@@ -9,9 +9,8 @@ import { getCharge, getChargesPage, getRefundability } from '../../flows/queries
 import { updateCharge } from '../../flows/update-objects.ts';
 import { CHARGE_STATUSES } from '../../domain/status.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, instant, instantFilter, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, referenceFilter, referenceSchema, refundabilitySchema, statusFilter } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, createdFilter, createdFilterQuery, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, referenceFilter, referenceSchema, attemptListSchema, refundabilitySchema, statusFilter } from '../schemas.ts';
 import { getAttempts } from '../../flows/attempts.ts';
-import { attemptListSchema } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateChargeBody {
@@ -146,8 +145,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
           properties: {
             ...merchantPageQuery('ch'),
             status: statusFilter(CHARGE_STATUSES, 'Only charges in this status.'),
-            'created[gte]': instantFilter('Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z; no zone: UTC).'),
-            'created[lte]': instantFilter('Created at or before (ISO 8601).'),
+            ...createdFilterQuery,
             reference: referenceFilter,
           },
         },
@@ -160,8 +158,7 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
         limit: query.limit,
         ...pageCursor(query),
         status: query.status,
-        createdGte: instant(query['created[gte]'], 'created[gte]'),
-        createdLte: instant(query['created[lte]'], 'created[lte]'),
+        ...createdFilter(query),
         reference: query.reference,
       }, ctx.reconcileAfterMs);
       return sendApiResponse(reply, { status: 200, body });

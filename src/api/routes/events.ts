@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FlowContext } from '../../flows/context.ts';
 import { getEvent, getEventsPage } from '../../flows/queries.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { errorResponses, eventTypeFilter, instant, instantFilter, listSchema, merchantPageQuery, pageCursor } from '../schemas.ts';
+import { errorResponses, eventTypeFilter, createdFilter, createdFilterQuery, listSchema, merchantPageQuery, pageCursor } from '../schemas.ts';
 
 interface EventsQuery {
   limit: number;
@@ -29,8 +29,7 @@ export function eventRoutes(app: FastifyInstance, ctx: FlowContext): void {
             ...merchantPageQuery('evt'),
             type: eventTypeFilter,
             object_id: { type: 'string', maxLength: 255, description: 'Only events of this object (ch_..., re_...): its timeline, newest first.' },
-            'created[gte]': instantFilter('Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z; no zone: UTC).'),
-            'created[lte]': instantFilter('Created at or before (ISO 8601).'),
+            ...createdFilterQuery,
           },
         },
         response: { 200: listSchema('Event'), ...errorResponses },
@@ -43,8 +42,7 @@ export function eventRoutes(app: FastifyInstance, ctx: FlowContext): void {
         ...pageCursor(query),
         type: query.type,
         objectId: query.object_id,
-        createdGte: instant(query['created[gte]'], 'created[gte]'),
-        createdLte: instant(query['created[lte]'], 'created[lte]'),
+        ...createdFilter(query),
       });
       return sendApiResponse(reply, { status: 200, body });
     },

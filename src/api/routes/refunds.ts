@@ -8,9 +8,8 @@ import { getRefund, getRefundsPage } from '../../flows/queries.ts';
 import { updateRefund } from '../../flows/update-objects.ts';
 import { REFUND_STATUSES } from '../../domain/status.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, instant, instantFilter, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, referenceFilter, referenceSchema, refundReasonSchema, statusFilter } from '../schemas.ts';
+import { amountSchema, errorResponses, idempotencyHeader, createdFilter, createdFilterQuery, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, referenceFilter, referenceSchema, refundReasonSchema, statusFilter, attemptListSchema } from '../schemas.ts';
 import { getAttempts } from '../../flows/attempts.ts';
-import { attemptListSchema } from '../schemas.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateRefundBody {
@@ -128,8 +127,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
             ...merchantPageQuery('re'),
             charge_id: { type: 'string', description: 'Only refunds of this charge.' },
             status: statusFilter(REFUND_STATUSES, 'Only refunds in this status.'),
-            'created[gte]': instantFilter('Created at or after (ISO 8601, e.g. 2026-11-29T10:00:00Z; no zone: UTC).'),
-            'created[lte]': instantFilter('Created at or before (ISO 8601).'),
+            ...createdFilterQuery,
             reference: referenceFilter,
           },
         },
@@ -145,8 +143,7 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
           limit: query.limit,
           ...pageCursor(query),
           status: query.status,
-          createdGte: instant(query['created[gte]'], 'created[gte]'),
-          createdLte: instant(query['created[lte]'], 'created[lte]'),
+          ...createdFilter(query),
           reference: query.reference,
         }, ctx.reconcileAfterMs),
       });
