@@ -188,6 +188,8 @@ export async function reconcileTerminal(ctx: FlowContext, options: TerminalSweep
   const work: Array<[Kind, TerminalObject[]]> = [
     ['charge', await chargesTerminalWithin(ctx.pool, options.windowMs, options.recheckMs, options.batch)],
     ['refund', await refundsTerminalWithin(ctx.pool, options.windowMs, options.recheckMs, options.batch)],
+    // Canceled refunds: one the PSP does not know is the normal case; one it holds, settleRefund reviews.
+    ['refund', await refundsCanceledWithin(ctx.pool, options.windowMs, options.recheckMs, options.batch, CANCELED_AT_PSP)],
   ];
   for (const [kind, objects] of work) {
     for (const object of objects) {
@@ -202,8 +204,9 @@ export async function reconcileTerminal(ctx: FlowContext, options: TerminalSweep
         continue;
       }
       if (!outcome) {
-        // A failure the PSP refused outright (no PSP reference) never existed there: consistent.
-        if (!(object.status === 'failed' && object.psp_reference === null)) {
+        // Unknown at the PSP is consistent for a failure it refused outright (no PSP reference) and
+        // for a canceled refund (driftOf); anything else FinCore holds, the PSP should know.
+        if (driftOf(object, null) !== null) {
           report.unknown_at_psp++;
           ctx.log?.warn({ object: kind, id: object.id, status: object.status, psp: object.psp }, `terminal reconciliation: the PSP does not know ${kind} ${object.id}, which FinCore holds as ${object.status}`);
         }
@@ -215,27 +218,6 @@ export async function reconcileTerminal(ctx: FlowContext, options: TerminalSweep
       if (result === 'settled' || result === 'settled_late') report.moved++;
       if (result === 'review_opened') report.reviews_opened++;
     }
-  }
-  for (const refund of await refundsCanceledWithin(ctx.pool, options.windowMs, options.recheckMs, options.batch, CANCELED_AT_PSP)) {
-    report.checked++;
-    let atPsp: PspOutcome | null;
-    try {
-      atPsp = await askPsp(ctx, 'refund', refund);
-    } catch (error) {
-      report.errors++;
-      reconciliationActions.inc({ action: 'error' });
-      ctx.log?.warn({ object: 'refund', id: refund.id, psp: refund.psp, err: error instanceof Error ? error.message : String(error) }, 'canceled refund reconciliation: the PSP could not be asked; next sweep asks again');
-      continue;
-    }
-    // The normal case: the PSP never heard of it.
-    if (!atPsp) {
-      await recordReconcileCheck(ctx.pool, { objectId: refund.id, objectType: 'refund', pspStatus: 'unknown' });
-      continue;
-    }
-    // settleRefund opens the review (flows/settle.ts canceledRefundAtPsp), once while one is open.
-    const result = await applyAnswer(ctx, 'refund', refund, atPsp, sweepIdOf(refund.merchant_id), { pspStatus: atPsp.status });
-    reconciliationActions.inc({ action: result === 'unknown_object' ? 'ignored' : result });
-    if (result === 'review_opened') report.reviews_opened++;
   }
   return report;
 }
