@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { buildApp } from '../../src/api/app.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { deleteExpiredIdempotencyRecords } from '../../src/db/idempotency.ts';
+import { deleteExpiredIdempotencyRecords, findIdempotencyRecord, saveIdempotencyRecord } from '../../src/db/idempotency.ts';
 import { claimIdempotencyKey, purgeExpiredIdempotencyKeys, storeIdempotentResponse, type IdempotentRequest } from '../../src/flows/idempotency.ts';
 import { startIdempotencyPurger } from '../../src/jobs/idempotency-purger.ts';
 import {
@@ -329,6 +329,29 @@ describe('idempotency (issue 14)', () => {
       assert.equal(m2.status, 201);
       assert.ok(!replayed(m2));
       assert.notEqual(m2.body.id, m1.body.id);
+    });
+  });
+
+  describe('the epilogue (store_idempotency_record), called directly', () => {
+    const record = (code: number) => ({ request_method: 'POST', request_path: '/v1/charges', request_hash: `h${code}`, response_code: code, response_body: { code } });
+
+    it('stores a new key, keeps a live record (false), and replaces an expired one', async () => {
+      const scope = merchant.id;
+      const key = newKey();
+      assert.equal(await saveIdempotencyRecord(fincore.db.pool, scope, key, record(201), 24), true, 'a new key is stored');
+      assert.equal(await saveIdempotencyRecord(fincore.db.pool, scope, key, record(402), 24), false, 'a live record is not overwritten');
+      assert.equal((await findIdempotencyRecord(fincore.db.pool, scope, key))?.response_code, 201);
+
+      await expire(scope, key);
+      assert.equal(await saveIdempotencyRecord(fincore.db.pool, scope, key, record(409), 48), true, 'an expired record is replaced');
+      const stored = await findIdempotencyRecord(fincore.db.pool, scope, key);
+      assert.equal(stored?.response_code, 409);
+      assert.deepEqual(stored?.response_body, { code: 409 });
+      const { rows } = await fincore.db.pool.query<{ hours: number }>(
+        'SELECT round(extract(epoch FROM expires_at - now()) / 3600)::int AS hours FROM idempotency_keys WHERE scope = $1 AND key = $2',
+        [scope, key],
+      );
+      assert.equal(rows[0]?.hours, 48, 'the replacement carries its own time to live');
     });
   });
 
