@@ -16,9 +16,11 @@ const unnamedOnly = new WeakSet<object>();
 
 /**
  * A named, server-side prepared statement where the connection allows it: parsed once per
- * connection instead of at every call (bench: +8% refunds/s). For the one-call writes only,
- * whose plan is a function scan: a named statement's generic plan is kept for the connection's
- * life, which for an ordinary lookup could be a plan made while its table was small. Never on
+ * connection instead of at every call (bench: +8% refunds/s). Only for statements whose plan
+ * cannot go stale: the one-call writes (a function scan), inserts and primary-key probes. A
+ * named statement's generic plan is kept for the connection's life, which for an ordinary lookup
+ * could be a plan made while its table was small. Never with `SELECT *` of a table, whose result
+ * type a migration adding a column changes under a live connection. Never on
  * embedded PGlite, where every connection shares one session and so one namespace of names, nor
  * with FINCORE_DB_NAMED_STATEMENTS=false (behind a transaction-mode pooler).
  */

@@ -1,22 +1,26 @@
 /** The inbound webhook inbox: each PSP event is stored once, keyed by the PSP's event id. */
-import type { Queryable } from './pool.ts';
+import { namedStatement, type Queryable } from './pool.ts';
 
 /** True when the event is new; false when it was stored before (a duplicate delivery). */
 export async function storePspEvent(
   db: Queryable,
   event: { id: string; type: string; objectId: string | null; objectType: string; pspObjectId: string; psp: string; report: unknown; payload: unknown; secretFingerprint: string },
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
+  // Named statements here and below: one per PSP webhook, the same text each time, an insert or a
+  // primary-key update whatever the table holds (db/pool.ts namedStatement).
+  const { rowCount } = await db.query(namedStatement(
+    db,
+    'store_psp_event',
     `INSERT INTO psp_events (id, type, object_id, object_type, psp_object_id, psp, report, payload, secret_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (id) DO NOTHING`,
     [event.id, event.type, event.objectId, event.objectType, event.pspObjectId, event.psp, JSON.stringify(event.report), JSON.stringify(event.payload), event.secretFingerprint],
-  );
+  ));
   return rowCount === 1;
 }
 
 /** What applying the event did (applied, parked, imported, review_opened, ...); a parked event matched later gets matched_at. */
 export async function recordPspEventResult(db: Queryable, eventId: string, result: string, matched: boolean): Promise<void> {
-  await db.query(`UPDATE psp_events SET result = $2, matched_at = CASE WHEN $3 THEN now() ELSE matched_at END WHERE id = $1`, [eventId, result, matched]);
+  await db.query(namedStatement(db, 'record_psp_event_result', `UPDATE psp_events SET result = $2, matched_at = CASE WHEN $3 THEN now() ELSE matched_at END WHERE id = $1`, [eventId, result, matched]));
 }
 
 export interface ParkedPspEvent {

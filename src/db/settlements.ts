@@ -17,15 +17,20 @@ import type pg from 'pg';
 import type { ChargeRecord, RefundRecord } from '../domain/objects.ts';
 import type { ReviewReason } from '../domain/psp-report.ts';
 import type { ChargeStatus, RefundStatus } from '../domain/status.ts';
-import type { Queryable } from './pool.ts';
+import { namedStatement, type Queryable } from './pool.ts';
 
 /**
  * The row, locked FOR UPDATE, and the transaction's now(): what `updated_at = now()` will write,
  * so the caller knows the row as the settlement leaves it.
  */
-export async function lockForSettlement(db: Queryable, table: 'payments', id: string): Promise<{ row: ChargeRecord; lockedAt: Date } | undefined>;
-export async function lockForSettlement(db: Queryable, table: 'refunds', id: string): Promise<{ row: RefundRecord; lockedAt: Date } | undefined>;
-export async function lockForSettlement(db: Queryable, table: 'payments' | 'refunds', id: string): Promise<{ row: pg.QueryResultRow; lockedAt: Date } | undefined> {
+export interface Locked<Row> {
+  row: Row;
+  lockedAt: Date;
+}
+
+export async function lockForSettlement(db: Queryable, table: 'payments', id: string): Promise<Locked<ChargeRecord> | undefined>;
+export async function lockForSettlement(db: Queryable, table: 'refunds', id: string): Promise<Locked<RefundRecord> | undefined>;
+export async function lockForSettlement(db: Queryable, table: 'payments' | 'refunds', id: string): Promise<Locked<pg.QueryResultRow> | undefined> {
   const { rows } = await db.query<{ locked_at: Date }>(`SELECT *, now() AS locked_at FROM ${table} WHERE id = $1 FOR UPDATE`, [id]);
   const found = rows[0];
   if (!found) return undefined;
@@ -63,6 +68,7 @@ export interface ChargeMove {
 export async function settleRefundRow(db: Queryable, move: RefundMove, event: SettlementEvent, journal: Omit<JournalEntry, 'eventId'> | undefined): Promise<void> {
   await writeSettlement(
     db,
+    'settle_refund_row',
     `UPDATE refunds SET status = $1, failure_reason = $2, review_reason = $3, psp_reference = $4, updated_at = now() WHERE id = $5 RETURNING id`,
     [move.status, move.failureReason, move.reviewReason, move.pspReference, move.refundId],
     event,
@@ -73,6 +79,7 @@ export async function settleRefundRow(db: Queryable, move: RefundMove, event: Se
 export async function settleChargeRow(db: Queryable, move: ChargeMove, event: SettlementEvent, journal: Omit<JournalEntry, 'eventId'> | undefined): Promise<void> {
   await writeSettlement(
     db,
+    'settle_charge_row',
     `UPDATE payments SET status = $1, failure_code = $2, failure_message = $3, review_reason = $4, psp_reference = $5, updated_at = now() WHERE id = $6 RETURNING id`,
     [move.status, move.failureCode, move.failureMessage, move.reviewReason, move.pspReference, move.chargeId],
     event,
@@ -80,12 +87,18 @@ export async function settleChargeRow(db: Queryable, move: ChargeMove, event: Se
   );
 }
 
-/** `moveSql` uses $1..$n for `moveValues`; the event and postings follow. */
-async function writeSettlement(db: Queryable, moveSql: string, moveValues: unknown[], event: SettlementEvent, journal: Omit<JournalEntry, 'eventId'> | undefined): Promise<void> {
+/**
+ * `moveSql` uses $1..$n for `moveValues`; the event and postings follow. A named statement
+ * (`name`, one per table): every settlement sends the same text, and its plan is primary-key
+ * probes and inserts whatever the tables hold, so the connection parses and plans it once.
+ */
+async function writeSettlement(db: Queryable, name: string, moveSql: string, moveValues: unknown[], event: SettlementEvent, journal: Omit<JournalEntry, 'eventId'> | undefined): Promise<void> {
   const n = moveValues.length;
   const $ = (i: number) => `$${n + i}`;
   const postings = journal?.postings ?? [];
-  const { rows } = await db.query<{ moved: number; recorded: number; posted: number }>(
+  const { rows } = await db.query<{ moved: number; recorded: number; posted: number }>(namedStatement(
+    db,
+    name,
     `WITH moved AS (${moveSql}),
           recorded AS (
             INSERT INTO events (id, merchant_id, type, object_type, object_id, data, cause_type, cause_id, cause_idempotency_key)
@@ -103,7 +116,7 @@ async function writeSettlement(db: Queryable, moveSql: string, moveValues: unkno
       journal?.movement ?? null, journal?.currency ?? null, journal?.chargeId ?? null, journal?.refundId ?? null,
       postings.map((p) => p.account), postings.map((p) => p.amount),
     ],
-  );
+  ));
   const row = rows[0];
   // The caller holds the row lock, so the row is there; anything else is a bug worth a rollback.
   if (row?.moved !== 1 || row.recorded !== 1 || row.posted !== postings.length) {

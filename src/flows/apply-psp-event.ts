@@ -11,16 +11,16 @@
  */
 import { newId } from '../domain/ids.ts';
 import { postingsFor } from '../domain/ledger.ts';
-import { refundObject, type RefundRecord } from '../domain/objects.ts';
+import { refundObject, type ChargeRecord, type RefundRecord } from '../domain/objects.ts';
 import type { Cause } from '../db/events.ts';
 import type { Queryable } from '../db/pool.ts';
 import { findIdByPspReference, insertImportedRefund, readRefundFacts } from '../db/refunds.ts';
-import { lockForSettlement } from '../db/settlements.ts';
+import { lockForSettlement, type Locked } from '../db/settlements.ts';
 import { pspReports } from '../metrics.ts';
 import type { PspDisputeReport, PspObjectReport } from '../psp/gateway.ts';
 import type { FlowContext } from './context.ts';
 import { applyDisputeReport } from './disputes.ts';
-import { settleCharge, settleRefund, type SettleResult } from './settle.ts';
+import { settleLockedCharge, settleLockedRefund, settleRefund, type SettleResult } from './settle.ts';
 
 export type ApplyResult = SettleResult | 'parked' | 'imported' | 'dispute_recorded';
 
@@ -32,21 +32,19 @@ export async function applyPspEvent(ctx: Pick<FlowContext, 'log'>, tx: Queryable
   if (event.objectType === 'dispute') return applyDisputeReport(ctx, tx, event, origin);
 
   const pspReference = event.outcome.pspReference || null;
-  const table = event.objectType === 'charge' ? 'payments' : 'refunds';
-  let id = event.reference;
-  let found = id ? await lockForSettlement(tx, table as 'payments', id) : undefined;
-  if (!found && pspReference) {
-    id = (await findIdByPspReference(tx, table, pspReference)) ?? null;
-    found = id ? await lockForSettlement(tx, table as 'payments', id) : undefined;
-  }
-  if (found && id) {
-    // The PSP object names this FinCore refund but another charge: it is not the refund FinCore
-    // holds under that id. (A different PSP id for the same FinCore id is not checked here: a
-    // development simulator restarted without its memory issues new ids for resubmitted objects.)
-    const row = found.row as { payment_id?: string };
-    const otherObject = event.objectType === 'refund' && event.chargeReference != null && row.payment_id !== event.chargeReference;
-    const reported = { ...origin, ...(otherObject ? { review: 'object_mismatch' as const } : {}) };
-    return event.objectType === 'charge' ? settleCharge(tx, id, event.outcome, reported) : settleRefund(tx, id, event.outcome, reported);
+  // Found by the FinCore id, else by the PSP's id; locked here and settled under that one lock.
+  if (event.objectType === 'charge') {
+    const charge = await lockObject(tx, 'payments', event.reference, pspReference);
+    if (charge) return settleLockedCharge(tx, charge, event.outcome, origin);
+  } else {
+    const refund = await lockObject(tx, 'refunds', event.reference, pspReference);
+    if (refund) {
+      // The PSP object names this FinCore refund but another charge: it is not the refund FinCore
+      // holds under that id. (A different PSP id for the same FinCore id is not checked here: a
+      // development simulator restarted without its memory issues new ids for resubmitted objects.)
+      const otherObject = event.chargeReference != null && refund.row.payment_id !== event.chargeReference;
+      return settleLockedRefund(tx, refund, event.outcome, otherObject ? { ...origin, review: 'object_mismatch' } : origin);
+    }
   }
   if (event.objectType === 'refund' && event.reference === null && pspReference !== null) {
     const imported = await importPspRefund(tx, event, pspReference, origin);
@@ -57,6 +55,15 @@ export async function applyPspEvent(ctx: Pick<FlowContext, 'log'>, tx: Queryable
   pspReports.inc({ object: event.objectType, result: 'parked', detail: 'object_not_found' });
   ctx.log?.info({ pspEventId: event.eventId, object: event.objectType, reference: event.reference, pspReference }, 'PSP event about an object FinCore does not hold yet: parked');
   return 'parked';
+}
+
+async function lockObject(tx: Queryable, table: 'payments', id: string | null, pspReference: string | null): Promise<Locked<ChargeRecord> | undefined>;
+async function lockObject(tx: Queryable, table: 'refunds', id: string | null, pspReference: string | null): Promise<Locked<RefundRecord> | undefined>;
+async function lockObject(tx: Queryable, table: 'payments' | 'refunds', id: string | null, pspReference: string | null): Promise<Locked<ChargeRecord | RefundRecord> | undefined> {
+  const byId = id ? await lockForSettlement(tx, table as 'payments', id) : undefined;
+  if (byId || !pspReference) return byId;
+  const found = await findIdByPspReference(tx, table, pspReference);
+  return found ? lockForSettlement(tx, table as 'payments', found) : undefined;
 }
 
 /**

@@ -23,7 +23,7 @@ import type { ChargeStatus, RefundStatus } from '../domain/status.ts';
 import { appendEvent, type Cause } from '../db/events.ts';
 import type { Queryable } from '../db/pool.ts';
 import { insertReview, lockOpenReviewOf } from '../db/reviews.ts';
-import { lockForSettlement, settleChargeRow, settleRefundRow } from '../db/settlements.ts';
+import { lockForSettlement, settleChargeRow, settleRefundRow, type Locked } from '../db/settlements.ts';
 import { moneyMovementsSettled, pspReports, reviewsOpened, secondsSince, settleLatency } from '../metrics.ts';
 import type { PspOutcome } from '../psp/gateway.ts';
 
@@ -40,10 +40,15 @@ export interface ReportOrigin {
 }
 
 export async function settleCharge(tx: Queryable, chargeId: string, outcome: PspOutcome, origin: ReportOrigin | Cause): Promise<SettleResult> {
-  const { cause, pspEventId, log, review: forced } = originOf(origin);
   const locked = await lockForSettlement(tx, 'payments', chargeId);
-  if (!locked) return 'unknown_object';
+  return locked ? settleLockedCharge(tx, locked, outcome, origin) : 'unknown_object';
+}
+
+/** settleCharge for a caller that already holds the charge's row lock (lockForSettlement in this transaction). */
+export async function settleLockedCharge(tx: Queryable, locked: Locked<ChargeRecord>, outcome: PspOutcome, origin: ReportOrigin | Cause): Promise<SettleResult> {
+  const { cause, pspEventId, log, review: forced } = originOf(origin);
   const { row: charge, lockedAt } = locked;
+  const chargeId = charge.id;
   const decision: ReportDecision<ChargeStatus> = forced ? forcedReview(charge.status, forced) : decidePspReport('charge', charge, outcome);
   if (decision.kind === 'ignore') return ignored('charge', chargeId, decision.why, log);
 
@@ -83,10 +88,15 @@ export async function settleCharge(tx: Queryable, chargeId: string, outcome: Psp
 }
 
 export async function settleRefund(tx: Queryable, refundId: string, outcome: PspOutcome, origin: ReportOrigin | Cause): Promise<SettleResult> {
-  const { cause, pspEventId, log, review: forced } = originOf(origin);
   const locked = await lockForSettlement(tx, 'refunds', refundId);
-  if (!locked) return 'unknown_object';
+  return locked ? settleLockedRefund(tx, locked, outcome, origin) : 'unknown_object';
+}
+
+/** settleRefund for a caller that already holds the refund's row lock (lockForSettlement in this transaction). */
+export async function settleLockedRefund(tx: Queryable, locked: Locked<RefundRecord>, outcome: PspOutcome, origin: ReportOrigin | Cause): Promise<SettleResult> {
+  const { cause, pspEventId, log, review: forced } = originOf(origin);
   const { row: refund, lockedAt } = locked;
+  const refundId = refund.id;
   if (refund.status === 'canceled') return canceledRefundAtPsp(tx, refund, outcome, { cause, pspEventId, log });
   const decision: ReportDecision<RefundStatus> = forced ? forcedReview(refund.status, forced) : decidePspReport('refund', refund, outcome);
   if (decision.kind === 'ignore') return ignored('refund', refundId, decision.why, log);
