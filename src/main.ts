@@ -140,7 +140,7 @@ export async function startFinCore(config: Config, components: Components, logge
     // The audit relay runs beside the queue's consumer (postgres) or, on AWS, in the always-on API
     // service (the Lambda worker only lives while messages arrive).
     if (config.queue === 'sqs' ? components.api : components.worker) {
-      const relay = startAuditRelay(db.pool, config.audit, logger.child({ component: 'audit-relay' }), merchantWebhookFanOut(config), () => ctx.wakeup.jobsCommitted());
+      const relay = startAuditRelay(db.pool, config.audit, logger.child({ component: 'audit-relay' }), merchantWebhookFanOut(config), () => ctx.wakeup.jobsCommitted('WEBHOOK'));
       closers.push(() => relay.stop());
     }
 

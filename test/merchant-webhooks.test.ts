@@ -170,7 +170,7 @@ describe('merchant webhooks', () => {
       await sameTransaction?.(tx);
       return n;
     });
-    fincore.ctx.wakeup.jobsCommitted();
+    fincore.ctx.wakeup.jobsCommitted('WEBHOOK');
     return written;
   }
 

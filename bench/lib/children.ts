@@ -71,12 +71,14 @@ export class Child {
     for (const line of lines) {
       if (!line.startsWith('{')) continue;
       try {
-        const entry = JSON.parse(line) as { level?: number; msg?: string; err?: unknown };
+        const entry = JSON.parse(line) as { level?: number; msg?: string; err?: unknown; status?: unknown; error?: unknown };
         if ((entry.level ?? 0) >= 50) this.logs.error++;
         else if ((entry.level ?? 0) >= 40) this.logs.warn++;
         else continue;
         const err = typeof entry.err === 'string' ? entry.err : entry.err ? JSON.stringify(entry.err).slice(0, 200) : '';
-        const sample = `${entry.msg ?? ''}${err ? `: ${err}` : ''}`.slice(0, 300);
+        // A failed call's answer or error (the simulator's webhook sender logs them as status / error).
+        const detail = [err, entry.status !== undefined ? `status ${String(entry.status)}` : '', typeof entry.error === 'string' ? entry.error : ''].filter(Boolean).join(', ');
+        const sample = `${entry.msg ?? ''}${detail ? `: ${detail}` : ''}`.slice(0, 300);
         if (this.logs.samples.length < 5 && !this.logs.samples.includes(sample)) this.logs.samples.push(sample);
       } catch {
         // not a log line

@@ -27,6 +27,11 @@ export function isJobType(value: unknown): value is JobType {
   return typeof value === 'string' && Object.hasOwn(JOBS, value);
 }
 
+/** The lanes of these job types (a worker's, for its wakeups), in declaration order. */
+export function lanesOf(types: readonly JobType[]): JobLane[] {
+  return JOB_LANES.filter((lane) => types.some((type) => JOBS[type].lane === lane));
+}
+
 /** The job types one lane's worker claims, in declaration order. */
 export function jobTypesOfLane(lane: JobLane): JobType[] {
   return JOB_TYPES.filter((type) => JOBS[type].lane === lane);

@@ -138,7 +138,7 @@ export async function adminDeadJobs(db: Queryable, limit: number): Promise<ListP
 export async function adminRetryJob(ctx: FlowContext, jobId: string): Promise<JobObject> {
   const job = await requeueDeadJob(ctx.pool, jobId);
   if (job) {
-    ctx.wakeup.jobsCommitted();
+    ctx.wakeup.jobsCommitted(job.job_type);
     return jobObject(job);
   }
   const existing = await findJob(ctx.pool, jobId);

@@ -61,7 +61,7 @@ export async function createCharge(ctx: FlowContext, request: ChargeRequest, cau
     markStarted(idempotency);
     throw referenceUsed('charge', request.reference ?? '', result.existingId);
   }
-  ctx.wakeup.jobsCommitted();
+  ctx.wakeup.jobsCommitted('CHARGE');
   moneyMovementsCreated.inc({ object: 'charge', currency: body.currency });
   return { status: 201, body };
 }

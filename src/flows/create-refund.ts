@@ -94,7 +94,7 @@ async function decideAndWriteRefund(
       return outcome.response;
     });
   }
-  ctx.wakeup.jobsCommitted();
+  ctx.wakeup.jobsCommitted('REFUND');
   moneyMovementsCreated.inc({ object: 'refund', currency: (response.body as RefundObject).currency });
   return response;
 }

@@ -93,7 +93,7 @@ async function recordAttempt(ctx: FlowContext, target: DeliveryTarget, jobId: st
     }
     return { recorded, resumed: next.transition === 'resumed' && (await wakeEndpointDeliveries(tx, target.endpoint.id)) > 0 };
   });
-  if (resumed) ctx.wakeup.jobsCommitted();
+  if (resumed) ctx.wakeup.jobsCommitted('WEBHOOK');
   return recorded;
 }
 

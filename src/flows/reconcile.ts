@@ -152,7 +152,7 @@ async function reconcileOne(ctx: FlowContext, sweepIdOf: (merchantId: string) =>
   }
   if (!outcome) {
     if (!(await requeueFinishedJobOf(ctx.pool, pending.id, askedAt))) return 'undecided';
-    ctx.wakeup.jobsCommitted();
+    ctx.wakeup.jobsCommitted(kind === 'charge' ? 'CHARGE' : 'REFUND');
     return 'resubmitted';
   }
   if (outcome.status === 'pending') return 'undecided';

@@ -184,6 +184,6 @@ export async function resendWebhookDelivery(ctx: FlowContext, merchantId: string
     await storeIdempotentResponse(tx, idempotency, answer);
     return answer;
   });
-  ctx.wakeup.jobsCommitted();
+  ctx.wakeup.jobsCommitted('WEBHOOK');
   return response;
 }

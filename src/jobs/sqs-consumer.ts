@@ -93,7 +93,7 @@ export async function handleQueueRecord(ctx: FlowContext, record: QueueRecord, o
     // Other failures are left to SQS as before: visibility timeout, then the DLQ.
     if (error instanceof RetryAfter) {
       if (await rescheduleForPublish(ctx.pool, job.id, consumerId, error.delayMs, reason)) {
-        ctx.wakeup.jobsCommitted();
+        ctx.wakeup.jobsCommitted(job.job_type);
         logRetry(logger, error, { job: delivery, err: reason, retry_in_ms: error.delayMs }, 'job rescheduled; the relay publishes it again when due');
         return 'rescheduled';
       }

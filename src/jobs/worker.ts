@@ -29,6 +29,7 @@ import { webhookFailureLog } from './failure-log.ts';
 import { jobOutcomes } from '../metrics.ts';
 import { routeJob } from './router.ts';
 import { PollPause } from '../db/wakeup.ts';
+import { lanesOf } from '../domain/jobs.ts';
 
 export interface WorkerOptions {
   pollIntervalMs: number;
@@ -88,7 +89,7 @@ export async function startWorker(ctx: FlowContext, options: WorkerOptions, logg
   const workerId = `wrk_${randomBytes(6).toString('hex')}`;
   const log = logger.child({ worker: workerId });
   const pause = new PollPause();
-  const unsubscribe = await ctx.wakeup.subscribe(pause.wake);
+  const unsubscribe = await ctx.wakeup.subscribe(pause.wake, options.jobTypes ? lanesOf(options.jobTypes) : undefined);
   const completions = new CompletionBatch(ctx.pool, workerId);
   const jobCtx: FlowContext = { ...ctx, jobReads: groupedJobReads(ctx.pool), pspReferences: groupedPspReferences(ctx.pool), attempts: groupedAttempts(ctx.pool) };
   const window = Math.max(options.concurrency, options.batchSize);

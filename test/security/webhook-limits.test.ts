@@ -53,7 +53,7 @@ async function fanOut(fincore: TestFinCore, merchantId: string, count: number, t
   }
   const { rows } = await fincore.db.pool.query<EventRow>('SELECT * FROM events WHERE object_id = ANY($1) ORDER BY id', [ids]);
   await inTransaction(fincore.db.pool, (tx) => fanOutEvents(tx, rows, { maxAttempts: 10_000 }));
-  fincore.ctx.wakeup.jobsCommitted();
+  fincore.ctx.wakeup.jobsCommitted('WEBHOOK');
   return rows;
 }
 

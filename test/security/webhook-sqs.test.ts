@@ -118,7 +118,7 @@ describe('webhook limits on the SQS transport (fauxqs)', () => {
         );
       }
     });
-    fincore.ctx.wakeup.jobsCommitted();
+    fincore.ctx.wakeup.jobsCommitted('WEBHOOK');
     return rows[0] as EventRow;
   }
 
