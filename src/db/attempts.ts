@@ -120,8 +120,8 @@ export interface PspProgressRow {
   attempt_outcome: AttemptOutcome | null;
   attempt_finished_at: Date | null;
   has_attempt: boolean;
-  /** An attempt before the latest may have reached the PSP (its outcome is not not_sent). */
-  earlier_reached: boolean;
+  /** The outcomes of the attempts before the latest (null: still in flight), for mayHaveReachedPsp. */
+  earlier_outcomes: (AttemptOutcome | null)[];
   job_status: string | null;
   job_run_at: Date | null;
   job_locked_until: Date | null;
@@ -134,10 +134,9 @@ export async function pspProgressRows(db: Queryable, objectIds: readonly string[
   const { rows } = await db.query<PspProgressRow>(
     `SELECT o.id AS object_id,
             a.outcome AS attempt_outcome, a.finished_at AS attempt_finished_at, (a.object_id IS NOT NULL) AS has_attempt,
-            -- Whether an earlier call may have reached the PSP (anything but not_sent, or in flight).
-            EXISTS (SELECT 1 FROM psp_attempts e
-                     WHERE e.object_id = o.id AND e.attempt_number < a.attempt_number
-                       AND e.outcome IS DISTINCT FROM 'not_sent') AS earlier_reached,
+            -- The earlier calls' outcomes: whether one may have reached the PSP is the domain's
+            -- rule (mayHaveReachedPsp), not repeated here.
+            ARRAY(SELECT e.outcome FROM psp_attempts e WHERE e.object_id = o.id AND e.attempt_number < a.attempt_number) AS earlier_outcomes,
             j.status AS job_status, j.run_at AS job_run_at, j.locked_until AS job_locked_until,
             now() AS now
        FROM unnest($1::text[]) AS o(id)

@@ -11,7 +11,7 @@
  * own objects only), and psp_status / next_check_at of charge and refund objects, derived from
  * the latest attempt and the job row (src/domain/attempts.ts pspProgress).
  */
-import { attemptObject, attemptOutcomeOf, pspProgress, type AttemptObject, type AttemptObjectType, type CallResult, type PspProgress } from '../domain/attempts.ts';
+import { attemptObject, attemptOutcomeOf, mayHaveReachedPsp, pspProgress, type AttemptObject, type AttemptObjectType, type CallResult, type PspProgress } from '../domain/attempts.ts';
 import { ResourceMissing } from '../domain/errors.ts';
 import { attemptsOf, pspProgressRows } from '../db/attempts.ts';
 import { findChargeWithRefunds } from '../db/charges.ts';
@@ -104,7 +104,7 @@ export async function pspProgressOf(
       pspProgress({
         status: object.status,
         created_at: new Date(object.created_at),
-        latestAttempt: row?.has_attempt ? { outcome: row.attempt_outcome, finished_at: row.attempt_finished_at, reachedBefore: row.earlier_reached } : null,
+        latestAttempt: row?.has_attempt ? { outcome: row.attempt_outcome, finished_at: row.attempt_finished_at, reachedBefore: row.earlier_outcomes.some(mayHaveReachedPsp) } : null,
         job: row?.job_status && row.job_run_at ? { status: row.job_status, run_at: row.job_run_at, locked_until: row.job_locked_until } : null,
         reconcileAfterMs,
         now: row?.now ?? new Date(),
