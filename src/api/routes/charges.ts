@@ -9,8 +9,8 @@ import { getCharge, getChargesPage, getRefundability } from '../../flows/queries
 import { updateCharge } from '../../flows/update-objects.ts';
 import { CHARGE_STATUSES } from '../../domain/status.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, createdFilter, createdFilterQuery, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, referenceFilter, referenceSchema, attemptListSchema, refundabilitySchema, statusFilter } from '../schemas.ts';
-import { getAttempts } from '../../flows/attempts.ts';
+import { amountSchema, errorResponses, idempotencyHeader, createdFilter, createdFilterQuery, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, referenceFilter, referenceSchema, refundabilitySchema, statusFilter } from '../schemas.ts';
+import { attemptsRoute } from './attempts.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateChargeBody {
@@ -165,18 +165,5 @@ export function chargeRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     },
   );
 
-  app.get<{ Params: { id: string } }>(
-    '/v1/charges/:id/attempts',
-    {
-      schema: {
-        tags: ['charges'], operationId: 'listChargeAttempts',
-        summary: 'List the PSP calls made for a charge, newest first',
-        description:
-          'Every PSP call FinCore made for the charge: when, how long, the idempotency key sent (always the charge id), the outcome class (success, pending, decline, timeout, server_error, network, not_sent: the connection could not be opened, nothing reached the PSP) and the PSP code mapped to FinCore\'s. A call in flight has outcome null.',
-        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
-        response: { 200: { ...attemptListSchema, description: 'The charge\'s PSP attempts, newest first.' }, ...errorResponses },
-      },
-    },
-    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getAttempts(ctx.pool, request.scope, 'charge', request.params.id) }),
-  );
+  attemptsRoute(app, ctx, 'charge');
 }

@@ -8,8 +8,8 @@ import { getRefund, getRefundsPage } from '../../flows/queries.ts';
 import { updateRefund } from '../../flows/update-objects.ts';
 import { REFUND_STATUSES } from '../../domain/status.ts';
 import { sendApiResponse } from '../plugins/idempotency.ts';
-import { amountSchema, errorResponses, idempotencyHeader, createdFilter, createdFilterQuery, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, referenceFilter, referenceSchema, refundReasonSchema, statusFilter, attemptListSchema } from '../schemas.ts';
-import { getAttempts } from '../../flows/attempts.ts';
+import { amountSchema, errorResponses, idempotencyHeader, createdFilter, createdFilterQuery, listSchema, merchantPageQuery, metadataSchema, metadataUpdateSchema, pageCursor, referenceFilter, referenceSchema, refundReasonSchema, statusFilter } from '../schemas.ts';
+import { attemptsRoute } from './attempts.ts';
 import { answer, requestCause } from './respond.ts';
 
 interface CreateRefundBody {
@@ -150,18 +150,5 @@ export function refundRoutes(app: FastifyInstance, ctx: FlowContext, failpoints:
     },
   );
 
-  app.get<{ Params: { id: string } }>(
-    '/v1/refunds/:id/attempts',
-    {
-      schema: {
-        tags: ['refunds'], operationId: 'listRefundAttempts',
-        summary: 'List the PSP calls made for a refund, newest first',
-        description:
-          'Every PSP call FinCore made for the refund: when, how long, the idempotency key sent (always the refund id), the outcome class (success, pending, decline, timeout, server_error, network, not_sent: the connection could not be opened, nothing reached the PSP) and the PSP code mapped to FinCore\'s. A call in flight has outcome null.',
-        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
-        response: { 200: { ...attemptListSchema, description: 'The refund\'s PSP attempts, newest first.' }, ...errorResponses },
-      },
-    },
-    async (request, reply) => sendApiResponse(reply, { status: 200, body: await getAttempts(ctx.pool, request.scope, 'refund', request.params.id) }),
-  );
+  attemptsRoute(app, ctx, 'refund');
 }
