@@ -76,6 +76,40 @@ export async function recordedPspCall(ctx: FlowContext, target: AttemptTarget, c
   throw failure;
 }
 
+/** What a money job does once the PSP has answered: record a pending answer's reference, or settle. */
+export interface PspAnswerHandlers {
+  /** A pending answer: its PSP reference is recorded (with its event, in a transaction); the webhook settles the object later. */
+  pending(pspReference: string): Promise<void>;
+  /** Any other outcome (a permanent refusal included, as `failed`): the object is settled, its PSP reference carried by the settlement. */
+  settle(outcome: PspOutcome): Promise<unknown>;
+}
+
+/**
+ * The CHARGE and REFUND jobs' PSP call and what follows: the call, recorded as an attempt
+ * (recordedPspCall); a permanent refusal is a `failed` outcome; then `handlers` act on the
+ * answer while the attempt's completion is written. A transient error propagates: the worker
+ * retries the job with backoff.
+ */
+export async function callPspAndAct(ctx: FlowContext, target: AttemptTarget, call: () => Promise<PspOutcome>, handlers: PspAnswerHandlers): Promise<void> {
+  let outcome: PspOutcome;
+  let recorded: Promise<void> = Promise.resolve();
+  try {
+    ({ outcome, recorded } = await recordedPspCall(ctx, target, call));
+  } catch (error) {
+    if (!(error instanceof PspPermanentError)) throw error;
+    outcome = { pspReference: '', status: 'failed', failureCode: error.code, failureMessage: error.message };
+  }
+  try {
+    if (outcome.status === 'pending') {
+      if (outcome.pspReference) await handlers.pending(outcome.pspReference);
+      return;
+    }
+    await handlers.settle(outcome);
+  } finally {
+    await recorded;
+  }
+}
+
 /** The attempts of one of the merchant's objects, newest first; another merchant's object is missing. */
 export async function getAttempts(db: Queryable, merchantId: string, objectType: AttemptObjectType, objectId: string): Promise<{ object: 'list'; data: AttemptObject[]; has_more: false; url: string }> {
   const exists = objectType === 'charge' ? await findChargeWithRefunds(db, merchantId, objectId, 0) : await findRefundOfMerchant(db, merchantId, objectId);

@@ -4,8 +4,7 @@
  */
 import type { Cause } from '../db/events.ts';
 import { inTransaction } from '../db/pool.ts';
-import { PspPermanentError, type PspOutcome } from '../psp/gateway.ts';
-import { recordedPspCall } from './attempts.ts';
+import { callPspAndAct } from './attempts.ts';
 import { pspOf, type FlowContext } from './context.ts';
 import { settleRefund } from './settle.ts';
 
@@ -17,12 +16,12 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
   // not configured any more throws: the job retries, then waits dead-lettered for the operator.
   const psp = pspOf(ctx, refund.charge_psp);
 
-  let outcome: PspOutcome;
-  // The attempt's completion, written while the answer is acted on (flows/attempts.ts).
-  let recorded: Promise<void> = Promise.resolve();
-  try {
-    // Recorded as an attempt (flows/attempts.ts): started before the call, completed after it.
-    ({ outcome, recorded } = await recordedPspCall(ctx, { objectType: 'refund', objectId: refund.id, merchantId: refund.merchant_id, psp: psp.name }, () =>
+  // A refusal fails the refund (its amount is refundable again); a pending answer records the
+  // PSP reference and waits for the webhook; an outcome settles the refund.
+  await callPspAndAct(
+    ctx,
+    { objectType: 'refund', objectId: refund.id, merchantId: refund.merchant_id, psp: psp.name },
+    () =>
       psp.createRefund({
         reference: refund.id,
         chargeReference: refund.payment_id,
@@ -30,23 +29,9 @@ export async function executeRefund(ctx: FlowContext, refundId: string, cause: C
         amount: refund.amount,
         currency: refund.currency,
       }),
-    ));
-  } catch (error) {
-    if (!(error instanceof PspPermanentError)) throw error;
-    // The PSP refused for good: the refund fails and its amount is refundable again.
-    outcome = { pspReference: '', status: 'failed', failureCode: error.code, failureMessage: error.message };
-  }
-
-  // A pending answer records the PSP reference (with its refund.updated event, in a
-  // transaction) and waits for the webhook; an outcome settles the refund, its PSP reference
-  // carried by the settlement and its event.
-  try {
-    if (outcome.status === 'pending') {
-      if (outcome.pspReference) await ctx.pspReferences.refunds.record({ id: refund.id, pspReference: outcome.pspReference, cause });
-      return;
-    }
-    await inTransaction(ctx.pool, (tx) => settleRefund(tx, refund.id, outcome, { cause, log: ctx.log }));
-  } finally {
-    await recorded;
-  }
+    {
+      pending: (pspReference) => ctx.pspReferences.refunds.record({ id: refund.id, pspReference, cause }),
+      settle: (outcome) => inTransaction(ctx.pool, (tx) => settleRefund(tx, refund.id, outcome, { cause, log: ctx.log })),
+    },
+  );
 }
