@@ -43,8 +43,11 @@ export type ReviewReason = (typeof REVIEW_REASONS)[number];
  * and resolving it records the operator's decision and note and moves nothing.
  */
 export function reviewHoldsObject(reason: ReviewReason): boolean {
-  return reason !== 'canceled_refund_at_psp';
+  return reason !== CANCELED_AT_PSP;
 }
+
+/** The review reason of a PSP report about a refund FinCore canceled. */
+export const CANCELED_AT_PSP = 'canceled_refund_at_psp' satisfies ReviewReason;
 
 /** The operator's decisions on a review item, declared once. */
 export const REVIEW_DECISIONS = ['accept_psp', 'keep_fincore'] as const;
@@ -78,8 +81,18 @@ export type IgnoreReason =
   /** The object waits for an operator: the report is kept with the event, the status stays. */
   | 'under_review';
 
-export function decidePspReport<S extends MoneyMovementStatus>(kind: ObjectKind, held: HeldObject<S>, report: PspReport): ReportDecision<S> {
+/**
+ * What a PSP report does to the object FinCore holds. `contradiction`: one found before the
+ * report was read (the PSP object names another charge than FinCore's refund): reviewed,
+ * whatever the report says.
+ */
+export function decidePspReport<S extends MoneyMovementStatus>(kind: ObjectKind, held: HeldObject<S>, report: PspReport, contradiction?: ReviewReason): ReportDecision<S> {
   if (held.status === 'requires_review') return { kind: 'ignore', why: 'under_review' };
+  // A refund FinCore canceled is final, and it never reached the PSP: any report of it (pending
+  // included: the PSP holds what FinCore took back) is for an operator, and the refund does not
+  // move (reviewHoldsObject).
+  if (held.status === 'canceled') return { kind: 'review', reason: CANCELED_AT_PSP };
+  if (contradiction) return { kind: 'review', reason: contradiction };
   // A report about different money is a contradiction whatever its status says.
   if (report.currency != null && report.currency.toLowerCase() !== held.currency) return { kind: 'review', reason: 'currency_mismatch' };
   if (report.amount != null && report.amount !== held.amount) return { kind: 'review', reason: 'amount_mismatch' };

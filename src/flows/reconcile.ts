@@ -39,6 +39,7 @@
  * Sweeps from several workers are harmless: every move re-checks the row under its lock.
  */
 import { newId } from '../domain/ids.ts';
+import { CANCELED_AT_PSP } from '../domain/psp-report.ts';
 import { appendEvent } from '../db/events.ts';
 import { requeueFinishedJobOf } from '../db/jobs.ts';
 import { reconciliationActions } from '../metrics.ts';
@@ -56,7 +57,7 @@ import {
 } from '../db/reconciliation.ts';
 import type { PspGateway, PspLookup, PspOutcome } from '../psp/gateway.ts';
 import { pspOf, type FlowContext } from './context.ts';
-import { CANCELED_AT_PSP, settleCharge, settleRefund, type SettleResult } from './settle.ts';
+import { settleCharge, settleRefund, type SettleResult } from './settle.ts';
 
 export interface ReconcileReport {
   checked: number;

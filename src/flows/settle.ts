@@ -18,7 +18,7 @@ import { statusEventType } from '../domain/events.ts';
 import { newId } from '../domain/ids.ts';
 import { chargeCounted, chargeMovement, journalEntryFor, refundMovement } from '../domain/ledger.ts';
 import { chargeObject, refundObject, reviewObject, type ChargeRecord, type RefundRecord } from '../domain/objects.ts';
-import { decidePspReport, type ReportDecision, type ReviewReason } from '../domain/psp-report.ts';
+import { decidePspReport, reviewHoldsObject, type ReportDecision, type ReviewReason } from '../domain/psp-report.ts';
 import type { ChargeStatus, RefundStatus } from '../domain/status.ts';
 import { appendEvent, type Cause } from '../db/events.ts';
 import type { Queryable } from '../db/pool.ts';
@@ -49,7 +49,7 @@ export async function settleLockedCharge(tx: Queryable, locked: Locked<ChargeRec
   const { cause, pspEventId, log, review: forced } = originOf(origin);
   const { row: charge, lockedAt } = locked;
   const chargeId = charge.id;
-  const decision: ReportDecision<ChargeStatus> = forced ? forcedReview(charge.status, forced) : decidePspReport('charge', charge, outcome);
+  const decision: ReportDecision<ChargeStatus> = decidePspReport('charge', charge, outcome, forced);
   if (decision.kind === 'ignore') return ignored('charge', chargeId, decision.why, log);
 
   const to: ChargeStatus = decision.kind === 'move' ? decision.to : 'requires_review';
@@ -97,9 +97,10 @@ export async function settleLockedRefund(tx: Queryable, locked: Locked<RefundRec
   const { cause, pspEventId, log, review: forced } = originOf(origin);
   const { row: refund, lockedAt } = locked;
   const refundId = refund.id;
-  if (refund.status === 'canceled') return canceledRefundAtPsp(tx, refund, outcome, { cause, pspEventId, log });
-  const decision: ReportDecision<RefundStatus> = forced ? forcedReview(refund.status, forced) : decidePspReport('refund', refund, outcome);
+  const decision: ReportDecision<RefundStatus> = decidePspReport('refund', refund, outcome, forced);
   if (decision.kind === 'ignore') return ignored('refund', refundId, decision.why, log);
+  // A review that does not hold its refund (a canceled one): the review item only, nothing moves.
+  if (decision.kind === 'review' && !reviewHoldsObject(decision.reason)) return reviewUnmoved(tx, refund, decision.reason, outcome, { cause, pspEventId, log });
 
   const to: RefundStatus = decision.kind === 'move' ? decision.to : 'requires_review';
   const reviewReason: ReviewReason | null = decision.kind === 'review' ? decision.reason : null;
@@ -130,15 +131,13 @@ export async function settleLockedRefund(tx: Queryable, locked: Locked<RefundRec
   return counted('refund', refund.status, to, decision, settled.currency, settled.created_at, refundId, log);
 }
 
-/** The review reason of a PSP report about a canceled refund (src/domain/psp-report.ts REVIEW_REASONS). */
-export const CANCELED_AT_PSP: ReviewReason = 'canceled_refund_at_psp';
-
 /**
- * The PSP reports (a webhook, or what a reconciliation query returns) a refund FinCore canceled,
- * locked by the caller: a review item with its review.opened event in the caller's transaction,
- * unless one is open already; the refund does not move (module comment).
+ * The PSP reports (a webhook, or what a reconciliation query returns) a refund whose review does
+ * not hold it (a refund FinCore canceled: decidePspReport), locked by the caller: a review item
+ * with its review.opened event in the caller's transaction, unless one is open already; the
+ * refund does not move (module comment).
  */
-async function canceledRefundAtPsp(tx: Queryable, refund: RefundRecord, outcome: PspOutcome, origin: ReportOrigin): Promise<SettleResult> {
+async function reviewUnmoved(tx: Queryable, refund: RefundRecord, reason: ReviewReason, outcome: PspOutcome, origin: ReportOrigin): Promise<SettleResult> {
   if (await lockOpenReviewOf(tx, refund.id)) {
     pspReports.inc({ object: 'refund', result: 'ignored', detail: 'under_review' });
     origin.log?.warn({ object: 'refund', id: refund.id, pspStatus: outcome.status }, 'PSP report for a canceled refund already in review: kept with its event, nothing moves');
@@ -151,25 +150,21 @@ async function canceledRefundAtPsp(tx: Queryable, refund: RefundRecord, outcome:
     object_type: 'refund',
     object_id: refund.id,
     psp_event_id: origin.pspEventId ?? null,
-    reason: CANCELED_AT_PSP,
-    status_before: 'canceled',
+    reason,
+    status_before: refund.status,
     psp_status: outcome.status,
     psp_amount: psp.amount,
     psp_currency: psp.currency,
-    details: { fincore: { amount: refund.amount, currency: refund.currency, status: 'canceled' }, psp },
+    details: { fincore: { amount: refund.amount, currency: refund.currency, status: refund.status }, psp },
   });
   await appendEvent(tx, { merchantId: refund.merchant_id, type: 'review.opened', objectType: 'review', objectId: review.id, data: { review: reviewObject(review) }, cause: origin.cause });
-  pspReports.inc({ object: 'refund', result: 'review', detail: CANCELED_AT_PSP });
-  reviewsOpened.inc({ object: 'refund', reason: CANCELED_AT_PSP });
+  pspReports.inc({ object: 'refund', result: 'review', detail: reason });
+  reviewsOpened.inc({ object: 'refund', reason });
   origin.log?.warn(
-    { object: 'refund', id: refund.id, reviewId: review.id, pspStatus: outcome.status, pspReference: psp.psp_reference, reason: CANCELED_AT_PSP, cause: origin.cause.type },
+    { object: 'refund', id: refund.id, reviewId: review.id, pspStatus: outcome.status, pspReference: psp.psp_reference, reason, cause: origin.cause.type },
     `the PSP holds refund ${refund.id} (${outcome.status}), which FinCore canceled before any PSP call: review ${review.id} opened`,
   );
   return 'review_opened';
-}
-
-function forcedReview<S extends string>(status: S, reason: ReviewReason): ReportDecision<never> {
-  return status === 'requires_review' ? { kind: 'ignore', why: 'under_review' } : { kind: 'review', reason };
 }
 
 function originOf(origin: ReportOrigin | Cause): ReportOrigin {

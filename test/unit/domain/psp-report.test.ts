@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { chargeCounted, chargeMovement, expectedChargeBalances, postingsFor, refundMovement, type Balances, type Movement } from '../../../src/domain/ledger.ts';
-import { decidePspReport, decideResolution, type PspReport, type ReportDecision } from '../../../src/domain/psp-report.ts';
+import { CANCELED_AT_PSP, decidePspReport, decideResolution, reviewHoldsObject, type PspReport, type ReportDecision } from '../../../src/domain/psp-report.ts';
 import { canMove, type ChargeStatus, type RefundStatus } from '../../../src/domain/status.ts';
 
 const held = <S extends RefundStatus>(status: S) => ({ status, amount: 2000, currency: 'usd' });
@@ -45,14 +45,32 @@ describe('psp report: one report', () => {
     assert.deepEqual(decidePspReport('refund', held('requires_review'), { status: 'failed', amount: 1 }), { kind: 'ignore', why: 'under_review' });
   });
 
-  it('every move it decides is one the table lets the PSP make', () => {
-    const statuses: RefundStatus[] = ['pending', 'succeeded', 'failed', 'requires_review'];
+  it('a refund FinCore canceled is reviewed without moving, whatever the PSP says of it; a contradiction found before is reviewed', () => {
+    for (const status of ['pending', 'succeeded', 'failed'] as const) {
+      const decision = decidePspReport('refund', held('canceled'), { status, amount: 1, currency: 'eur' }, 'object_mismatch');
+      assert.deepEqual(decision, { kind: 'review', reason: CANCELED_AT_PSP });
+      assert.equal(reviewHoldsObject(CANCELED_AT_PSP), false, 'the canceled refund stays canceled');
+    }
+    assert.deepEqual(decidePspReport('refund', held('pending'), { status: 'succeeded', amount: 2000 }, 'object_mismatch'), { kind: 'review', reason: 'object_mismatch' });
+    assert.deepEqual(decidePspReport('refund', held('requires_review'), { status: 'succeeded' }, 'object_mismatch'), { kind: 'ignore', why: 'under_review' });
+  });
+
+  it('every move it decides is one the table lets the PSP make; a review that holds its object is one too', () => {
+    const statuses: RefundStatus[] = ['pending', 'succeeded', 'failed', 'requires_review', 'canceled'];
     fc.assert(
-      fc.property(fc.constantFrom('charge' as const, 'refund' as const), fc.constantFrom(...statuses), fc.constantFrom('pending' as const, 'succeeded' as const, 'failed' as const), (kind, status, reported) => {
-        const decision = decidePspReport(kind, held(status), { status: reported });
-        if (decision.kind === 'move') assert.ok(canMove(kind, status, decision.to, 'psp'));
-        if (decision.kind === 'review') assert.ok(canMove(kind, status, 'requires_review', 'psp'));
-      }),
+      fc.property(
+        fc.constantFrom('charge' as const, 'refund' as const),
+        fc.constantFrom(...statuses),
+        fc.constantFrom('pending' as const, 'succeeded' as const, 'failed' as const),
+        fc.option(fc.constant('object_mismatch' as const), { nil: undefined }),
+        (kind, status, reported, contradiction) => {
+          if (kind === 'charge' && status === 'canceled') return; // a charge is never canceled
+          const decision = decidePspReport(kind, held(status), { status: reported }, contradiction);
+          if (decision.kind === 'move') assert.ok(canMove(kind, status, decision.to, 'psp'));
+          if (decision.kind === 'review' && reviewHoldsObject(decision.reason)) assert.ok(canMove(kind, status, 'requires_review', 'psp'));
+          if (decision.kind === 'review' && !reviewHoldsObject(decision.reason)) assert.equal(status, 'canceled');
+        },
+      ),
     );
   });
 
