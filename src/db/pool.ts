@@ -63,6 +63,11 @@ export async function openDatabase(options: { databaseUrl: string; dataDir: stri
   }
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor a checked-out one: a lost connection can emit 'error' more than once, and pg-pool listens
+  // only for the first, while its query runs; an unheard later one crashed a FinCore process
+  // during a PostgreSQL restart (test/db-restart.test.ts, in CI). The failing query rejects anyway,
+  // and inTransaction destroys a client whose connection died.
+  pool.on('connect', (client) => client.on('error', () => {}));
   if (embedded || options.namedStatements === false) {
     unnamedOnly.add(pool);
     pool.on('connect', (client) => unnamedOnly.add(client));
