@@ -36,7 +36,7 @@ export interface AttemptTarget {
  * reconciliation sweep racing that moment finds the PSP reference as early as before).
  * `recorded` never rejects.
  */
-export async function recordedPspCall(ctx: FlowContext, target: AttemptTarget, call: () => Promise<PspOutcome>): Promise<{ outcome: PspOutcome; recorded: Promise<void> }> {
+async function recordedPspCall(ctx: FlowContext, target: AttemptTarget, call: () => Promise<PspOutcome>): Promise<{ outcome: PspOutcome; recorded: Promise<void> }> {
   const attemptNumber = await ctx.attempts.start({ ...target, idempotencyKey: target.objectId });
   const startedAt = performance.now();
   let result: CallResult;
